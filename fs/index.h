@@ -1,0 +1,180 @@
+/* lfs_index — the binary index of one tar layer.
+ *
+ * A layer is an immutable tar (plain or gzip) plus this index.  The index
+ * lists every member once, as a tree: entry 0 is the layer's root
+ * directory; the children of a directory are contiguous, sorted by name
+ * (memcmp order, a shorter name before its extensions), and found by
+ * binary search.  Everything reads through it: the union core, the FUSE
+ * adapter, the inspection tools.
+ *
+ * The file is host-endian (it is a local cache, rebuilt from the blob when
+ * missing, stale or corrupt), mmap'd read-only, and validated completely
+ * on open: magic, version, section bounds, CRC-32 of the whole file, and
+ * every entry's references.  After lfs_index_open() succeeds, all accessors
+ * below are safe on any entry number < lfs_index_count().
+ *
+ * Tar semantics applied while building (documented, safe interpretations):
+ *  - Member names are normalised: leading "/" and "./" dropped, "." and
+ *    empty components removed.  A name with a ".." component is rejected
+ *    (-EINVAL, message names the member): it could never be a path inside
+ *    the image.
+ *  - Missing parent directories are synthesised (LFS_E_IMPLICIT, mode
+ *    0755, uid/gid 0, mtime 0).
+ *  - A later member with the same path replaces the earlier one (tar -x
+ *    semantics); if a directory is replaced by a non-directory its
+ *    children are dropped.
+ *  - ".wh.NAME" becomes an entry NAME with LFS_E_WHITEOUT (mode 0).
+ *    ".wh..wh..opq" sets LFS_E_OPAQUE on its directory and is not an entry.
+ *  - A hard link (typeflag 1) must name an earlier member of the same
+ *    layer that is a regular file (or another link to one); otherwise the
+ *    build fails naming the member and its target.  All names of one inode
+ *    form a ring through `link`, share data_off/size/metadata, and carry
+ *    nlink = number of names in the layer.
+ *  - Sizes over LFS_INDEX_MAX_FILE or names over 4095 bytes fail the build.
+ */
+#ifndef LFS_INDEX_H
+#define LFS_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+#define LFS_INDEX_MAGIC "LFSIDX\r\n"
+#define LFS_INDEX_VERSION 1
+#define LFS_INDEX_NONE UINT32_MAX
+#define LFS_INDEX_MAX_FILE (1ULL << 50) /* 1 PiB: larger sizes are corrupt tars */
+#define LFS_INDEX_MAX_ENTRIES (64u << 20)
+
+enum lfs_entry_flags {
+	LFS_E_WHITEOUT = 1 << 0, /* ".wh.NAME": hides NAME in lower layers */
+	LFS_E_OPAQUE = 1 << 1,   /* directory had ".wh..wh..opq" */
+	LFS_E_IMPLICIT = 1 << 2, /* directory synthesised for a missing parent */
+	LFS_E_HARDLINK = 1 << 3, /* one of several names of an inode: see link */
+	LFS_E_SPARSE = 1 << 4,   /* data is a sparse map: see lfs_index_sparse() */
+};
+
+/* One member, 80 bytes on disk. */
+struct lfs_entry {
+	/* Regular file: offset of its contents in the uncompressed tar
+	 * stream; LFS_E_SPARSE: byte offset of its map in the sparse
+	 * section.  Char/block device: (major << 32) | minor. */
+	uint64_t data_off;
+	uint64_t size; /* st_size; symlink: length of the target */
+	int64_t mtime;
+	uint32_t mtime_ns;
+	uint32_t mode; /* st_mode, type bits included; 0 for a whiteout */
+	uint32_t uid;
+	uint32_t gid;
+	uint32_t parent;      /* entry number of the parent directory (root: 0) */
+	uint32_t name;        /* offset of the NUL-terminated name in strings */
+	uint32_t first_child; /* directories: first child's entry number */
+	uint32_t nchild;      /* directories: number of children */
+	/* Symlink: offset of the NUL-terminated target in strings.
+	 * LFS_E_HARDLINK: next entry of the same inode (a ring).
+	 * Otherwise LFS_INDEX_NONE. */
+	uint32_t link;
+	uint32_t xattr; /* offset of the xattr record in the xattr section, LFS_INDEX_NONE if none */
+	uint32_t nlink; /* names of this inode in this layer (1 unless hard-linked) */
+	uint16_t name_len;
+	uint16_t flags; /* enum lfs_entry_flags */
+};
+
+/* One data run of a sparse file; bytes not covered by any run are zero.
+ * Runs are sorted by file_off and do not overlap. */
+struct lfs_sparse_run {
+	uint64_t file_off;
+	uint64_t len;
+	uint64_t tar_off; /* offset in the uncompressed tar stream */
+};
+
+enum lfs_compression {
+	LFS_COMP_NONE = 0,
+	LFS_COMP_GZIP = 1,
+};
+
+enum lfs_index_section {
+	LFS_SECT_ENTRIES,
+	LFS_SECT_STRINGS,
+	LFS_SECT_XATTRS, /* records: u32 count, then count x (u32 name_len, u32 value_len, name NUL, value) */
+	LFS_SECT_SPARSE, /* records: u32 count, u32 pad, then count x struct lfs_sparse_run */
+	LFS_SECT_GZIP,   /* lfs_gz checkpoint data (see gz.h), empty when not gzip */
+	LFS_SECT_COUNT
+};
+
+struct lfs_index_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t header_size;  /* sizeof(struct lfs_index_header) */
+	uint64_t file_size;    /* size of this index file */
+	uint64_t src_size;     /* size of the layer file (as stored, compressed or not) */
+	int64_t src_mtime_ns;  /* mtime of the layer file when indexed (for --layer caches) */
+	uint64_t tar_size;     /* size of the uncompressed tar stream */
+	uint32_t compression;  /* enum lfs_compression */
+	uint32_t nentries;
+	uint64_t total_data;   /* sum of regular-file sizes (counted once per inode) */
+	struct {
+		uint64_t off;
+		uint64_t len;
+	} sect[LFS_SECT_COUNT];
+	uint32_t crc32; /* zlib crc32 of the whole file with this field zeroed */
+	uint32_t reserved;
+};
+
+typedef struct lfs_index lfs_index;
+
+struct lfs_index_build_opts {
+	int64_t src_mtime_ns; /* recorded in the header; 0 if not needed */
+	uint64_t gzip_span;   /* distance between gzip checkpoints; 0 = default (2 MiB) */
+};
+
+/* Reads the tar on tar_fd from its current offset to EOF (plain or gzip,
+ * detected by content) and writes a complete index to out_fd (which must be
+ * empty and seekable).  Returns 0, or -errno with a message in *err
+ * (caller frees) naming the member at fault, e.g.
+ * "member 'a/b': hard link target 'x' not found earlier in the layer".
+ * -EINVAL: bad member; -EIO: truncated or corrupt archive; -EFBIG: limits. */
+int lfs_index_build(int tar_fd, int out_fd, const struct lfs_index_build_opts *opts, char **err);
+
+/* Maps and validates an index file.  The fd is not kept.  Returns 0,
+ * -ENOEXEC when the file is from another version (rebuild it), -EBADMSG
+ * when it is corrupt (rebuild it), or another -errno from the system. */
+int lfs_index_open(int fd, lfs_index **out);
+/* Validates an index held in memory (copied); used by tests and fuzzers. */
+int lfs_index_open_mem(const void *data, size_t len, lfs_index **out);
+void lfs_index_free(lfs_index *idx);
+
+const struct lfs_index_header *lfs_index_header(const lfs_index *idx);
+uint32_t lfs_index_count(const lfs_index *idx);
+/* Entry n (n < count); entries live as long as idx. */
+const struct lfs_entry *lfs_index_entry(const lfs_index *idx, uint32_t n);
+static inline uint32_t lfs_index_entry_no(const lfs_index *idx, const struct lfs_entry *e);
+const char *lfs_index_name(const lfs_index *idx, const struct lfs_entry *e);
+/* Symlink target, NUL-terminated; NULL if e is not a symlink. */
+const char *lfs_index_symlink(const lfs_index *idx, const struct lfs_entry *e);
+/* Child of directory dir named name[0..len); entry number or LFS_INDEX_NONE. */
+uint32_t lfs_index_child(const lfs_index *idx, uint32_t dir, const char *name, size_t len);
+/* Entry for a relative path ("a/b/c", "" for the root), following no
+ * symlinks; LFS_INDEX_NONE if absent. */
+uint32_t lfs_index_lookup(const lfs_index *idx, const char *path);
+/* Appends the entry's path relative to the layer root ("" for root). */
+void lfs_index_path(const lfs_index *idx, uint32_t n, lfs_buf *out);
+
+/* Xattrs of e.  Iterate with i = 0, 1, ... while it returns 1.
+ * name is NUL-terminated; value is value_len bytes.  Returns 0 past the end. */
+int lfs_index_xattr(const lfs_index *idx, const struct lfs_entry *e, uint32_t i,
+		    const char **name, const void **value, uint32_t *value_len);
+/* Sparse map of e (LFS_E_SPARSE): runs[0..*n). Unaligned-safe copy is not
+ * needed: runs are 8-byte aligned in the map. */
+const struct lfs_sparse_run *lfs_index_sparse(const lfs_index *idx, const struct lfs_entry *e,
+					      uint32_t *n);
+/* The raw gzip checkpoint section (LFS_COMP_GZIP), for lfs_gz_index_open(). */
+const void *lfs_index_gzip_data(const lfs_index *idx, size_t *len);
+
+static inline uint32_t lfs_index_entry_no(const lfs_index *idx, const struct lfs_entry *e)
+{
+	return (uint32_t)(e - lfs_index_entry(idx, 0));
+}
+
+#endif

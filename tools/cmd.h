@@ -1,0 +1,41 @@
+/* The subcommand table: one file per subcommand (tools/<name>.c) defines
+ * cmd_<name>() and its usage text; main.c dispatches by name.
+ *
+ * A command gets argv with argv[0] = the subcommand name, parses its own
+ * options (getopt_long; every command accepts --help / -h and prints its
+ * usage to stdout, returning 0), writes results to stdout, and returns 0 or
+ * a negative value with *err set.  It never calls exit() and never prints
+ * an error itself. */
+#ifndef LAYERFS_CMD_H
+#define LAYERFS_CMD_H
+
+#include "error.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv, error **err);
+	const char *summary;
+};
+
+/* Returns 1 if argv asks for --help / -h anywhere before a "--"; helper for
+ * commands whose own parsing would otherwise reject it. */
+int cmd_wants_help(int argc, char **argv);
+/* Prints usage to stdout. */
+void cmd_print_usage(const char *usage);
+
+#define LAYERFS_COMMANDS(X)                                                                        \
+	X(images, "List images in the store")                                                      \
+	X(import, "Create an image from a root filesystem tarball")                                \
+	X(tag, "Give an image another name")                                                       \
+	X(rmi, "Remove images")                                                                    \
+	X(inspect, "Show an image's configuration and layers as JSON")                             \
+	X(ls, "List a directory of an image without mounting it")                                  \
+	X(cat, "Print a file of an image without mounting it")                                     \
+	X(mount, "Mount an image (or bare tar layers) with FUSE")                                  \
+	X(umount, "Unmount a layerfs mount")
+
+#define X(n, s) int cmd_##n(int argc, char **argv, error **err);
+LAYERFS_COMMANDS(X)
+#undef X
+
+#endif

@@ -14,18 +14,20 @@ CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror=format=2 -Wformat-security -Wshadow \
         -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith \
-        -Wundef -Wvla -Wno-unused-parameter -Werror=implicit-function-declaration
+        -Wundef -Wvla -Wno-unused-parameter -Wno-missing-field-initializers -Werror=implicit-function-declaration
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) \
            -Ifs -Itools $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -pthread
 
 ifneq ($(SANITIZE),)
+BUILD   ?= build-san
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
+BUILD    ?= build
+BIN      := $(BUILD)/layerfs
 
-BUILD    := build
 FS_SRC   := $(wildcard fs/*.c)
 TOOL_SRC := $(filter-out tools/main.c,$(wildcard tools/*.c))
 FS_OBJ   := $(FS_SRC:%.c=$(BUILD)/%.o)
@@ -34,25 +36,35 @@ UNIT_SRC := $(wildcard tests/unit/check_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 HDRS     := $(wildcard fs/*.h tools/*.h tests/unit/*.h)
 
+all: $(BIN)
+
+# ./layerfs is the normal build; sanitizer builds stay in their own directory.
+ifeq ($(BIN),build/layerfs)
 all: layerfs
+layerfs: $(BIN)
+	@ln -sf $(BIN) layerfs
+endif
 
 $(BUILD)/%.o: %.c $(HDRS) | deps-check
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo '  CC      $<'
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/liblayerfs-fs.a: $(FS_OBJ)
-	$(AR) rcs $@ $^
+	@$(AR) rcs $@ $^
 $(BUILD)/liblayerfs-tools.a: $(TOOL_OBJ)
-	$(AR) rcs $@ $^
+	@$(AR) rcs $@ $^
 
 LIBS := $(BUILD)/liblayerfs-tools.a $(BUILD)/liblayerfs-fs.a
 
-layerfs: $(BUILD)/tools/main.o $(LIBS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BIN): $(BUILD)/tools/main.o $(LIBS)
+	@echo '  LD      $@'
+	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/check_%: tests/unit/check_%.c $(HDRS) $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) $(CHECK_LIBS)
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS) $(CHECK_LIBS)
 
 unit: $(UNIT_BIN)
 
@@ -63,19 +75,22 @@ deps-check:
 deps:
 	tools/install-deps.sh
 
-check: layerfs $(UNIT_BIN)
-	@tests/run.sh $(UNIT_BIN) -- tests/integration/*.sh
+check: $(BIN) $(UNIT_BIN)
+	@LAYERFS=$(abspath $(BIN)) tests/run.sh $(UNIT_BIN) -- tests/integration/*.sh
 
-demo: layerfs
-	@tests/demo.sh
+demo: $(BIN)
+	@LAYERFS=$(abspath $(BIN)) tests/demo.sh
 
-bench: layerfs
-	@tests/bench/run.sh
+bench: $(BIN)
+	@LAYERFS=$(abspath $(BIN)) tests/bench/run.sh
 
 format:
 	clang-format -i fs/*.[ch] tools/*.[ch] tests/unit/*.[ch]
 
 clean:
-	rm -rf $(BUILD) layerfs
+	rm -rf build build-san layerfs
 
+ifeq ($(BIN),build/layerfs)
+.PHONY: layerfs
+endif
 .PHONY: all unit check demo bench deps deps-check format clean

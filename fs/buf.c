@@ -1,5 +1,6 @@
 #include "buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,4 +173,12 @@ char *lfs_buf_detach(lfs_buf *b, size_t *len)
 	char *p = b->alloc ? b->data : lfs_xstrdup("");
 	lfs_buf_init(b, 0);
 	return p;
+}
+
+void lfs_buf_free_ptr(void *b)
+{
+	if (!b)
+		return;
+	lfs_buf_release(b);
+	free(b);
 }

@@ -37,6 +37,8 @@ void *lfs_buf_zalloc(lfs_buf *b, size_t n);
 /* Hands the heap string to the caller (never NULL) and re-initialises b. */
 char *lfs_buf_detach(lfs_buf *b, size_t *len);
 void lfs_buf_setlen(lfs_buf *b, size_t len);
+/* Releases and frees a heap-allocated lfs_buf (void * for use as a destructor). */
+void lfs_buf_free_ptr(void *b);
 
 /* xmalloc family: abort on out-of-memory with a message. */
 void *lfs_xmalloc(size_t n);

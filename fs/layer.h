@@ -41,8 +41,4 @@ uint64_t lfs_layer_size(const lfs_layer *l);
  * (the layer was modified or truncated after indexing). */
 ssize_t lfs_layer_pread(lfs_layer *l, const struct lfs_entry *e, void *buf, size_t len,
 			uint64_t off);
-/* If e's contents are one contiguous run of the plain tar file, sets *fd
- * and *tar_off to where they start and returns 1 (zero-copy path), else 0. */
-int lfs_layer_data_fd(const lfs_layer *l, const struct lfs_entry *e, int *fd, uint64_t *tar_off);
-
 #endif

@@ -1,0 +1,30 @@
+/* lfs_fuse — the libfuse3 low-level adapter.  The only code that includes
+ * fuse_lowlevel.h: it translates kernel requests into lfs_union calls and
+ * replies once, at this edge, with fuse_reply_err(req, -ret).
+ */
+#ifndef LFS_FUSE_LL_H
+#define LFS_FUSE_LL_H
+
+#include "union.h"
+
+struct lfs_fuse_opts {
+	int foreground;         /* stay attached; otherwise detach once mounted */
+	int debug;              /* libfuse request tracing (implies foreground) */
+	int allow_other;        /* -1: when root; 0/1: as given */
+	const char *fsname;     /* the source column of /proc/mounts */
+	unsigned max_threads;   /* 0: libfuse default */
+	int ready_fd;           /* >= 0: write one byte here when the mount is live */
+};
+
+/* Mounts u read-only at mountpoint and serves requests until it is
+ * unmounted (or SIGINT/SIGTERM/SIGHUP).  Unless opts->foreground, the
+ * process forks once the kernel mount exists: the parent returns 1
+ * (its caller should exit 0 at once), the child serves and returns 0 when
+ * the filesystem is unmounted.  Errors before the mount exists return
+ * -errno with a message in *err (caller frees), naming the mountpoint and
+ * what to do (e.g. "/dev/fuse is missing: install fuse3 / load the fuse
+ * module"). */
+int lfs_fuse_serve(lfs_union *u, const char *mountpoint, const struct lfs_fuse_opts *opts,
+		   char **err);
+
+#endif

@@ -1,0 +1,243 @@
+/* lfs_layer — a tar blob and its index (see layer.h). */
+#include "layer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gz.h"
+
+struct lfs_layer {
+	int fd;
+	char *path;
+	uint64_t size;
+	lfs_index *idx;
+	lfs_gz_index *gz; /* LFS_COMP_GZIP only */
+};
+
+__attribute__((format(printf, 3, 4))) static int set_err(char **err, int ret, const char *fmt, ...)
+{
+	if (err) {
+		lfs_buf m = LFS_BUF_INIT;
+		va_list ap;
+		va_start(ap, fmt);
+		lfs_buf_vaddf(&m, fmt, ap);
+		va_end(ap);
+		free(*err);
+		*err = lfs_buf_detach(&m, NULL);
+	}
+	return ret;
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* An existing index is used only when it validates and describes this tar. */
+static int try_existing(const char *index_path, const struct stat *st, unsigned flags,
+			lfs_index **out)
+{
+	int fd = open(index_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	lfs_index *idx;
+	int ret = lfs_index_open(fd, &idx);
+	close(fd);
+	if (ret)
+		return ret;
+	const struct lfs_index_header *h = lfs_index_header(idx);
+	if (h->src_size != (uint64_t)st->st_size ||
+	    ((flags & LFS_LAYER_CHECK_MTIME) && h->src_mtime_ns != mtime_ns(st))) {
+		lfs_index_free(idx);
+		return -ESTALE;
+	}
+	*out = idx;
+	return 0;
+}
+
+/* Creates the file that receives a new index: a temporary file beside
+ * index_path, or an anonymous memory file when that directory is not
+ * writable.  *tmp is set to the temporary's name (NULL for memory). */
+static int index_tmpfile(const char *index_path, char **tmp)
+{
+	lfs_buf t = LFS_BUF_INIT;
+	lfs_buf_addf(&t, "%s.tmp.XXXXXX", index_path);
+	int fd = mkostemp(t.data, O_CLOEXEC);
+	if (fd >= 0) {
+		*tmp = lfs_buf_detach(&t, NULL);
+		return fd;
+	}
+	lfs_buf_release(&t);
+	*tmp = NULL;
+	if (errno != EACCES && errno != EROFS && errno != EPERM && errno != ENOENT)
+		return -errno;
+	fd = memfd_create("layerfs-index", MFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int build_index(int tar_fd, const char *tar_path, const char *index_path,
+		       const struct stat *st, lfs_index **out, char **err)
+{
+	char *tmp = NULL, *msg = NULL;
+	int ofd = index_tmpfile(index_path, &tmp);
+	if (ofd < 0)
+		return set_err(err, ofd, "cannot create index file for '%s': %s", tar_path,
+			       strerror(-ofd));
+	struct lfs_index_build_opts opts = {.src_mtime_ns = mtime_ns(st)};
+	int ret = lseek(tar_fd, 0, SEEK_SET) < 0 ? -errno : 0;
+	if (!ret)
+		ret = lfs_index_build(tar_fd, ofd, &opts, &msg);
+	if (ret) {
+		set_err(err, ret, "layer '%s': %s", tar_path, msg ? msg : strerror(-ret));
+		goto fail;
+	}
+	if (tmp && (fsync(ofd) < 0 || rename(tmp, index_path) < 0)) {
+		ret = -errno;
+		set_err(err, ret, "cannot store index '%s': %s", index_path, strerror(-ret));
+		goto fail;
+	}
+	free(tmp);
+	tmp = NULL;
+	ret = lfs_index_open(ofd, out);
+	if (ret)
+		set_err(err, ret, "index just built for '%s' does not validate: %s", tar_path,
+			strerror(-ret));
+fail:
+	if (tmp)
+		unlink(tmp);
+	free(tmp);
+	free(msg);
+	close(ofd);
+	return ret;
+}
+
+int lfs_layer_open(const char *tar_path, const char *index_path, unsigned flags, lfs_layer **out,
+		   char **err)
+{
+	if (err)
+		*err = NULL;
+	int fd = open(tar_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return set_err(err, -errno, "cannot open layer '%s': %s", tar_path,
+			       strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int ret = S_ISREG(st.st_mode) ? -errno : -EINVAL;
+		close(fd);
+		return set_err(err, ret, "layer '%s' is not a regular file: give a tar or tar.gz file",
+			       tar_path);
+	}
+	lfs_index *idx = NULL;
+	int ret = try_existing(index_path, &st, flags, &idx);
+	if (ret && (flags & LFS_LAYER_NO_BUILD)) {
+		close(fd);
+		return set_err(err, ret, "index '%s' is missing or corrupt: %s", index_path,
+			       strerror(-ret));
+	}
+	if (ret)
+		ret = build_index(fd, tar_path, index_path, &st, &idx, err);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	lfs_layer *l = lfs_xcalloc(1, sizeof(*l));
+	l->fd = fd;
+	l->path = lfs_xstrdup(tar_path);
+	l->size = (uint64_t)st.st_size;
+	l->idx = idx;
+	if (lfs_index_header(idx)->compression == LFS_COMP_GZIP) {
+		size_t len;
+		const void *gd = lfs_index_gzip_data(idx, &len);
+		ret = lfs_gz_index_open(gd, len, &l->gz);
+		if (ret) {
+			lfs_layer_free(l);
+			return set_err(err, ret, "index '%s': bad gzip checkpoints: %s", index_path,
+				       strerror(-ret));
+		}
+	}
+	*out = l;
+	return 0;
+}
+
+void lfs_layer_free(lfs_layer *l)
+{
+	if (!l)
+		return;
+	lfs_gz_index_free(l->gz);
+	lfs_index_free(l->idx);
+	close(l->fd);
+	free(l->path);
+	free(l);
+}
+
+const lfs_index *lfs_layer_index(const lfs_layer *l)
+{
+	return l->idx;
+}
+
+const char *lfs_layer_path(const lfs_layer *l)
+{
+	return l->path;
+}
+
+uint64_t lfs_layer_size(const lfs_layer *l)
+{
+	return l->size;
+}
+
+/* Reads exactly len bytes of the uncompressed tar stream at tar_off. */
+static int stream_read(lfs_layer *l, void *buf, size_t len, uint64_t tar_off)
+{
+	char *p = buf;
+	while (len) {
+		ssize_t n = l->gz ? lfs_gz_pread(l->gz, l->fd, p, len, tar_off)
+				  : pread(l->fd, p, len, (off_t)tar_off);
+		if (n < 0)
+			return l->gz ? (int)n : (errno == EINTR ? 0 : -EIO);
+		if (n == 0)
+			return -EIO; /* the layer is shorter than its index says */
+		p += n;
+		len -= (size_t)n;
+		tar_off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static ssize_t sparse_read(lfs_layer *l, const struct lfs_entry *e, char *buf, size_t len,
+			   uint64_t off)
+{
+	uint32_t nr;
+	const struct lfs_sparse_run *r = lfs_index_sparse(l->idx, e, &nr);
+	memset(buf, 0, len);
+	for (uint32_t i = 0; i < nr; i++) {
+		uint64_t s = r[i].file_off, end = s + r[i].len;
+		if (end <= off || s >= off + len)
+			continue;
+		uint64_t from = s > off ? s : off;
+		uint64_t to = end < off + len ? end : off + len;
+		int ret = stream_read(l, buf + (from - off), to - from, r[i].tar_off + (from - s));
+		if (ret)
+			return ret;
+	}
+	return (ssize_t)len;
+}
+
+ssize_t lfs_layer_pread(lfs_layer *l, const struct lfs_entry *e, void *buf, size_t len,
+			uint64_t off)
+{
+	if (off >= e->size)
+		return 0;
+	if (len > e->size - off)
+		len = (size_t)(e->size - off);
+	if (e->flags & LFS_E_SPARSE)
+		return sparse_read(l, e, buf, len, off);
+	int ret = stream_read(l, buf, len, e->data_off + off);
+	return ret ? ret : (ssize_t)len;
+}

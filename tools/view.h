@@ -1,0 +1,33 @@
+/* view — an image opened for reading through the union core, without
+ * mounting: from the store by name, or from bare tar files (--layer). */
+#ifndef LAYERFS_VIEW_H
+#define LAYERFS_VIEW_H
+
+#include <stddef.h>
+
+#include "error.h"
+#include "store.h"
+#include "union.h"
+
+struct view {
+	store *store;
+	struct store_image *image; /* NULL for bare tars */
+	lfs_layer **layers;        /* lowest first */
+	size_t nlayers;
+	lfs_union *u;
+};
+
+#define VIEW_INIT {NULL, NULL, NULL, 0, NULL}
+
+/* Opens image `name` from the store. */
+int view_open_image(struct view *v, const char *name, error **err);
+/* Opens bare tar layers (lowest first), indexing each on first use; the
+ * index is cached in the store (indexes/files/). */
+int view_open_tars(struct view *v, char *const *tars, size_t n, error **err);
+void view_release(struct view *v);
+
+/* Resolves an image path (symlinks followed inside the image, the last
+ * component only if follow); errors name the path. */
+int view_resolve(struct view *v, const char *path, int follow, uint64_t *id, error **err);
+
+#endif

@@ -8,7 +8,7 @@ set -eu
 BUILD_PKGS="gcc make pkg-config libfuse3-dev libarchive-dev zlib1g-dev libssl-dev libjansson-dev check"
 # Run and test: fusermount3, getfattr/setfattr, prove, a static busybox for the
 # built-in demo/test root filesystem, fuse-overlayfs as the benchmark anchor.
-RUN_PKGS="fuse3 attr perl busybox-static fuse-overlayfs util-linux tar gzip"
+RUN_PKGS="fuse3 attr perl busybox-static fuse-overlayfs util-linux tar gzip skopeo"
 
 missing=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }

@@ -33,7 +33,11 @@ void store_free(store *s);
 const char *store_root(const store *s);
 
 /* Store-wide flock on <root>/.lock: shared for readers, exclusive for
- * writers.  store_unlock() releases. */
+ * writers.  store_unlock() releases.  Every store_ function below that
+ * reads the store takes a shared lock for its own duration when the caller
+ * holds none, and every one that writes takes the exclusive lock (and
+ * afterwards returns to whatever the caller held), so explicit locking is
+ * only needed to make several calls one atomic step. */
 int store_lock(store *s, int exclusive, error **err);
 void store_unlock(store *s);
 
@@ -74,5 +78,83 @@ char *store_file_index_path(store *s, const char *tar_realpath, error **err);
 
 /* Normalises a user reference: adds ":latest" when no tag or digest. Caller frees. */
 char *store_normalize_ref(const char *name);
+
+/* Checks that ref is a valid NAME[:TAG] to create (docker's grammar:
+ * lowercase path components separated by '/', an optional registry host
+ * with port first, a tag of [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}).  Returns 0
+ * or -EINVAL with a message saying what is wrong. */
+int store_ref_check(const char *ref, error **err);
+/* Splits an annotation "REPO:TAG" at the last ':' after the last '/':
+ * *repo and *tag are new strings (tag "<none>" when there is none). */
+void store_ref_split(const char *ref, char **repo, char **tag);
+
+/* The GOARCH/GOOS-style platform of this machine: "amd64", "arm64", ...
+ * (*variant is NULL or e.g. "v7"); static strings. */
+void store_platform(const char **arch, const char **variant);
+
+/* Uncompressed tar size of a layer: the blob size for plain tar media types,
+ * else the tar size recorded in its index, else the blob size. */
+uint64_t store_layer_tar_size(const struct store_layer *l);
+/* Sum of store_layer_tar_size() over the image's layers. */
+uint64_t store_image_size(const struct store_image *img);
+
+/* Every image entry of index.json, in file order, each loaded as
+ * store_image_resolve() would (ref = its ref.name annotation, NULL when it
+ * has none); nested image indexes are skipped.  An entry whose manifest or
+ * config cannot be read fails the call, naming the entry. */
+int store_image_list(store *s, struct store_image ***out, size_t *n, error **err);
+void store_image_list_free(struct store_image **imgs, size_t n);
+
+/* --- Writing images -------------------------------------------------- */
+
+/* A layer copied into the store but not yet referenced: temp files in
+ * blobs/sha256 and indexes/sha256 that store_image_commit() renames into
+ * place.  Freeing an uncommitted one removes its temp files. */
+typedef struct store_staged_layer store_staged_layer;
+
+/* Copies the tar on fd (plain, or gzip detected by content, multi-member
+ * ok) to an uncompressed blob temp file while hashing it, then builds its
+ * index with lfs_index_build().  src names the input in messages ("-" for
+ * stdin).  Runs without the store lock (large copies do not block other
+ * commands).  On any failure (unreadable or corrupt input, a hostile or
+ * truncated tar) the temp files are removed, the store is unchanged, and
+ * the error names src, the member at fault and what to do. */
+int store_layer_stage(store *s, int fd, const char *src, store_staged_layer **out, error **err);
+/* "sha256:<hex>" of the staged blob (its diff_id and digest); owned by l. */
+const char *store_staged_layer_digest(const store_staged_layer *l);
+uint64_t store_staged_layer_size(const store_staged_layer *l);
+void store_staged_layer_free(store_staged_layer *l);
+
+/* Under the exclusive lock: moves the staged layers into place, writes the
+ * image config (config, borrowed, gets rootfs {type, diff_ids} set from the
+ * layers, lowest first) and an OCI manifest as blobs, and points ref
+ * (normalised) at it in index.json, replacing an existing entry of that
+ * name.  Blobs no longer referenced after the replacement are collected.
+ * *image_id (caller frees) is "sha256:<config hex>". */
+int store_image_commit(store *s, const char *ref, json_t *config,
+		       store_staged_layer *const *layers, size_t nlayers, char **image_id,
+		       error **err);
+
+/* Points target (checked and normalised) at the image source resolves to,
+ * replacing target's entry if there is one. */
+int store_tag(store *s, const char *source, const char *target, error **err);
+
+/* Callback for store_remove: verb is "Untagged" or "Deleted", what is a
+ * ref or "sha256:<image id>". */
+typedef void store_report_fn(void *arg, const char *verb, const char *what);
+
+/* Removes one image reference from index.json like `docker rmi`: by name
+ * (NAME[:TAG] or NAME@sha256:...) that one entry; by ID (prefix) every entry
+ * of that image, which needs force when it has more than one name.  Reports
+ * each "Untagged" ref and a "Deleted" image ID when no entry refers to the
+ * image any more.  Does not collect blobs: call store_gc() afterwards. */
+int store_remove(store *s, const char *name, int force, store_report_fn *report, void *arg,
+		 error **err);
+
+/* Under the exclusive lock: deletes blobs and layer indexes that no
+ * manifest in index.json references, and temp files older than a day.
+ * Refuses to delete anything (returns an error) if any referenced manifest
+ * or config cannot be read, since its references would be unknown. */
+int store_gc(store *s, error **err);
 
 #endif

@@ -1,0 +1,264 @@
+/* layerfs images — list the images in the store, as `docker images` does. */
+#include <ctype.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cmd.h"
+#include "store.h"
+#include "util.h"
+
+static const char usage[] =
+    "Usage: layerfs images [OPTIONS] [REPOSITORY[:TAG]]\n"
+    "\n"
+    "List images, newest first.  REPOSITORY and TAG may be shell patterns.\n"
+    "\n"
+    "Options:\n"
+    "  -q, --quiet          only show image IDs\n"
+    "      --no-trunc       show full image IDs\n"
+    "      --format json    one JSON object per line, like docker's --format json\n"
+    "  -h, --help           show this help\n";
+
+struct row {
+	char *repo, *tag, *id; /* id: "sha256:<hex>" */
+	time_t created;	       /* 0 when unknown */
+	uint64_t size;
+};
+
+/* Parses RFC 3339 ("2023-11-14T22:13:20.123456789Z", or with +hh:mm). */
+static time_t parse_rfc3339(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!p)
+		return 0;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	time_t t = timegm(&tm);
+	int hh, mm;
+	if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &hh, &mm) == 2)
+		t -= (*p == '+' ? 1 : -1) * (time_t)(hh * 3600 + mm * 60);
+	return t;
+}
+
+/* go-units HumanDuration, as `docker images` prints it ("... ago"). */
+static char *human_duration(time_t created, time_t now)
+{
+	double d = difftime(now, created);
+	long secs = (long)d;
+	long mins = (long)(d / 60);
+	long hours = (long)(d / 3600 + 0.5);
+	if (secs < 1)
+		return lfs_xstrdup("Less than a second ago");
+	if (secs == 1)
+		return lfs_xstrdup("1 second ago");
+	if (secs < 60)
+		return lfs_xasprintf("%ld seconds ago", secs);
+	if (mins == 1)
+		return lfs_xstrdup("About a minute ago");
+	if (mins < 60)
+		return lfs_xasprintf("%ld minutes ago", mins);
+	if (hours == 1)
+		return lfs_xstrdup("About an hour ago");
+	if (hours < 48)
+		return lfs_xasprintf("%ld hours ago", hours);
+	if (hours < 24 * 7 * 2)
+		return lfs_xasprintf("%ld days ago", hours / 24);
+	if (hours < 24 * 30 * 2)
+		return lfs_xasprintf("%ld weeks ago", hours / 24 / 7);
+	if (hours < 24 * 365 * 2)
+		return lfs_xasprintf("%ld months ago", hours / 24 / 30);
+	return lfs_xasprintf("%ld years ago", (long)(d / 3600) / 24 / 365);
+}
+
+/* go-units HumanSizeWithPrecision(size, 3): SI units, 3 significant digits. */
+static char *human_size(uint64_t size)
+{
+	static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+	double v = (double)size;
+	size_t i = 0;
+	while (v >= 1000.0 && i < sizeof(units) / sizeof(units[0]) - 1) {
+		v /= 1000.0;
+		i++;
+	}
+	return lfs_xasprintf("%.3g%s", v, units[i]);
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	if (x->created != y->created)
+		return x->created < y->created ? 1 : -1;
+	int c = strcmp(x->repo, y->repo);
+	return c ? c : strcmp(x->tag, y->tag);
+}
+
+static bool row_matches(const struct row *r, const char *filter)
+{
+	if (!filter)
+		return true;
+	cleanup_free char *repo = NULL;
+	cleanup_free char *tag = NULL;
+	store_ref_split(filter, &repo, &tag);
+	if (fnmatch(repo, r->repo, FNM_PATHNAME))
+		return false;
+	return !strcmp(tag, "<none>") || !fnmatch(tag, r->tag, 0);
+}
+
+static void print_table(const struct row *rows, size_t n, bool no_trunc, time_t now)
+{
+	/* docker's tabwriter: minwidth 10, padding 3. */
+	const char *hdr[4] = {"REPOSITORY", "TAG", "IMAGE ID", "CREATED"};
+	size_t w[4];
+	char **cells = lfs_xcalloc(n * 5 + 1, sizeof(*cells));
+	for (int c = 0; c < 4; c++)
+		w[c] = strlen(hdr[c]);
+	for (size_t i = 0; i < n; i++) {
+		char **rc = cells + i * 5;
+		rc[0] = lfs_xstrdup(rows[i].repo);
+		rc[1] = lfs_xstrdup(rows[i].tag);
+		rc[2] = no_trunc ? lfs_xstrdup(rows[i].id) : lfs_xstrndup(rows[i].id + 7, 12);
+		rc[3] = rows[i].created ? human_duration(rows[i].created, now) : lfs_xstrdup("N/A");
+		rc[4] = human_size(rows[i].size);
+		for (int c = 0; c < 4; c++)
+			if (strlen(rc[c]) > w[c])
+				w[c] = strlen(rc[c]);
+	}
+	for (int c = 0; c < 4; c++)
+		w[c] = w[c] + 3 < 10 ? 10 : w[c] + 3;
+	printf("%-*s%-*s%-*s%-*s%s\n", (int)w[0], hdr[0], (int)w[1], hdr[1], (int)w[2], hdr[2],
+	       (int)w[3], hdr[3], "SIZE");
+	for (size_t i = 0; i < n; i++) {
+		char **rc = cells + i * 5;
+		printf("%-*s%-*s%-*s%-*s%s\n", (int)w[0], rc[0], (int)w[1], rc[1], (int)w[2], rc[2],
+		       (int)w[3], rc[3], rc[4]);
+	}
+	for (size_t i = 0; i < n * 5; i++)
+		free(cells[i]);
+	free(cells);
+}
+
+static void print_json(const struct row *rows, size_t n, bool no_trunc, time_t now)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct row *r = &rows[i];
+		char at[80] = "N/A";
+		struct tm tm;
+		if (r->created && localtime_r(&r->created, &tm))
+			strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+		cleanup_free char *since =
+		    r->created ? human_duration(r->created, now) : lfs_xstrdup("N/A");
+		cleanup_free char *size = human_size(r->size);
+		cleanup_free char *id = no_trunc ? lfs_xstrdup(r->id) : lfs_xstrndup(r->id + 7, 12);
+		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+				      "Containers", "N/A", "CreatedAt", at, "CreatedSince", since,
+				      "Digest", "<none>", "ID", id, "Repository", r->repo,
+				      "SharedSize", "N/A", "Size", size, "Tag", r->tag,
+				      "UniqueSize", "N/A", "VirtualSize", size);
+		char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		puts(text);
+		free(text);
+		json_decref(o);
+	}
+}
+
+static size_t collect_rows(struct store_image **imgs, size_t n, const char *filter,
+			   struct row *rows)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct row r;
+		if (imgs[i]->ref) {
+			store_ref_split(imgs[i]->ref, &r.repo, &r.tag);
+		} else {
+			r.repo = lfs_xstrdup("<none>");
+			r.tag = lfs_xstrdup("<none>");
+		}
+		r.id = imgs[i]->config_digest;
+		r.created =
+		    parse_rfc3339(json_string_value(json_object_get(imgs[i]->config, "created")));
+		r.size = store_image_size(imgs[i]);
+		if (row_matches(&r, filter)) {
+			rows[k++] = r;
+		} else {
+			free(r.repo);
+			free(r.tag);
+		}
+	}
+	qsort(rows, k, sizeof(*rows), row_cmp);
+	return k;
+}
+
+int cmd_images(int argc, char **argv, error **err)
+{
+	enum { OPT_NO_TRUNC = 256, OPT_FORMAT };
+	static const struct option opts[] = {{"quiet", no_argument, NULL, 'q'},
+					     {"no-trunc", no_argument, NULL, OPT_NO_TRUNC},
+					     {"format", required_argument, NULL, OPT_FORMAT},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	bool quiet = false, no_trunc = false, json = false;
+	int c;
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			quiet = true;
+			break;
+		case OPT_NO_TRUNC:
+			no_trunc = true;
+			break;
+		case OPT_FORMAT:
+			if (strcmp(optarg, "json") && strcmp(optarg, "{{json .}}"))
+				return error_usage(err, "--format: only 'json' is supported");
+			json = true;
+			break;
+		case 'h':
+			cmd_print_usage(usage);
+			return 0;
+		default:
+			return error_usage(err, "bad option '%s'; run 'layerfs images --help'",
+					   argv[optind - 1]);
+		}
+	}
+	if (argc - optind > 1)
+		return error_usage(err,
+				   "at most one REPOSITORY[:TAG]; run 'layerfs images --help'");
+	const char *filter = optind < argc ? argv[optind] : NULL;
+
+	store *s = NULL;
+	struct store_image **imgs = NULL;
+	size_t n = 0;
+	if (store_open(&s, err) < 0)
+		return -1;
+	int ret = store_image_list(s, &imgs, &n, err);
+	store_free(s);
+	if (ret < 0)
+		return -1;
+	struct row *rows = lfs_xcalloc(n + 1, sizeof(*rows));
+	size_t k = collect_rows(imgs, n, filter, rows);
+	time_t now = time(NULL);
+	if (quiet) {
+		for (size_t i = 0; i < k; i++)
+			printf("%.*s\n", no_trunc ? 71 : 12, rows[i].id + (no_trunc ? 0 : 7));
+	} else if (json) {
+		print_json(rows, k, no_trunc, now);
+	} else {
+		print_table(rows, k, no_trunc, now);
+	}
+	for (size_t i = 0; i < k; i++) {
+		free(rows[i].repo);
+		free(rows[i].tag);
+	}
+	free(rows);
+	store_image_list_free(imgs, n);
+	return 0;
+}

@@ -1,0 +1,1644 @@
+/* store — the image store: an OCI image layout plus derived layer indexes.
+ * See store.h for the layout and the contract. */
+#include "store.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <zlib.h>
+
+#include "buf.h"
+#include "index.h"
+#include "util.h"
+
+#define MT_INDEX	   "application/vnd.oci.image.index.v1+json"
+#define MT_MANIFEST	   "application/vnd.oci.image.manifest.v1+json"
+#define MT_CONFIG	   "application/vnd.oci.image.config.v1+json"
+#define MT_LAYER	   "application/vnd.oci.image.layer.v1.tar"
+#define MT_LAYER_GZ	   "application/vnd.oci.image.layer.v1.tar+gzip"
+#define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MT_DOCKER_LIST	   "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_DOCKER_LAYER	   "application/vnd.docker.image.rootfs.diff.tar"
+#define MT_DOCKER_LAYER_GZ "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define REF_ANNOTATION	   "org.opencontainers.image.ref.name"
+
+#define JSON_BLOB_MAX (16u << 20) /* manifests and configs are small; refuse more */
+#define TMP_PREFIX    ".tmp-"
+#define TMP_MAX_AGE   (24 * 3600)
+#define COPY_CHUNK    (256u << 10)
+
+enum { LOCK_NONE, LOCK_SHARED, LOCK_EXCL };
+
+struct store {
+	char *root;    /* absolute, resolved */
+	int root_fd;   /* the root directory */
+	int blobs_fd;  /* blobs/sha256 */
+	int idx_fd;    /* indexes/sha256 */
+	int lock_fd;   /* <root>/.lock */
+	int lock_mode; /* LOCK_NONE / LOCK_SHARED / LOCK_EXCL held by this handle */
+	bool private_dirs;
+};
+
+struct store_staged_layer {
+	store *s;
+	char *blob_tmp; /* name in blobs/sha256, NULL once committed */
+	char *idx_tmp;	/* name in indexes/sha256, NULL once committed */
+	char digest[7 + 65];
+	uint64_t size;
+};
+
+/* Like error_make, for messages that already say what to do: keeps the
+ * errno code for callers but does not append strerror(). */
+static int __attribute__((format(printf, 3, 4))) fail(error **err, int code, const char *fmt, ...)
+{
+	lfs_buf b = LFS_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	lfs_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	error_make(err, 0, "%s", b.data);
+	lfs_buf_release(&b);
+	(*err)->code = code;
+	return -code;
+}
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static void json_decref_p(json_t **j)
+{
+	json_decref(*j);
+}
+#define cleanup_json __attribute__((cleanup(json_decref_p)))
+
+static bool is_hex64(const char *h)
+{
+	size_t i;
+	for (i = 0; i < 64; i++)
+		if (!isxdigit((unsigned char)h[i]) || isupper((unsigned char)h[i]))
+			return false;
+	return h[64] == '\0';
+}
+
+/* "sha256:<64 lowercase hex>" → pointer to the hex, else NULL.  Digests from
+ * index.json and manifests pass here before they become file names. */
+static const char *digest_hex(const char *d)
+{
+	if (!d || strncmp(d, "sha256:", 7) || !is_hex64(d + 7))
+		return NULL;
+	return d + 7;
+}
+
+static void hex_of(const unsigned char *md, char out[65])
+{
+	static const char x[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		out[2 * i] = x[md[i] >> 4];
+		out[2 * i + 1] = x[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	hex_of(md, out);
+}
+
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf = (const char *)buf + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fsync_dirfd(int dfd)
+{
+	/* Some file systems refuse fsync on directories; the rename is still
+	 * atomic there, so only real I/O errors count. */
+	if (fsync(dfd) < 0 && errno != EINVAL && errno != EROFS)
+		return -1;
+	return 0;
+}
+
+/* Creates a new temp file in dfd, returning its fd and name. */
+static int tmp_create(int dfd, char **name, error **err)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		uint32_t r = 0;
+		if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+			r = (uint32_t)rand() ^ (uint32_t)time(NULL);
+		char *n = lfs_xasprintf(TMP_PREFIX "%ld-%08x", (long)getpid(), r);
+		int fd = openat(dfd, n, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd >= 0) {
+			*name = n;
+			return fd;
+		}
+		free(n);
+		if (errno != EEXIST)
+			return error_make(err, errno, "cannot create a temporary file");
+	}
+	return error_make(err, EEXIST, "cannot create a temporary file");
+}
+
+/* Writes data to dfd/name atomically: temp file, fsync, rename, fsync dir. */
+static int write_atomic(int dfd, const char *name, const void *data, size_t len, error **err)
+{
+	cleanup_free char *tmp = NULL;
+	cleanup_fd int fd = tmp_create(dfd, &tmp, err);
+	if (fd < 0)
+		return error_wrap(err, "writing %s", name);
+	if (write_full(fd, data, len) < 0 || fsync(fd) < 0) {
+		int e = errno;
+		unlinkat(dfd, tmp, 0);
+		return error_make(err, e, "writing %s", name);
+	}
+	if (renameat(dfd, tmp, dfd, name) < 0) {
+		int e = errno;
+		unlinkat(dfd, tmp, 0);
+		return error_make(err, e, "renaming %s into place", name);
+	}
+	if (fsync_dirfd(dfd) < 0)
+		return error_make(err, errno, "syncing the directory of %s", name);
+	return 0;
+}
+
+/* Reads a whole file (at most max bytes) into out. */
+static int read_file_at(int dfd, const char *name, size_t max, lfs_buf *out, error **err)
+{
+	cleanup_fd int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return error_make(err, errno, "%s", name);
+	char chunk[65536];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return error_make(err, errno, "reading %s", name);
+		if (n == 0)
+			return 0;
+		if (out->len + (size_t)n > max)
+			return error_make(err, EFBIG, "%s is larger than %zu bytes", name, max);
+		lfs_buf_add(out, chunk, (size_t)n);
+	}
+}
+
+static int mkdir_at(int dfd, const char *name, mode_t mode, error **err)
+{
+	if (mkdirat(dfd, name, mode) < 0 && errno != EEXIST)
+		return error_make(err, errno, "creating %s", name);
+	return 0;
+}
+
+/* mkdir -p for the root path itself. */
+static int mkdir_p(const char *path, mode_t mode, error **err)
+{
+	cleanup_free char *p = lfs_xstrdup(path);
+	for (char *c = p + 1; *c; c++) {
+		if (*c != '/')
+			continue;
+		*c = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return error_make(err, errno, "creating %s", p);
+		*c = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return error_make(err, errno, "creating %s", p);
+	return 0;
+}
+
+/* ---- opening and locking ------------------------------------------------ */
+
+static char *default_root(error **err)
+{
+	const char *r = getenv("LAYERFS_ROOT");
+	if (r && *r)
+		return lfs_xstrdup(r);
+	if (geteuid() == 0)
+		return lfs_xstrdup("/var/lib/layerfs");
+	const char *x = getenv("XDG_DATA_HOME");
+	if (x && *x == '/')
+		return lfs_xasprintf("%s/layerfs", x);
+	const char *home = getenv("HOME");
+	if (!home || !*home) {
+		struct passwd *pw = getpwuid(geteuid());
+		home = pw ? pw->pw_dir : NULL;
+	}
+	if (!home) {
+		error_make(err, 0, "cannot find the store: HOME is not set; set LAYERFS_ROOT");
+		return NULL;
+	}
+	return lfs_xasprintf("%s/.local/share/layerfs", home);
+}
+
+int store_open(store **out, error **err)
+{
+	cleanup_free char *root = default_root(err);
+	if (!root)
+		return -1;
+	return store_open_at(root, out, err);
+}
+
+static int open_dir_at(int dfd, const char *name, error **err)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return error_make(err, errno, "opening %s", name);
+	return fd;
+}
+
+/* Creates the directories and, under the exclusive lock, the two files of
+ * an empty OCI layout. */
+static int store_init_layout(store *s, error **err)
+{
+	mode_t m = s->private_dirs ? 0700 : 0755;
+	static const char *const dirs[] = {"blobs", "blobs/sha256", "indexes", "indexes/sha256",
+					   "indexes/files"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (mkdir_at(s->root_fd, dirs[i], m, err) < 0)
+			return -1;
+	if (faccessat(s->root_fd, "oci-layout", F_OK, 0) == 0 &&
+	    faccessat(s->root_fd, "index.json", F_OK, 0) == 0)
+		return 0;
+	if (store_lock(s, 1, err) < 0)
+		return -1;
+	int ret = 0;
+	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	static const char index[] =
+	    "{\"schemaVersion\":2,\"mediaType\":\"" MT_INDEX "\",\"manifests\":[]}";
+	if (faccessat(s->root_fd, "oci-layout", F_OK, 0) < 0)
+		ret = write_atomic(s->root_fd, "oci-layout", layout, sizeof(layout) - 1, err);
+	if (ret == 0 && faccessat(s->root_fd, "index.json", F_OK, 0) < 0)
+		ret = write_atomic(s->root_fd, "index.json", index, sizeof(index) - 1, err);
+	store_unlock(s);
+	return ret;
+}
+
+int store_open_at(const char *root, store **out, error **err)
+{
+	bool priv = geteuid() != 0;
+	if (mkdir_p(root, priv ? 0700 : 0755, err) < 0)
+		return error_wrap(err, "opening the image store");
+	store *s = lfs_xcalloc(1, sizeof(*s));
+	s->root_fd = s->blobs_fd = s->idx_fd = s->lock_fd = -1;
+	s->private_dirs = priv;
+	s->root = realpath(root, NULL);
+	if (!s->root) {
+		error_make(err, errno, "opening the image store %s", root);
+		goto fail;
+	}
+	s->root_fd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->root_fd < 0) {
+		error_make(err, errno, "opening the image store %s", s->root);
+		goto fail;
+	}
+	s->lock_fd = openat(s->root_fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (s->lock_fd < 0) /* a read-only store can still be read under a shared lock */
+		s->lock_fd = openat(s->root_fd, ".lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (s->lock_fd < 0) {
+		error_make(err, errno, "opening %s/.lock", s->root);
+		goto fail;
+	}
+	if (store_init_layout(s, err) < 0)
+		goto fail_wrap;
+	s->blobs_fd = open_dir_at(s->root_fd, "blobs/sha256", err);
+	if (s->blobs_fd < 0)
+		goto fail_wrap;
+	s->idx_fd = open_dir_at(s->root_fd, "indexes/sha256", err);
+	if (s->idx_fd < 0)
+		goto fail_wrap;
+	*out = s;
+	return 0;
+fail_wrap:
+	error_wrap(err, "opening the image store %s", s->root);
+fail:
+	store_free(s);
+	return -1;
+}
+
+void store_free(store *s)
+{
+	if (!s)
+		return;
+	int fds[] = {s->root_fd, s->blobs_fd, s->idx_fd, s->lock_fd};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(s->root);
+	free(s);
+}
+
+const char *store_root(const store *s)
+{
+	return s->root;
+}
+
+int store_lock(store *s, int exclusive, error **err)
+{
+	int op = exclusive ? LOCK_EX : LOCK_SH;
+	while (flock(s->lock_fd, op) < 0) {
+		if (errno != EINTR)
+			return error_make(err, errno, "locking %s/.lock", s->root);
+	}
+	s->lock_mode = exclusive ? LOCK_EXCL : LOCK_SHARED;
+	return 0;
+}
+
+void store_unlock(store *s)
+{
+	flock(s->lock_fd, LOCK_UN);
+	s->lock_mode = LOCK_NONE;
+}
+
+/* Takes at least `mode` for the duration of one call; lock_pop restores. */
+static int lock_push(store *s, int mode, int *saved, error **err)
+{
+	*saved = s->lock_mode;
+	if (s->lock_mode >= mode)
+		return 0;
+	return store_lock(s, mode == LOCK_EXCL, err);
+}
+
+static void lock_pop(store *s, int saved)
+{
+	if (s->lock_mode == saved)
+		return;
+	if (saved == LOCK_NONE)
+		store_unlock(s);
+	else if (flock(s->lock_fd, LOCK_SH) == 0)
+		s->lock_mode = LOCK_SHARED;
+}
+
+/* ---- references --------------------------------------------------------- */
+
+static const char *tag_sep(const char *ref)
+{
+	const char *slash = strrchr(ref, '/');
+	const char *colon = strrchr(ref, ':');
+	if (!colon || (slash && colon < slash))
+		return NULL;
+	return colon;
+}
+
+char *store_normalize_ref(const char *name)
+{
+	if (strchr(name, '@') || tag_sep(name))
+		return lfs_xstrdup(name);
+	return lfs_xasprintf("%s:latest", name);
+}
+
+void store_ref_split(const char *ref, char **repo, char **tag)
+{
+	const char *c = tag_sep(ref);
+	if (!c) {
+		*repo = lfs_xstrdup(ref);
+		*tag = lfs_xstrdup("<none>");
+		return;
+	}
+	*repo = lfs_xstrndup(ref, (size_t)(c - ref));
+	*tag = lfs_xstrdup(c + 1);
+}
+
+static bool path_component_ok(const char *c, size_t n)
+{
+	/* [a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)* */
+	if (!n || !isalnum((unsigned char)c[0]) || !isalnum((unsigned char)c[n - 1]))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)c[i];
+		if (isupper(ch))
+			return false;
+		if (isalnum(ch) || ch == '-')
+			continue;
+		if (ch == '.' && isalnum((unsigned char)c[i + 1]))
+			continue;
+		if (ch == '_' && (isalnum((unsigned char)c[i + 1]) ||
+				  (c[i + 1] == '_' && isalnum((unsigned char)c[i + 2]))))
+			continue;
+		if (ch == '_' && i > 0 && c[i - 1] == '_')
+			continue;
+		return false;
+	}
+	return true;
+}
+
+static bool domain_ok(const char *c, size_t n)
+{
+	size_t i = 0;
+	for (; i < n && c[i] != ':'; i++)
+		if (!isalnum((unsigned char)c[i]) && c[i] != '.' && c[i] != '-')
+			return false;
+	if (i == 0)
+		return false;
+	if (i == n)
+		return true;
+	if (i + 1 == n)
+		return false;
+	for (i++; i < n; i++)
+		if (!isdigit((unsigned char)c[i]))
+			return false;
+	return true;
+}
+
+int store_ref_check(const char *ref, error **err)
+{
+	if (!*ref)
+		return fail(err, EINVAL, "empty image name");
+	if (strchr(ref, '@'))
+		return fail(err, EINVAL, "invalid image name '%s': give NAME[:TAG], not a digest",
+			    ref);
+	cleanup_free char *repo = NULL;
+	cleanup_free char *tag = NULL;
+	store_ref_split(ref, &repo, &tag);
+	const char *t = tag_sep(ref) ? tag : NULL;
+	if (strlen(repo) > 255)
+		return fail(err, EINVAL, "invalid image name '%s': longer than 255 bytes", ref);
+	if (t) {
+		size_t n = strlen(t);
+		bool ok = n >= 1 && n <= 128 && (isalnum((unsigned char)t[0]) || t[0] == '_');
+		for (size_t i = 1; ok && i < n; i++)
+			ok = isalnum((unsigned char)t[i]) || strchr("_.-", t[i]);
+		if (!ok)
+			return fail(err, EINVAL,
+				    "invalid tag '%s' in '%s': a tag is up to 128 letters, "
+				    "digits, '_', '.' or '-', not starting with '.' or '-'",
+				    t, ref);
+	}
+	const char *p = repo;
+	for (bool first = true;; first = false) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		/* The first of several components may be a registry host[:port]. */
+		bool host = first && e &&
+			    (memchr(p, '.', n) || memchr(p, ':', n) ||
+			     (n == 9 && !memcmp(p, "localhost", 9)));
+		if (host ? !domain_ok(p, n) : !path_component_ok(p, n))
+			return fail(err, EINVAL,
+				    "invalid image name '%s': each part of a repository "
+				    "name is lowercase letters and digits, separated by "
+				    "'.', '_', '__' or '-'",
+				    ref);
+		if (!e)
+			break;
+		p = e + 1;
+	}
+	return 0;
+}
+
+/* ---- platform ----------------------------------------------------------- */
+
+void store_platform(const char **arch, const char **variant)
+{
+	static const struct {
+		const char *uname, *arch, *variant;
+	} map[] = {
+	    {"x86_64", "amd64", NULL},
+	    {"amd64", "amd64", NULL},
+	    {"aarch64", "arm64", NULL},
+	    {"arm64", "arm64", NULL},
+	    {"armv8l", "arm", "v8"},
+	    {"armv7l", "arm", "v7"},
+	    {"armv6l", "arm", "v6"},
+	    {"armv5tel", "arm", "v5"},
+	    {"i386", "386", NULL},
+	    {"i486", "386", NULL},
+	    {"i586", "386", NULL},
+	    {"i686", "386", NULL},
+	    {"ppc64le", "ppc64le", NULL},
+	    {"ppc64", "ppc64", NULL},
+	    {"s390x", "s390x", NULL},
+	    {"riscv64", "riscv64", NULL},
+	    {"mips64", "mips64", NULL},
+	    {"mips", "mips", NULL},
+	    {"loongarch64", "loong64", NULL},
+	};
+	static struct utsname u;
+	*variant = NULL;
+	if (uname(&u) < 0) {
+		*arch = "unknown";
+		return;
+	}
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (!strcmp(u.machine, map[i].uname)) {
+			*arch = map[i].arch;
+			*variant = map[i].variant;
+			return;
+		}
+	}
+	*arch = u.machine;
+}
+
+/* ---- index.json and blobs ----------------------------------------------- */
+
+static int index_load(store *s, json_t **out, error **err)
+{
+	cleanup_buf lfs_buf b = LFS_BUF_INIT;
+	if (read_file_at(s->root_fd, "index.json", JSON_BLOB_MAX, &b, err) < 0)
+		return error_wrap(err, "reading the store index %s/index.json", s->root);
+	json_error_t je;
+	json_t *j = json_loadb(b.data, b.len, 0, &je);
+	if (!j)
+		return fail(err, EBADMSG,
+			    "%s/index.json: invalid JSON at line %d: %s; the store is "
+			    "damaged, restore the file from a backup",
+			    s->root, je.line, je.text);
+	json_t *m = json_is_object(j) ? json_object_get(j, "manifests") : NULL;
+	if (json_is_object(j) && !m) {
+		m = json_array();
+		json_object_set_new(j, "manifests", m);
+	}
+	if (!json_is_array(m)) {
+		json_decref(j);
+		return fail(err, EBADMSG,
+			    "%s/index.json: not an OCI image index (no 'manifests' "
+			    "array); restore the file from a backup",
+			    s->root);
+	}
+	*out = j;
+	return 0;
+}
+
+static int index_save(store *s, json_t *index, error **err)
+{
+	cleanup_free char *text = json_dumps(index, JSON_COMPACT);
+	if (!text)
+		return error_make(err, ENOMEM, "serialising index.json");
+	if (write_atomic(s->root_fd, "index.json", text, strlen(text), err) < 0)
+		return error_wrap(err, "updating %s/index.json", s->root);
+	return 0;
+}
+
+static const char *desc_ref(json_t *desc)
+{
+	return json_string_value(
+	    json_object_get(json_object_get(desc, "annotations"), REF_ANNOTATION));
+}
+
+static const char *desc_digest(json_t *desc)
+{
+	return json_string_value(json_object_get(desc, "digest"));
+}
+
+static bool desc_is_index(json_t *desc)
+{
+	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
+	return mt && (!strcmp(mt, MT_INDEX) || !strcmp(mt, MT_DOCKER_LIST));
+}
+
+/* Reads a JSON blob and checks that its bytes hash to its name. */
+static int blob_read_json(store *s, const char *digest, json_t **out, size_t *size, error **err)
+{
+	const char *hex = digest_hex(digest);
+	if (!hex)
+		return fail(err, EBADMSG, "invalid digest '%s'", digest ? digest : "(none)");
+	cleanup_buf lfs_buf b = LFS_BUF_INIT;
+	if (read_file_at(s->blobs_fd, hex, JSON_BLOB_MAX, &b, err) < 0)
+		return error_wrap(err, "blob %s", digest);
+	char got[65];
+	sha256_hex(b.data, b.len, got);
+	if (strcmp(got, hex))
+		return error_make(err, EBADMSG,
+				  "blob %s is corrupt (its contents hash to sha256:%s)", digest,
+				  got);
+	json_error_t je;
+	json_t *j = json_loadb(b.data, b.len, 0, &je);
+	if (!j || !json_is_object(j)) {
+		json_decref(j);
+		return error_make(err, EBADMSG, "blob %s: not a JSON object", digest);
+	}
+	if (size)
+		*size = b.len;
+	*out = j;
+	return 0;
+}
+
+/* Writes data as a blob named by its digest (kept if it already exists). */
+static int blob_write(store *s, const void *data, size_t len, char digest[7 + 65], error **err)
+{
+	char hex[65];
+	sha256_hex(data, len, hex);
+	memcpy(digest, "sha256:", 7);
+	memcpy(digest + 7, hex, 65);
+	if (faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0;
+	return write_atomic(s->blobs_fd, hex, data, len, err);
+}
+
+/* ---- images --------------------------------------------------------------- */
+
+static void layer_release(struct store_layer *l)
+{
+	free(l->digest);
+	free(l->diff_id);
+	free(l->media_type);
+	free(l->blob_path);
+	free(l->index_path);
+}
+
+void store_image_free(struct store_image *img)
+{
+	if (!img)
+		return;
+	for (size_t i = 0; i < img->nlayers; i++)
+		layer_release(&img->layers[i]);
+	free(img->layers);
+	free(img->ref);
+	free(img->manifest_digest);
+	free(img->config_digest);
+	json_decref(img->manifest);
+	json_decref(img->config);
+	free(img);
+}
+
+static bool layer_type_ok(const char *mt)
+{
+	static const char *const ok[] = {
+	    MT_LAYER,
+	    MT_LAYER_GZ,
+	    MT_DOCKER_LAYER,
+	    MT_DOCKER_LAYER_GZ,
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (!strcmp(mt, ok[i]))
+			return true;
+	return false;
+}
+
+static int image_fill_layers(store *s, struct store_image *img, error **err)
+{
+	json_t *layers = json_object_get(img->manifest, "layers");
+	json_t *diff_ids = json_object_get(json_object_get(img->config, "rootfs"), "diff_ids");
+	if (!json_is_array(layers) || !json_is_array(diff_ids) ||
+	    json_array_size(layers) != json_array_size(diff_ids))
+		return error_make(err, EBADMSG,
+				  "manifest %s: layers and config rootfs.diff_ids do not match",
+				  img->manifest_digest);
+	img->nlayers = json_array_size(layers);
+	img->layers = lfs_xcalloc(img->nlayers, sizeof(*img->layers));
+	for (size_t i = 0; i < img->nlayers; i++) {
+		json_t *d = json_array_get(layers, i);
+		const char *digest = desc_digest(d);
+		const char *diff = json_string_value(json_array_get(diff_ids, i));
+		const char *mt = json_string_value(json_object_get(d, "mediaType"));
+		if (!digest_hex(digest) || !digest_hex(diff) || !mt)
+			return error_make(err, EBADMSG, "manifest %s: layer %zu: bad descriptor",
+					  img->manifest_digest, i);
+		if (!layer_type_ok(mt))
+			return fail(err, ENOTSUP,
+				    "manifest %s: layer %s has media type %s; layerfs reads "
+				    "plain and gzip tar layers only",
+				    img->manifest_digest, digest, mt);
+		struct store_layer *l = &img->layers[i];
+		l->digest = lfs_xstrdup(digest);
+		l->diff_id = lfs_xstrdup(diff);
+		l->media_type = lfs_xstrdup(mt);
+		json_int_t sz = json_integer_value(json_object_get(d, "size"));
+		l->size = sz > 0 ? (uint64_t)sz : 0;
+		l->blob_path = lfs_xasprintf("%s/blobs/sha256/%s", s->root, digest_hex(digest));
+		l->index_path = lfs_xasprintf("%s/indexes/sha256/%s", s->root, digest_hex(diff));
+	}
+	return 0;
+}
+
+/* Loads the image whose manifest is manifest_digest. */
+static int image_load(store *s, const char *manifest_digest, const char *ref,
+		      struct store_image **out, error **err)
+{
+	struct store_image *img = lfs_xcalloc(1, sizeof(*img));
+	img->ref = ref ? lfs_xstrdup(ref) : NULL;
+	img->manifest_digest = lfs_xstrdup(manifest_digest ? manifest_digest : "");
+	if (blob_read_json(s, manifest_digest, &img->manifest, NULL, err) < 0)
+		goto fail;
+	const char *mt = json_string_value(json_object_get(img->manifest, "mediaType"));
+	if (mt && strcmp(mt, MT_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)) {
+		fail(err, ENOTSUP,
+		     "manifest %s has media type %s; layerfs reads "
+		     "single-platform OCI image manifests",
+		     manifest_digest, mt);
+		goto fail;
+	}
+	const char *cd = desc_digest(json_object_get(img->manifest, "config"));
+	if (blob_read_json(s, cd, &img->config, NULL, err) < 0) {
+		error_wrap(err, "config of manifest %s", manifest_digest);
+		goto fail;
+	}
+	img->config_digest = lfs_xstrdup(cd);
+	if (image_fill_layers(s, img, err) < 0)
+		goto fail;
+	*out = img;
+	return 0;
+fail:
+	store_image_free(img);
+	return -1;
+}
+
+/* The entries of index.json a user reference names. */
+struct match {
+	size_t *idx; /* positions in manifests[] */
+	size_t n;
+	bool by_id;
+	char *config_digest; /* by_id: the image ID */
+};
+
+static void match_release(struct match *m)
+{
+	free(m->idx);
+	free(m->config_digest);
+}
+
+static void match_add(struct match *m, size_t i)
+{
+	m->idx = lfs_xrealloc(m->idx, (m->n + 1) * sizeof(*m->idx));
+	m->idx[m->n++] = i;
+}
+
+static int match_by_name(json_t *manifests, const char *name, struct match *m)
+{
+	cleanup_free char *norm = store_normalize_ref(name);
+	const char *at = strchr(name, '@');
+	size_t i;
+	json_t *d;
+	json_array_foreach(manifests, i, d)
+	{
+		const char *r = desc_ref(d);
+		if (!r)
+			continue;
+		if (at) {
+			/* NAME@sha256:...: an entry of repository NAME with that manifest. */
+			cleanup_free char *repo = NULL;
+			cleanup_free char *tag = NULL;
+			store_ref_split(r, &repo, &tag);
+			const char *dg = desc_digest(d);
+			if (strlen(repo) == (size_t)(at - name) &&
+			    !memcmp(repo, name, strlen(repo)) && dg && !strcmp(dg, at + 1))
+				match_add(m, i);
+		} else if (!strcmp(r, norm)) {
+			match_add(m, i);
+		}
+	}
+	if (m->n || at)
+		return (int)m->n;
+	/* Entries written by other tools may lack a tag. */
+	json_array_foreach(manifests, i, d)
+	{
+		if (desc_ref(d) && !strcmp(desc_ref(d), name))
+			match_add(m, i);
+	}
+	return (int)m->n;
+}
+
+static bool id_like(const char *name, const char **hex)
+{
+	const char *h = strncmp(name, "sha256:", 7) ? name : name + 7;
+	size_t n = strlen(h);
+	if (!n || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isxdigit((unsigned char)h[i]) || isupper((unsigned char)h[i]))
+			return false;
+	*hex = h;
+	return true;
+}
+
+static int match_by_id(store *s, json_t *manifests, const char *name, struct match *m, error **err)
+{
+	const char *hex;
+	if (!id_like(name, &hex))
+		return 0;
+	size_t n = strlen(hex), i;
+	json_t *d;
+	json_array_foreach(manifests, i, d)
+	{
+		if (desc_is_index(d))
+			continue;
+		cleanup_json json_t *man = NULL;
+		error *e = NULL;
+		if (blob_read_json(s, desc_digest(d), &man, NULL, &e) < 0) {
+			error_free(e); /* a broken entry cannot be the one asked for */
+			continue;
+		}
+		const char *cd = desc_digest(json_object_get(man, "config"));
+		const char *ch = digest_hex(cd);
+		if (!ch || strncmp(ch, hex, n))
+			continue;
+		if (m->config_digest && strcmp(m->config_digest, cd)) {
+			return fail(err, EINVAL,
+				    "image ID '%s' is ambiguous: it starts both %.19s and "
+				    "%.19s; give more digits",
+				    name, m->config_digest, cd);
+		}
+		if (!m->config_digest)
+			m->config_digest = lfs_xstrdup(cd);
+		match_add(m, i);
+	}
+	m->by_id = m->n > 0;
+	return (int)m->n;
+}
+
+static int not_found(error **err, const char *name)
+{
+	return fail(err, ENOENT, "image '%s' not found; run 'layerfs images' to list images", name);
+}
+
+/* Finds what name refers to: a reference first, like docker, then an ID. */
+static int index_match(store *s, json_t *index, const char *name, struct match *m, error **err)
+{
+	json_t *manifests = json_object_get(index, "manifests");
+	memset(m, 0, sizeof(*m));
+	if (!*name)
+		return fail(err, EINVAL, "empty image name");
+	if (strncmp(name, "sha256:", 7) && match_by_name(manifests, name, m) > 0)
+		return 0;
+	int r = match_by_id(s, manifests, name, m, err);
+	if (r < 0) {
+		match_release(m);
+		return r;
+	}
+	if (r == 0)
+		return not_found(err, name);
+	return 0;
+}
+
+int store_image_resolve(store *s, const char *name, struct store_image **out, error **err)
+{
+	int saved;
+	if (lock_push(s, LOCK_SHARED, &saved, err) < 0)
+		return -1;
+	cleanup_json json_t *index = NULL;
+	struct match m;
+	int ret = index_load(s, &index, err);
+	if (ret == 0)
+		ret = index_match(s, index, name, &m, err);
+	if (ret == 0) {
+		json_t *d = json_array_get(json_object_get(index, "manifests"), m.idx[0]);
+		if (desc_is_index(d))
+			ret = fail(err, ENOTSUP,
+				   "'%s' is a multi-platform image index; layerfs reads "
+				   "single-platform images",
+				   name);
+		else
+			ret = image_load(s, desc_digest(d), m.by_id ? NULL : desc_ref(d), out, err);
+		if (ret < 0)
+			error_wrap(err, "image '%s'", name);
+		match_release(&m);
+	}
+	lock_pop(s, saved);
+	return ret;
+}
+
+int store_image_list(store *s, struct store_image ***out, size_t *n, error **err)
+{
+	int saved;
+	if (lock_push(s, LOCK_SHARED, &saved, err) < 0)
+		return -1;
+	cleanup_json json_t *index = NULL;
+	struct store_image **imgs = NULL;
+	size_t count = 0, i;
+	int ret = index_load(s, &index, err);
+	json_t *d;
+	if (ret == 0) {
+		json_array_foreach(json_object_get(index, "manifests"), i, d)
+		{
+			if (desc_is_index(d))
+				continue;
+			struct store_image *img;
+			ret = image_load(s, desc_digest(d), desc_ref(d), &img, err);
+			if (ret < 0) {
+				error_wrap(err, "index.json entry '%s'",
+					   desc_ref(d) ? desc_ref(d) : "(unnamed)");
+				break;
+			}
+			imgs = lfs_xrealloc(imgs, (count + 1) * sizeof(*imgs));
+			imgs[count++] = img;
+		}
+	}
+	lock_pop(s, saved);
+	if (ret < 0) {
+		store_image_list_free(imgs, count);
+		return ret;
+	}
+	*out = imgs;
+	*n = count;
+	return 0;
+}
+
+void store_image_list_free(struct store_image **imgs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_image_free(imgs[i]);
+	free(imgs);
+}
+
+uint64_t store_layer_tar_size(const struct store_layer *l)
+{
+	if (!strcmp(l->media_type, MT_LAYER) || !strcmp(l->media_type, MT_DOCKER_LAYER))
+		return l->size;
+	struct lfs_index_header h;
+	cleanup_fd int fd = open(l->index_path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	    !memcmp(h.magic, LFS_INDEX_MAGIC, sizeof(h.magic)) && h.version == LFS_INDEX_VERSION)
+		return h.tar_size;
+	return l->size;
+}
+
+uint64_t store_image_size(const struct store_image *img)
+{
+	uint64_t sum = 0;
+	for (size_t i = 0; i < img->nlayers; i++)
+		sum += store_layer_tar_size(&img->layers[i]);
+	return sum;
+}
+
+int store_image_open_layers(store *s, const struct store_image *img, lfs_layer ***out, error **err)
+{
+	int saved;
+	if (lock_push(s, LOCK_SHARED, &saved, err) < 0)
+		return -1;
+	lfs_layer **layers = lfs_xcalloc(img->nlayers ? img->nlayers : 1, sizeof(*layers));
+	int ret = 0;
+	for (size_t i = 0; i < img->nlayers; i++) {
+		const struct store_layer *l = &img->layers[i];
+		char *msg = NULL;
+		ret = lfs_layer_open(l->blob_path, l->index_path, 0, &layers[i], &msg);
+		if (ret < 0) {
+			error_make(err, 0, "image '%s': layer %s: %s",
+				   img->ref ? img->ref : img->config_digest, l->digest,
+				   msg ? msg : strerror(-ret));
+			free(msg);
+			store_layers_free(layers, i);
+			break;
+		}
+	}
+	lock_pop(s, saved);
+	if (ret < 0)
+		return -1;
+	*out = layers;
+	return 0;
+}
+
+void store_layers_free(lfs_layer **layers, size_t n)
+{
+	if (!layers)
+		return;
+	for (size_t i = 0; i < n; i++)
+		lfs_layer_free(layers[i]);
+	free(layers);
+}
+
+char *store_file_index_path(store *s, const char *tar_realpath, error **err)
+{
+	struct stat st;
+	if (stat(tar_realpath, &st) < 0) {
+		error_make(err, errno, "%s", tar_realpath);
+		return NULL;
+	}
+	if (mkdir_at(s->root_fd, "indexes/files", s->private_dirs ? 0700 : 0755, err) < 0)
+		return NULL;
+	cleanup_buf lfs_buf key = LFS_BUF_INIT;
+	lfs_buf_addstr(&key, tar_realpath);
+	lfs_buf_addch(&key, '\0');
+	lfs_buf_addf(&key, "%ju", (uintmax_t)st.st_dev);
+	lfs_buf_addch(&key, '\0');
+	lfs_buf_addf(&key, "%ju", (uintmax_t)st.st_ino);
+	char hex[65];
+	sha256_hex(key.data, key.len, hex);
+	return lfs_xasprintf("%s/indexes/files/%s", s->root, hex);
+}
+
+/* ---- staging a layer ------------------------------------------------------ */
+
+struct sink {
+	int fd;
+	EVP_MD_CTX *md;
+	uint64_t size;
+};
+
+static int sink_put(struct sink *k, const void *p, size_t n, error **err)
+{
+	if (!n)
+		return 0;
+	if (write_full(k->fd, p, n) < 0)
+		return error_make(err, errno, "writing the layer to the store");
+	EVP_DigestUpdate(k->md, p, n);
+	k->size += n;
+	return 0;
+}
+
+static const char *other_compression(const unsigned char *p, size_t n)
+{
+	if (n >= 6 && !memcmp(p,
+			      "\xfd"
+			      "7zXZ\0",
+			      6))
+		return "xz (decompress it with 'xz -d')";
+	if (n >= 3 && !memcmp(p, "BZh", 3))
+		return "bzip2 (decompress it with 'bzip2 -d')";
+	if (n >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4))
+		return "zstd (decompress it with 'zstd -d')";
+	return NULL;
+}
+
+static int copy_gzip(int in, unsigned char *ibuf, size_t have, struct sink *k, const char *src,
+		     error **err)
+{
+	z_stream zs;
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 15 + 16) != Z_OK)
+		return error_make(err, ENOMEM, "initialising zlib");
+	unsigned char *obuf = lfs_xmalloc(COPY_CHUNK);
+	bool in_member = true;
+	int ret = 0;
+	zs.next_in = ibuf;
+	zs.avail_in = (uInt)have;
+	for (;;) {
+		if (zs.avail_in == 0) {
+			ssize_t n = read_full(in, ibuf, COPY_CHUNK);
+			if (n < 0) {
+				ret = error_make(err, errno, "reading %s", src);
+				break;
+			}
+			if (n == 0)
+				break;
+			zs.next_in = ibuf;
+			zs.avail_in = (uInt)n;
+		}
+		if (!in_member) {
+			/* Another member follows (pigz, concatenated files); zero
+			 * padding after the last one is ignored like gzip does. */
+			while (zs.avail_in && *zs.next_in == 0) {
+				zs.next_in++;
+				zs.avail_in--;
+			}
+			if (!zs.avail_in)
+				continue;
+			inflateReset(&zs);
+			in_member = true;
+		}
+		zs.next_out = obuf;
+		zs.avail_out = COPY_CHUNK;
+		int r = inflate(&zs, Z_NO_FLUSH);
+		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
+			ret = fail(err, EIO,
+				   "%s: corrupt gzip data after %" PRIu64
+				   " bytes of tar (%s); check the file with 'gzip -t'",
+				   src, k->size, zs.msg ? zs.msg : "inflate failed");
+			break;
+		}
+		if (sink_put(k, obuf, COPY_CHUNK - zs.avail_out, err) < 0) {
+			ret = -1;
+			break;
+		}
+		if (r == Z_STREAM_END)
+			in_member = false;
+	}
+	if (ret == 0 && in_member)
+		ret = fail(err, EIO,
+			   "%s: the gzip stream is truncated; the file is incomplete, "
+			   "download or create it again",
+			   src);
+	inflateEnd(&zs);
+	free(obuf);
+	return ret;
+}
+
+/* Copies fd to the sink, decompressing gzip. */
+static int copy_layer(int in, struct sink *k, const char *src, error **err)
+{
+	cleanup_free unsigned char *ibuf = lfs_xmalloc(COPY_CHUNK);
+	ssize_t n = read_full(in, ibuf, COPY_CHUNK);
+	if (n < 0)
+		return error_make(err, errno, "reading %s", src);
+	if (n == 0)
+		return fail(err, EINVAL, "%s is empty; give a tar archive of a root file system",
+			    src);
+	if (n >= 2 && ibuf[0] == 0x1f && ibuf[1] == 0x8b)
+		return copy_gzip(in, ibuf, (size_t)n, k, src, err);
+	const char *comp = other_compression(ibuf, (size_t)n);
+	if (comp)
+		return fail(err, ENOTSUP,
+			    "%s is compressed with %s; layerfs imports plain or gzip tars", src,
+			    comp);
+	while (n > 0) {
+		if (sink_put(k, ibuf, (size_t)n, err) < 0)
+			return -1;
+		n = read_full(in, ibuf, COPY_CHUNK);
+		if (n < 0)
+			return error_make(err, errno, "reading %s", src);
+	}
+	return 0;
+}
+
+static int index_error(error **err, int code, const char *src, const char *msg)
+{
+	const char *what = msg ? msg : strerror(-code);
+	switch (code) {
+	case -EINVAL:
+		return fail(err, EINVAL,
+			    "%s cannot be used as a layer: %s; recreate the archive without "
+			    "that member (e.g. 'tar -C ROOTFS -cf %s .')",
+			    src, what, src);
+	case -EIO:
+		return fail(err, EIO,
+			    "%s is truncated or corrupt: %s; check it with 'tar -tvf %s' "
+			    "and create or download it again",
+			    src, what, src);
+	case -EFBIG:
+		return fail(err, EFBIG, "%s exceeds layerfs's limits: %s", src, what);
+	default:
+		return error_make(err, code < 0 ? -code : EIO, "indexing %s: %s", src, what);
+	}
+}
+
+static int stage_index(store_staged_layer *l, int blob_fd, const char *src, error **err)
+{
+	cleanup_fd int ifd = tmp_create(l->s->idx_fd, &l->idx_tmp, err);
+	if (ifd < 0)
+		return error_wrap(err, "indexing %s", src);
+	if (lseek(blob_fd, 0, SEEK_SET) < 0)
+		return error_make(err, errno, "indexing %s", src);
+	struct lfs_index_build_opts opts = {0};
+	char *msg = NULL;
+	int r = lfs_index_build(blob_fd, ifd, &opts, &msg);
+	if (r < 0) {
+		index_error(err, r, src, msg);
+		free(msg);
+		return -1;
+	}
+	free(msg);
+	if (fsync(ifd) < 0)
+		return error_make(err, errno, "writing the index of %s", src);
+	return 0;
+}
+
+int store_layer_stage(store *s, int fd, const char *src, store_staged_layer **out, error **err)
+{
+	store_staged_layer *l = lfs_xcalloc(1, sizeof(*l));
+	l->s = s;
+	cleanup_fd int bfd = tmp_create(s->blobs_fd, &l->blob_tmp, err);
+	if (bfd < 0) {
+		store_staged_layer_free(l);
+		return error_wrap(err, "importing %s", src);
+	}
+	struct sink k = {bfd, EVP_MD_CTX_new(), 0};
+	if (!k.md)
+		abort();
+	EVP_DigestInit_ex(k.md, EVP_sha256(), NULL);
+	int ret = copy_layer(fd, &k, src, err);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_DigestFinal_ex(k.md, md, &mdlen);
+	EVP_MD_CTX_free(k.md);
+	if (ret == 0 && fsync(bfd) < 0)
+		ret = error_make(err, errno, "writing the layer of %s", src);
+	if (ret == 0)
+		ret = stage_index(l, bfd, src, err);
+	if (ret < 0) {
+		store_staged_layer_free(l);
+		return -1;
+	}
+	memcpy(l->digest, "sha256:", 7);
+	hex_of(md, l->digest + 7);
+	l->size = k.size;
+	*out = l;
+	return 0;
+}
+
+const char *store_staged_layer_digest(const store_staged_layer *l)
+{
+	return l->digest;
+}
+
+uint64_t store_staged_layer_size(const store_staged_layer *l)
+{
+	return l->size;
+}
+
+void store_staged_layer_free(store_staged_layer *l)
+{
+	if (!l)
+		return;
+	if (l->blob_tmp)
+		unlinkat(l->s->blobs_fd, l->blob_tmp, 0);
+	if (l->idx_tmp)
+		unlinkat(l->s->idx_fd, l->idx_tmp, 0);
+	free(l->blob_tmp);
+	free(l->idx_tmp);
+	free(l);
+}
+
+/* Moves a staged layer's files into place (caller holds the exclusive lock). */
+static int staged_commit(store *s, store_staged_layer *l, error **err)
+{
+	const char *hex = l->digest + 7;
+	if (faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		/* Same bytes already stored: keep that inode, whose index may be
+		 * mapped by running mounts. */
+		unlinkat(s->blobs_fd, l->blob_tmp, 0);
+	} else if (renameat(s->blobs_fd, l->blob_tmp, s->blobs_fd, hex) < 0) {
+		return error_make(err, errno, "storing layer %s", l->digest);
+	}
+	free(l->blob_tmp);
+	l->blob_tmp = NULL;
+	if (renameat(s->idx_fd, l->idx_tmp, s->idx_fd, hex) < 0)
+		return error_make(err, errno, "storing the index of layer %s", l->digest);
+	free(l->idx_tmp);
+	l->idx_tmp = NULL;
+	if (fsync_dirfd(s->blobs_fd) < 0 || fsync_dirfd(s->idx_fd) < 0)
+		return error_make(err, errno, "syncing %s/blobs", s->root);
+	return 0;
+}
+
+static json_t *descriptor(const char *mt, const char *digest, size_t size)
+{
+	return json_pack("{s:s, s:s, s:I}", "mediaType", mt, "digest", digest, "size",
+			 (json_int_t)size);
+}
+
+/* Points ref at the manifest descriptor desc (stolen) in index; returns the
+ * number of entries replaced. */
+static int index_set_ref(json_t *index, const char *ref, json_t *desc)
+{
+	json_t *manifests = json_object_get(index, "manifests");
+	int replaced = 0;
+	for (size_t i = 0; i < json_array_size(manifests);) {
+		const char *r = desc_ref(json_array_get(manifests, i));
+		if (r && !strcmp(r, ref)) {
+			json_array_remove(manifests, i);
+			replaced++;
+		} else {
+			i++;
+		}
+	}
+	json_object_set_new(desc, "annotations", json_pack("{s:s}", REF_ANNOTATION, ref));
+	json_array_append_new(manifests, desc);
+	return replaced;
+}
+
+static int dump_blob(store *s, json_t *j, char digest[7 + 65], size_t *size, error **err)
+{
+	cleanup_free char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!text)
+		return error_make(err, ENOMEM, "serialising JSON");
+	*size = strlen(text);
+	return blob_write(s, text, *size, digest, err);
+}
+
+static int commit_locked(store *s, const char *ref, json_t *config,
+			 store_staged_layer *const *layers, size_t n, char **image_id, error **err)
+{
+	json_t *diff_ids = json_array();
+	cleanup_json json_t *ldescs = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(diff_ids, json_string(layers[i]->digest));
+		json_array_append_new(ldescs,
+				      descriptor(MT_LAYER, layers[i]->digest, layers[i]->size));
+	}
+	json_object_set_new(config, "rootfs",
+			    json_pack("{s:s, s:o}", "type", "layers", "diff_ids", diff_ids));
+	cleanup_json json_t *index = NULL;
+	if (index_load(s, &index, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (staged_commit(s, layers[i], err) < 0)
+			return -1;
+	char cdig[7 + 65], mdig[7 + 65];
+	size_t csize, msize;
+	if (dump_blob(s, config, cdig, &csize, err) < 0)
+		return error_wrap(err, "writing the image config");
+	cleanup_json json_t *manifest =
+	    json_pack("{s:i, s:s, s:o, s:O}", "schemaVersion", 2, "mediaType", MT_MANIFEST,
+		      "config", descriptor(MT_CONFIG, cdig, csize), "layers", ldescs);
+	if (dump_blob(s, manifest, mdig, &msize, err) < 0)
+		return error_wrap(err, "writing the image manifest");
+	int replaced = index_set_ref(index, ref, descriptor(MT_MANIFEST, mdig, msize));
+	if (index_save(s, index, err) < 0)
+		return -1;
+	*image_id = lfs_xstrdup(cdig);
+	if (replaced) {
+		error *e = NULL; /* the image is stored; a failed GC only leaves garbage */
+		store_gc(s, &e);
+		error_free(e);
+	}
+	return 0;
+}
+
+int store_image_commit(store *s, const char *ref, json_t *config, store_staged_layer *const *layers,
+		       size_t nlayers, char **image_id, error **err)
+{
+	int bad = store_ref_check(ref, err);
+	if (bad < 0)
+		return bad;
+	cleanup_free char *norm = store_normalize_ref(ref);
+	int saved;
+	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
+		return -1;
+	int ret = commit_locked(s, norm, config, layers, nlayers, image_id, err);
+	lock_pop(s, saved);
+	return ret;
+}
+
+/* ---- tag, remove, gc ------------------------------------------------------ */
+
+static int tag_locked(store *s, const char *source, const char *target, error **err)
+{
+	cleanup_json json_t *index = NULL;
+	if (index_load(s, &index, err) < 0)
+		return -1;
+	struct match m;
+	if (index_match(s, index, source, &m, err) < 0)
+		return -1;
+	json_t *d = json_array_get(json_object_get(index, "manifests"), m.idx[0]);
+	match_release(&m);
+	json_t *desc = json_deep_copy(d);
+	json_object_del(desc, "annotations");
+	int replaced = index_set_ref(index, target, desc);
+	if (index_save(s, index, err) < 0)
+		return -1;
+	if (replaced) {
+		error *e = NULL;
+		store_gc(s, &e);
+		error_free(e);
+	}
+	return 0;
+}
+
+int store_tag(store *s, const char *source, const char *target, error **err)
+{
+	int bad = store_ref_check(target, err);
+	if (bad < 0)
+		return bad;
+	cleanup_free char *norm = store_normalize_ref(target);
+	int saved;
+	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
+		return -1;
+	int ret = tag_locked(s, source, norm, err);
+	lock_pop(s, saved);
+	return ret;
+}
+
+/* The image ID of a manifest, or NULL when it cannot be read. */
+static char *manifest_config(store *s, const char *digest)
+{
+	cleanup_json json_t *man = NULL;
+	error *e = NULL;
+	if (blob_read_json(s, digest, &man, NULL, &e) < 0) {
+		error_free(e);
+		return NULL;
+	}
+	const char *cd = desc_digest(json_object_get(man, "config"));
+	return cd ? lfs_xstrdup(cd) : NULL;
+}
+
+static bool index_has_digest(json_t *manifests, const char *digest)
+{
+	size_t i;
+	json_t *d;
+	json_array_foreach(manifests, i, d)
+	{
+		const char *dg = desc_digest(d);
+		if (dg && !strcmp(dg, digest))
+			return true;
+	}
+	return false;
+}
+
+static int remove_locked(store *s, const char *name, int force, store_report_fn *report, void *arg,
+			 error **err)
+{
+	cleanup_json json_t *index = NULL;
+	if (index_load(s, &index, err) < 0)
+		return -1;
+	json_t *manifests = json_object_get(index, "manifests");
+	struct match m;
+	if (index_match(s, index, name, &m, err) < 0)
+		return -1;
+	size_t named = 0;
+	for (size_t i = 0; i < m.n; i++)
+		named += desc_ref(json_array_get(manifests, m.idx[i])) != NULL;
+	if (m.by_id && named > 1 && !force) {
+		fail(err, EBUSY,
+		     "conflict: unable to delete %.12s (must be forced) - image is "
+		     "referenced in multiple repositories; remove its names one by one or "
+		     "use 'layerfs rmi -f'",
+		     m.config_digest + 7);
+		match_release(&m);
+		return -1;
+	}
+	/* Remove from the end so earlier positions stay valid. */
+	char **refs = lfs_xcalloc(m.n, sizeof(*refs));
+	char **gone = lfs_xcalloc(m.n, sizeof(*gone));
+	for (size_t k = m.n; k-- > 0;) {
+		json_t *d = json_array_get(manifests, m.idx[k]);
+		refs[k] = desc_ref(d) ? lfs_xstrdup(desc_ref(d)) : NULL;
+		gone[k] = lfs_xstrdup(desc_digest(d) ? desc_digest(d) : "");
+		json_array_remove(manifests, m.idx[k]);
+	}
+	/* Report only what index.json now says. */
+	int ret = index_save(s, index, err);
+	for (size_t k = 0; ret == 0 && k < m.n; k++)
+		if (refs[k])
+			report(arg, "Untagged", refs[k]);
+	for (size_t k = 0; ret == 0 && k < m.n; k++) {
+		bool dup = false;
+		for (size_t j = 0; j < k; j++)
+			dup |= !strcmp(gone[j], gone[k]);
+		if (!dup && !index_has_digest(manifests, gone[k])) {
+			cleanup_free char *id = manifest_config(s, gone[k]);
+			report(arg, "Deleted", id ? id : gone[k]);
+		}
+	}
+	for (size_t k = 0; k < m.n; k++) {
+		free(refs[k]);
+		free(gone[k]);
+	}
+	free(refs);
+	free(gone);
+	match_release(&m);
+	return ret;
+}
+
+int store_remove(store *s, const char *name, int force, store_report_fn *report, void *arg,
+		 error **err)
+{
+	int saved;
+	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
+		return -1;
+	int ret = remove_locked(s, name, force, report, arg, err);
+	lock_pop(s, saved);
+	return ret;
+}
+
+/* A set of hex names, kept sorted for bsearch. */
+struct hexset {
+	char (*v)[65];
+	size_t n;
+};
+
+static void hexset_add(struct hexset *h, const char *hex)
+{
+	h->v = lfs_xrealloc(h->v, (h->n + 1) * sizeof(*h->v));
+	memcpy(h->v[h->n++], hex, 65);
+}
+
+static int hex_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static bool hexset_has(const struct hexset *h, const char *hex)
+{
+	return h->n && bsearch(hex, h->v, h->n, sizeof(*h->v), hex_cmp);
+}
+
+static int gc_mark(store *s, const char *digest, int depth, struct hexset *blobs,
+		   struct hexset *idx, error **err)
+{
+	cleanup_json json_t *j = NULL;
+	if (depth > 8)
+		return error_make(err, ELOOP, "image indexes nested too deep at %s", digest);
+	if (blob_read_json(s, digest, &j, NULL, err) < 0)
+		return -1;
+	hexset_add(blobs, digest + 7);
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(j, "manifests"), i, d) /* a nested index */
+	    if (gc_mark(s, desc_digest(d), depth + 1, blobs, idx, err) < 0) return -1;
+	json_t *cfg = json_object_get(j, "config");
+	if (!cfg)
+		return 0;
+	const char *cd = desc_digest(cfg);
+	cleanup_json json_t *config = NULL;
+	if (blob_read_json(s, cd, &config, NULL, err) < 0)
+		return error_wrap(err, "config of %s", digest);
+	hexset_add(blobs, cd + 7);
+	json_array_foreach(json_object_get(j, "layers"), i, d)
+	{
+		const char *h = digest_hex(desc_digest(d));
+		if (!h)
+			return error_make(err, EBADMSG, "manifest %s: bad layer digest", digest);
+		hexset_add(blobs, h);
+	}
+	json_array_foreach(json_object_get(json_object_get(config, "rootfs"), "diff_ids"), i, d)
+	{
+		const char *h = digest_hex(json_string_value(d));
+		if (h)
+			hexset_add(idx, h);
+	}
+	return 0;
+}
+
+/* Deletes unreferenced hex-named files and stale temp files in dfd. */
+static int gc_dir(int dfd, const struct hexset *keep, const char *what, error **err)
+{
+	int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	DIR *dir = dup >= 0 ? fdopendir(dup) : NULL;
+	if (!dir) {
+		if (dup >= 0)
+			close(dup);
+		return error_make(err, errno, "reading %s", what);
+	}
+	rewinddir(dir);
+	time_t now = time(NULL);
+	int ret = 0;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		struct stat st;
+		bool del = false;
+		if (is_hex64(de->d_name))
+			del = !hexset_has(keep, de->d_name);
+		else if (!strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) &&
+			 fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			del = now - st.st_mtime > TMP_MAX_AGE;
+		if (del && unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT && !ret)
+			ret = error_make(err, errno, "removing %s/%s", what, de->d_name);
+	}
+	closedir(dir);
+	if (ret == 0 && fsync_dirfd(dfd) < 0)
+		ret = error_make(err, errno, "syncing %s", what);
+	return ret;
+}
+
+static int gc_locked(store *s, error **err)
+{
+	cleanup_json json_t *index = NULL;
+	if (index_load(s, &index, err) < 0)
+		return -1;
+	struct hexset blobs = {0}, idx = {0};
+	size_t i;
+	json_t *d;
+	int ret = 0;
+	json_array_foreach(json_object_get(index, "manifests"), i, d)
+	{
+		ret = gc_mark(s, desc_digest(d), 0, &blobs, &idx, err);
+		if (ret < 0) {
+			error_wrap(err,
+				   "not collecting garbage: index.json entry '%s' is "
+				   "unreadable",
+				   desc_ref(d) ? desc_ref(d) : "(unnamed)");
+			break;
+		}
+	}
+	if (ret == 0) {
+		if (blobs.n)
+			qsort(blobs.v, blobs.n, sizeof(*blobs.v), hex_cmp);
+		if (idx.n)
+			qsort(idx.v, idx.n, sizeof(*idx.v), hex_cmp);
+		ret = gc_dir(s->blobs_fd, &blobs, "blobs/sha256", err);
+		if (ret == 0)
+			ret = gc_dir(s->idx_fd, &idx, "indexes/sha256", err);
+	}
+	free(blobs.v);
+	free(idx.v);
+	return ret;
+}
+
+int store_gc(store *s, error **err)
+{
+	int saved;
+	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
+		return -1;
+	int ret = gc_locked(s, err);
+	lock_pop(s, saved);
+	return ret;
+}

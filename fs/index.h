@@ -25,6 +25,8 @@
  *    children are dropped.
  *  - ".wh.NAME" becomes an entry NAME with LFS_E_WHITEOUT (mode 0).
  *    ".wh..wh..opq" sets LFS_E_OPAQUE on its directory and is not an entry.
+ *    A whiteout never hides a real entry of its own layer (OCI): with both
+ *    present the real entry stays, and a directory gets LFS_E_OPAQUE.
  *  - A hard link (typeflag 1) must name an earlier member of the same
  *    layer that is a regular file (or another link to one); otherwise the
  *    build fails naming the member and its target.  All names of one inode
@@ -55,7 +57,7 @@ enum lfs_entry_flags {
 	LFS_E_SPARSE = 1 << 4,   /* data is a sparse map: see lfs_index_sparse() */
 };
 
-/* One member, 80 bytes on disk. */
+/* One member, 72 bytes on disk. */
 struct lfs_entry {
 	/* Regular file: offset of its contents in the uncompressed tar
 	 * stream; LFS_E_SPARSE: byte offset of its map in the sparse
@@ -69,7 +71,7 @@ struct lfs_entry {
 	uint32_t gid;
 	uint32_t parent;      /* entry number of the parent directory (root: 0) */
 	uint32_t name;        /* offset of the NUL-terminated name in strings */
-	uint32_t first_child; /* directories: first child's entry number */
+	uint32_t first_child; /* directories: first child's entry number (0 if nchild is 0) */
 	uint32_t nchild;      /* directories: number of children */
 	/* Symlink: offset of the NUL-terminated target in strings.
 	 * LFS_E_HARDLINK: next entry of the same inode (a ring).
@@ -108,7 +110,9 @@ struct lfs_index_header {
 	uint32_t version;
 	uint32_t header_size;  /* sizeof(struct lfs_index_header) */
 	uint64_t file_size;    /* size of this index file */
-	uint64_t src_size;     /* size of the layer file (as stored, compressed or not) */
+	/* Size of the layer file as stored, compressed or not (0 if unknown:
+	 * gzip read from a pipe). */
+	uint64_t src_size;
 	int64_t src_mtime_ns;  /* mtime of the layer file when indexed (for --layer caches) */
 	uint64_t tar_size;     /* size of the uncompressed tar stream */
 	uint32_t compression;  /* enum lfs_compression */

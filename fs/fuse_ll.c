@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -387,11 +388,26 @@ int lfs_fuse_serve(lfs_union *u, const char *mountpoint, const struct lfs_fuse_o
 		   char **err)
 {
 	*err = NULL;
-	if (access("/dev/fuse", R_OK | W_OK) < 0)
-		return set_err(err, -errno,
-			       "cannot use /dev/fuse (%s): install the fuse3 package and load the "
-			       "fuse kernel module (modprobe fuse)",
-			       strerror(errno));
+	struct stat st;
+	if (stat("/dev/fuse", &st) < 0 || !S_ISCHR(st.st_mode))
+		return set_err(err, -ENODEV,
+			       "/dev/fuse is missing: install the fuse3 package and load the fuse "
+			       "kernel module (modprobe fuse)%s",
+			       "");
+	/* Without root, libfuse and fusermount3 both open /dev/fuse with the
+	 * caller's identity: it must be 0666, as udev normally makes it. */
+	if (geteuid() != 0 && access("/dev/fuse", R_OK | W_OK) < 0)
+		return set_err(err, -EACCES,
+			       "/dev/fuse is not accessible to uid %u (mode %04o): mounting without "
+			       "root needs it world-readable and -writable; ask an administrator "
+			       "to run 'chmod 0666 /dev/fuse' (the usual permission)",
+			       (unsigned)geteuid(), (unsigned)(st.st_mode & 07777));
+	if (geteuid() != 0 && access("/usr/bin/fusermount3", X_OK) < 0 &&
+	    access("/bin/fusermount3", X_OK) < 0)
+		return set_err(err, -ENOENT,
+			       "fusermount3 is missing: mounting without root needs it (install "
+			       "the fuse3 package)%s",
+			       "");
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	build_args(&args, opts);
 	struct fuse_session *se = fuse_session_new(&args, &ll_ops, sizeof(ll_ops), u);
@@ -414,10 +430,6 @@ int lfs_fuse_serve(lfs_union *u, const char *mountpoint, const struct lfs_fuse_o
 		ret = detach();
 		if (ret == 1)
 			goto out_signals; /* parent: the mount belongs to the child now */
-	}
-	if (opts->ready_fd >= 0) {
-		(void)!write(opts->ready_fd, "", 1);
-		close(opts->ready_fd);
 	}
 	ret = serve(se, opts);
 	fuse_session_unmount(se);

@@ -13,7 +13,6 @@ struct lfs_fuse_opts {
 	int allow_other;        /* -1: when root; 0/1: as given */
 	const char *fsname;     /* the source column of /proc/mounts */
 	unsigned max_threads;   /* 0: libfuse default */
-	int ready_fd;           /* >= 0: write one byte here when the mount is live */
 };
 
 /* Mounts u read-only at mountpoint and serves requests until it is

@@ -95,7 +95,7 @@ int cmd_mount(int argc, char **argv, error **err)
 		cmd_print_usage(usage);
 		return 0;
 	}
-	struct mount_args a = {.fuse = {.allow_other = -1, .ready_fd = -1}};
+	struct mount_args a = {.fuse = {.allow_other = -1}};
 	struct view v = VIEW_INIT;
 	int ret = parse(argc, argv, &a, err);
 	const char *mp = argv[argc - 1];

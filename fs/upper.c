@@ -1,0 +1,125 @@
+/* lfs_upper — overlay upper directory format (see upper.h). */
+#include "upper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "buf.h"
+
+static const char *const opaque_xattrs[] = {
+	"trusted.overlay.opaque",
+	"user.fuseoverlayfs.opaque",
+	"user.overlay.opaque",
+};
+
+enum lfs_upper_kind lfs_upper_classify(const char *name, const struct stat *st,
+				       const char **hidden)
+{
+	if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0)) {
+		*hidden = name;
+		return LFS_UPPER_WHITEOUT;
+	}
+	if (strncmp(name, LFS_WH_PREFIX, LFS_WH_PREFIX_LEN))
+		return LFS_UPPER_ENTRY;
+	if (!strcmp(name, LFS_WH_OPAQUE))
+		return LFS_UPPER_OPQ_MARK;
+	*hidden = name + LFS_WH_PREFIX_LEN;
+	return LFS_UPPER_WHITEOUT;
+}
+
+/* xattr calls by path through /proc/self/fd: they also work on O_PATH fds. */
+static void fd_path(int fd, char out[32])
+{
+	snprintf(out, 32, "/proc/self/fd/%d", fd);
+}
+
+int lfs_upper_is_opaque(int dirfd)
+{
+	char p[32], v[4];
+	fd_path(dirfd, p);
+	for (size_t i = 0; i < sizeof(opaque_xattrs) / sizeof(opaque_xattrs[0]); i++) {
+		ssize_t n = getxattr(p, opaque_xattrs[i], v, sizeof(v));
+		if (n == 1 && v[0] == 'y')
+			return 1;
+	}
+	struct stat st;
+	return fstatat(dirfd, LFS_WH_OPAQUE, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+int lfs_upper_make_whiteout(int dirfd, const char *name)
+{
+	if (mknodat(dirfd, name, S_IFCHR | 0, makedev(0, 0)) == 0)
+		return 0;
+	if (errno != EPERM && errno != EACCES)
+		return -errno;
+	lfs_buf wh = LFS_BUF_INIT;
+	lfs_buf_addf(&wh, "%s%s", LFS_WH_PREFIX, name);
+	int fd = openat(dirfd, wh.data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0000);
+	int ret = fd < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	lfs_buf_release(&wh);
+	return ret;
+}
+
+int lfs_upper_drop_whiteout(int dirfd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) &&
+	    st.st_rdev == makedev(0, 0)) {
+		if (unlinkat(dirfd, name, 0) < 0)
+			return -errno;
+	}
+	lfs_buf wh = LFS_BUF_INIT;
+	lfs_buf_addf(&wh, "%s%s", LFS_WH_PREFIX, name);
+	int ret = unlinkat(dirfd, wh.data, 0) < 0 && errno != ENOENT ? -errno : 0;
+	lfs_buf_release(&wh);
+	return ret;
+}
+
+int lfs_upper_set_opaque(int dirfd)
+{
+	char p[32];
+	fd_path(dirfd, p);
+	if (setxattr(p, opaque_xattrs[0], "y", 1, 0) == 0)
+		return 0;
+	if (setxattr(p, opaque_xattrs[1], "y", 1, 0) == 0)
+		return 0;
+	if (errno != ENOTSUP && errno != EPERM)
+		return -errno;
+	int fd = openat(dirfd, LFS_WH_OPAQUE, O_WRONLY | O_CREAT | O_CLOEXEC, 0000);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+int lfs_upper_get_override(int fd, struct stat *st)
+{
+	char p[32], v[64];
+	fd_path(fd, p);
+	ssize_t n = getxattr(p, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1);
+	if (n <= 0)
+		return 0;
+	v[n] = '\0';
+	unsigned uid, gid, mode;
+	if (sscanf(v, "%u:%u:%o", &uid, &gid, &mode) != 3)
+		return 0;
+	st->st_uid = uid;
+	st->st_gid = gid;
+	st->st_mode = (st->st_mode & S_IFMT) | (mode & 07777);
+	return 1;
+}
+
+int lfs_upper_set_override(int fd, uid_t uid, gid_t gid, mode_t mode)
+{
+	char p[32], v[64];
+	fd_path(fd, p);
+	int n = snprintf(v, sizeof(v), "%u:%u:0%o", (unsigned)uid, (unsigned)gid, (unsigned)mode);
+	return setxattr(p, LFS_XATTR_OVERRIDE, v, (size_t)n, 0) < 0 ? -errno : 0;
+}

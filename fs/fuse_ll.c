@@ -7,6 +7,7 @@
  */
 #define FUSE_USE_VERSION 312
 #include "fuse_ll.h"
+#include "fuse_i.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,16 +119,7 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_open(req, fi);
 }
 
-struct dirbuf {
-	fuse_req_t req;
-	lfs_union *u;
-	int plus;
-	char *buf;
-	size_t size, used;
-	int err;
-};
-
-static int add_dirent(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t cookie)
+int lfs_fuse_add_dirent(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t cookie)
 {
 	struct dirbuf *d = ctx;
 	size_t rem = d->size - d->used, n;
@@ -160,7 +152,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, i
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	int ret = lfs_union_readdir(d.u, ino, (uint64_t)off, add_dirent, &d);
+	int ret = lfs_union_readdir(d.u, ino, (uint64_t)off, lfs_fuse_add_dirent, &d);
 	if (!ret && d.err && d.used == 0)
 		ret = d.err;
 	if (ret)
@@ -215,7 +207,7 @@ static void read_buf_make_key(void)
 	pthread_key_create(&read_buf_key, lfs_buf_free_ptr);
 }
 
-static char *read_buf(size_t size)
+char *lfs_fuse_read_buf(size_t size)
 {
 	pthread_once(&read_buf_once, read_buf_make_key);
 	lfs_buf *b = pthread_getspecific(read_buf_key);
@@ -232,7 +224,7 @@ static char *read_buf(size_t size)
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	char *buf = read_buf(size);
+	char *buf = lfs_fuse_read_buf(size);
 	ssize_t n = lfs_union_read(U(req), ino, buf, size, (uint64_t)off);
 	if (n < 0) {
 		if (n == -EIO)
@@ -245,7 +237,7 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 }
 
-static void reply_xattr_result(fuse_req_t req, ssize_t n, size_t size, const char *buf)
+void lfs_fuse_reply_xattr(fuse_req_t req, ssize_t n, size_t size, const char *buf)
 {
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
@@ -263,7 +255,7 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		return;
 	}
 	ssize_t n = lfs_union_getxattr(U(req), ino, name, buf, size);
-	reply_xattr_result(req, n, size, buf);
+	lfs_fuse_reply_xattr(req, n, size, buf);
 	free(buf);
 }
 
@@ -275,7 +267,7 @@ static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	ssize_t n = lfs_union_listxattr(U(req), ino, buf, size);
-	reply_xattr_result(req, n, size, buf);
+	lfs_fuse_reply_xattr(req, n, size, buf);
 	free(buf);
 }
 
@@ -330,13 +322,14 @@ __attribute__((format(printf, 3, 4))) static int set_err(char **err, int ret, co
 	return ret;
 }
 
-static void build_args(struct fuse_args *args, const struct lfs_fuse_opts *o)
+static void build_args(struct fuse_args *args, const struct lfs_fuse_opts *o, int writable)
 {
 	lfs_buf opt = LFS_BUF_INIT;
 	fuse_opt_add_arg(args, "layerfs");
 	if (o->debug)
 		fuse_opt_add_arg(args, "-d");
-	lfs_buf_addstr(&opt, "ro,default_permissions,subtype=layerfs,fsname=");
+	lfs_buf_addstr(&opt, writable ? "rw" : "ro");
+	lfs_buf_addstr(&opt, ",default_permissions,subtype=layerfs,fsname=");
 	/* fsname is a mount option value: commas would split it. */
 	for (const char *p = o->fsname ? o->fsname : "layerfs"; *p; p++)
 		lfs_buf_addch(&opt, *p == ',' ? '_' : *p);
@@ -384,8 +377,8 @@ static int serve(struct fuse_session *se, const struct lfs_fuse_opts *o)
 	return ret < 0 ? ret : 0;
 }
 
-int lfs_fuse_serve(lfs_union *u, const char *mountpoint, const struct lfs_fuse_opts *opts,
-		   char **err)
+int lfs_fuse_serve(lfs_union *u, lfs_ovl *ovl, const char *mountpoint,
+		   const struct lfs_fuse_opts *opts, char **err)
 {
 	*err = NULL;
 	struct stat st;
@@ -409,8 +402,10 @@ int lfs_fuse_serve(lfs_union *u, const char *mountpoint, const struct lfs_fuse_o
 			       "the fuse3 package)%s",
 			       "");
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	build_args(&args, opts);
-	struct fuse_session *se = fuse_session_new(&args, &ll_ops, sizeof(ll_ops), u);
+	build_args(&args, opts, ovl != NULL);
+	struct fuse_session *se =
+		ovl ? fuse_session_new(&args, &lfs_fuse_rw_ops, sizeof(lfs_fuse_rw_ops), ovl)
+		    : fuse_session_new(&args, &ll_ops, sizeof(ll_ops), u);
 	fuse_opt_free_args(&args);
 	if (!se)
 		return set_err(err, -EINVAL, "cannot start a FUSE session for '%s'", mountpoint);

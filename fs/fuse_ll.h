@@ -5,6 +5,7 @@
 #ifndef LFS_FUSE_LL_H
 #define LFS_FUSE_LL_H
 
+#include "ovl.h"
 #include "union.h"
 
 struct lfs_fuse_opts {
@@ -15,7 +16,8 @@ struct lfs_fuse_opts {
 	unsigned max_threads;   /* 0: libfuse default */
 };
 
-/* Mounts u read-only at mountpoint and serves requests until it is
+/* Mounts u read-only (ovl NULL), or ovl writable, at mountpoint and
+ * serves requests until it is
  * unmounted (or SIGINT/SIGTERM/SIGHUP).  Unless opts->foreground, the
  * process forks once the kernel mount exists: the parent returns 1
  * (its caller should exit 0 at once), the child serves and returns 0 when
@@ -23,7 +25,7 @@ struct lfs_fuse_opts {
  * -errno with a message in *err (caller frees), naming the mountpoint and
  * what to do (e.g. "/dev/fuse is missing: install fuse3 / load the fuse
  * module"). */
-int lfs_fuse_serve(lfs_union *u, const char *mountpoint, const struct lfs_fuse_opts *opts,
-		   char **err);
+int lfs_fuse_serve(lfs_union *u, lfs_ovl *ovl, const char *mountpoint,
+		   const struct lfs_fuse_opts *opts, char **err);
 
 #endif

@@ -1,6 +1,10 @@
 /* layerfs mount — serve an image (or bare tar layers) through FUSE. */
 #include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,12 +19,17 @@ static const char usage[] =
 	"       layerfs mount [OPTIONS] --layer A.tar [--layer B.tar ...] MOUNTPOINT\n"
 	"\n"
 	"Mounts an image from the store, or a stack of tar layers (plain or gzip,\n"
-	"lowest first, as in an image manifest), as one read-only tree.  Nothing is\n"
-	"unpacked: reads are served from the tars through their indexes.  Returns once\n"
-	"the mount is ready; 'layerfs umount MOUNTPOINT' ends it.\n"
+	"lowest first, as in an image manifest), as one tree.  Nothing is unpacked:\n"
+	"reads are served from the tars through their indexes.  Changes go to an\n"
+	"upper directory in the kernel overlayfs format; without --upper a private\n"
+	"temporary one is used and removed at unmount.  Returns once the mount is\n"
+	"ready; 'layerfs umount MOUNTPOINT' ends it.\n"
 	"\n"
 	"Options:\n"
-	"  -r, --read-only     mount read-only (the default and, for now, the only mode)\n"
+	"  -r, --read-only     mount read-only (no upper directory)\n"
+	"      --upper DIR     keep changes in DIR (created if missing)\n"
+	"      --work DIR      work directory on the same filesystem as the upper\n"
+	"                      (default: .NAME.layerfs-work beside the upper DIR/NAME)\n"
 	"      --layer FILE    a tar layer; repeat for each layer, lowest first\n"
 	"  -f, --foreground    stay in the foreground until unmounted\n"
 	"  -d, --debug         trace FUSE requests (implies --foreground)\n"
@@ -31,14 +40,18 @@ static const char usage[] =
 struct mount_args {
 	char **tars;
 	size_t ntars;
+	int read_only;
+	const char *upper, *work;
 	struct lfs_fuse_opts fuse;
 };
 
 static int parse(int argc, char **argv, struct mount_args *a, error **err)
 {
-	enum { OPT_LAYER = 256, OPT_ALLOW_OTHER, OPT_THREADS };
+	enum { OPT_LAYER = 256, OPT_ALLOW_OTHER, OPT_THREADS, OPT_UPPER, OPT_WORK };
 	static const struct option opts[] = {
 		{"read-only", no_argument, NULL, 'r'},   {"layer", required_argument, NULL, OPT_LAYER},
+		{"upper", required_argument, NULL, OPT_UPPER},
+		{"work", required_argument, NULL, OPT_WORK},
 		{"foreground", no_argument, NULL, 'f'},  {"debug", no_argument, NULL, 'd'},
 		{"allow-other", no_argument, NULL, OPT_ALLOW_OTHER},
 		{"threads", required_argument, NULL, OPT_THREADS},
@@ -46,13 +59,20 @@ static int parse(int argc, char **argv, struct mount_args *a, error **err)
 	};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+rfdh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "rfdh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
+			a->read_only = 1;
 			break;
 		case OPT_LAYER:
 			a->tars = lfs_xrealloc(a->tars, (a->ntars + 1) * sizeof(*a->tars));
 			a->tars[a->ntars++] = optarg;
+			break;
+		case OPT_UPPER:
+			a->upper = optarg;
+			break;
+		case OPT_WORK:
+			a->work = optarg;
 			break;
 		case 'f':
 			a->fuse.foreground = 1;
@@ -76,17 +96,102 @@ static int parse(int argc, char **argv, struct mount_args *a, error **err)
 		return error_usage(err, "%s; see 'layerfs mount --help'",
 				   a->ntars ? "expected just MOUNTPOINT after the --layer options"
 					    : "expected IMAGE and MOUNTPOINT");
+	if (a->read_only && (a->upper || a->work))
+		return error_usage(err, "--read-only takes no --upper or --work");
+	if (a->work && !a->upper)
+		return error_usage(err, "--work needs --upper");
 	return 0;
 }
 
-static int check_mountpoint(const char *mp, error **err)
+static int check_dir(const char *what, const char *path, error **err)
 {
 	struct stat st;
-	if (stat(mp, &st) < 0)
-		return error_make(err, errno, "mountpoint '%s' (create it with mkdir first)", mp);
+	if (stat(path, &st) < 0)
+		return error_make(err, errno, "%s '%s' (create it with mkdir first)", what, path);
 	if (!S_ISDIR(st.st_mode))
-		return error_make(err, ENOTDIR, "mountpoint '%s'", mp);
+		return error_make(err, ENOTDIR, "%s '%s'", what, path);
 	return 0;
+}
+
+static int ensure_dir(const char *what, const char *path, error **err)
+{
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return error_make(err, errno, "cannot create %s '%s'", what, path);
+	return check_dir(what, path, err);
+}
+
+/* The upper and work directories: given, derived, or temporary. */
+struct upper_dirs {
+	char *upper, *work;
+	char *temp; /* temporary base to remove at unmount, or NULL */
+};
+
+static int setup_upper(struct view *v, const struct mount_args *a, struct upper_dirs *u,
+		       error **err)
+{
+	if (a->upper) {
+		int ret = ensure_dir("upper directory", a->upper, err);
+		if (ret < 0)
+			return ret;
+		u->upper = realpath(a->upper, NULL);
+		if (a->work) {
+			u->work = lfs_xstrdup(a->work);
+		} else {
+			cleanup_free char *d = lfs_xstrdup(u->upper), *b = lfs_xstrdup(u->upper);
+			u->work = lfs_xasprintf("%s/.%s.layerfs-work", dirname(d), basename(b));
+		}
+		return ensure_dir("work directory", u->work, err);
+	}
+	cleanup_free char *tmpdir = lfs_xasprintf("%s/tmp", store_root(v->store));
+	int ret = ensure_dir("temporary directory", tmpdir, err);
+	if (ret < 0)
+		return ret;
+	u->temp = lfs_xasprintf("%s/mount-XXXXXX", tmpdir);
+	if (!mkdtemp(u->temp))
+		return error_make(err, errno, "cannot create a temporary upper in '%s'", tmpdir);
+	u->upper = lfs_xasprintf("%s/upper", u->temp);
+	u->work = lfs_xasprintf("%s/work", u->temp);
+	ret = ensure_dir("upper directory", u->upper, err);
+	return ret < 0 ? ret : ensure_dir("work directory", u->work, err);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	return remove(p);
+}
+
+static void release_upper(struct upper_dirs *u, int remove_temp)
+{
+	if (u->temp && remove_temp)
+		nftw(u->temp, rm_entry, 32, FTW_DEPTH | FTW_PHYS);
+	free(u->upper);
+	free(u->work);
+	free(u->temp);
+}
+
+static int serve(struct view *v, struct mount_args *a, const char *mp, const char *fsname,
+		 error **err)
+{
+	struct upper_dirs u = {0};
+	lfs_ovl *ovl = NULL;
+	char *msg = NULL;
+	int ret = 0, r = 0;
+	if (!a->read_only) {
+		ret = setup_upper(v, a, &u, err);
+		if (ret >= 0 && (r = lfs_ovl_new(v->u, u.upper, u.work, &ovl, &msg)) < 0)
+			ret = error_make(err, 0, "%s", msg);
+	}
+	if (ret >= 0) {
+		a->fuse.fsname = fsname;
+		r = lfs_fuse_serve(v->u, ovl, mp, &a->fuse, &msg);
+		if (r < 0)
+			ret = error_make(err, 0, "%s", msg ? msg : strerror(-r));
+	}
+	free(msg);
+	lfs_ovl_free(ovl);
+	/* r == 1: this is the parent, the child serves and cleans up. */
+	release_upper(&u, r != 1);
+	return ret;
 }
 
 int cmd_mount(int argc, char **argv, error **err)
@@ -100,19 +205,13 @@ int cmd_mount(int argc, char **argv, error **err)
 	int ret = parse(argc, argv, &a, err);
 	const char *mp = argv[argc - 1];
 	if (ret >= 0)
-		ret = check_mountpoint(mp, err);
+		ret = check_dir("mountpoint", mp, err);
 	if (ret >= 0 && a.ntars)
 		ret = view_open_tars(&v, a.tars, a.ntars, err);
 	else if (ret >= 0)
 		ret = view_open_image(&v, argv[optind], err);
-	if (ret >= 0) {
-		a.fuse.fsname = a.ntars ? "layerfs" : argv[optind];
-		char *msg = NULL;
-		int r = lfs_fuse_serve(v.u, mp, &a.fuse, &msg);
-		if (r < 0)
-			ret = error_make(err, 0, "%s", msg ? msg : strerror(-r));
-		free(msg);
-	}
+	if (ret >= 0)
+		ret = serve(&v, &a, mp, a.ntars ? "layerfs" : argv[optind], err);
 	view_release(&v);
 	free(a.tars);
 	return ret < 0 ? ret : 0;

@@ -242,7 +242,7 @@ t_fails() {
 	return 1
 }
 
-# t_mount_layers MNT TAR... — `layerfs mount --layer ...`, then one test
+# t_mount_layers MNT TAR... — `layerfs mount --read-only --layer ...`, then one test
 # point: the command succeeded and the mount was in /proc/mounts the moment
 # it returned (readiness is the command's job, not the caller's).
 t_mount_layers() {
@@ -251,7 +251,7 @@ t_mount_layers() {
 	desc="layerfs mount --layer x$#: in /proc/mounts when the command returns"
 	for tarf; do args+=(--layer "$tarf"); done
 	mkdir -p "$mnt"
-	t_lfs mount "${args[@]}" "$mnt"
+	t_lfs mount --read-only "${args[@]}" "$mnt"
 	local rc=$?
 	if [ "$rc" -eq 0 ] && t_is_mounted "$mnt"; then
 		ok "$desc"
@@ -262,13 +262,13 @@ t_mount_layers() {
 	t_diag_err
 	return 1
 }
-# t_mount_image MNT IMAGE [OPTS...]
+# t_mount_image MNT IMAGE [OPTS...] — read-only, like t_mount_layers
 t_mount_image() {
 	local mnt=$1 image=$2 desc
 	shift 2
 	desc="layerfs mount $*${*:+ }$image: in /proc/mounts when the command returns"
 	mkdir -p "$mnt"
-	t_lfs mount "$@" "$image" "$mnt"
+	t_lfs mount --read-only "$@" "$image" "$mnt"
 	local rc=$?
 	if [ "$rc" -eq 0 ] && t_is_mounted "$mnt"; then
 		ok "$desc"

@@ -27,6 +27,12 @@ mkdir -p "$home/mnt" "$home/mnt2"
 # The generated layers' root is 0700 (a mktemp dir): open it up so the user
 # can enter the merged root, and put the tree on top as one more layer.
 chmod 755 "$tmp" "$tmp/flat"
+# The user must be able to reach $tmp: open up our own temporary ancestors.
+d=$(dirname "$tmp")
+while case "$(basename "$d")" in layerfs-*) true ;; *) false ;; esac; do
+	chmod o+x "$d"
+	d=$(dirname "$d")
+done
 tar -C "$tmp/flat" --xattrs --numeric-owner -cf "$home/top.tar" . || bail_out "tar of the reference failed"
 cp "${tars[@]}" "$home/"
 chown -R 65534:65534 "$home"

@@ -1,0 +1,327 @@
+/* The writable overlay over layers written in memory; the upper directory
+ * it leaves is checked with plain system calls (the format kernel
+ * overlayfs reads). */
+#include <errno.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "ovl.h"
+#include "testlib.h"
+
+static lfs_layer *L[4];
+static size_t NL;
+static lfs_union *U;
+static lfs_ovl *O;
+static char upper[512], work[512];
+static const struct lfs_ovl_cred C = {0, 0};
+
+static void open_ovl(void)
+{
+	char *err = NULL;
+	ck_assert_int_eq(lfs_union_new(L, NL, &U), 0);
+	snprintf(upper, sizeof(upper), "%s/upper", t_dir);
+	snprintf(work, sizeof(work), "%s/work", t_dir);
+	mkdir(upper, 0755);
+	mkdir(work, 0755);
+	ck_assert_msg(lfs_ovl_new(U, upper, work, &O, &err) == 0, "%s", err ? err : "");
+}
+
+static void close_ovl(void)
+{
+	lfs_ovl_free(O);
+	lfs_union_free(U);
+	for (size_t i = 0; i < NL; i++)
+		lfs_layer_free(L[i]);
+	NL = 0;
+}
+
+static void reopen_ovl(void)
+{
+	lfs_ovl_free(O);
+	char *err = NULL;
+	ck_assert_msg(lfs_ovl_new(U, upper, work, &O, &err) == 0, "%s", err ? err : "");
+}
+
+/* Walks a relative path with lookups. */
+static int walk(const char *path, uint64_t *id)
+{
+	char buf[256];
+	snprintf(buf, sizeof(buf), "%s", path);
+	uint64_t cur = LFS_OVL_ROOT;
+	struct stat st;
+	for (char *save, *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		int ret = lfs_ovl_lookup(O, cur, c, &cur, &st);
+		if (ret)
+			return ret;
+	}
+	*id = cur;
+	return 0;
+}
+
+static uint64_t must(const char *path)
+{
+	uint64_t id;
+	int ret = walk(path, &id);
+	ck_assert_msg(ret == 0, "lookup %s: %d", path, ret);
+	return id;
+}
+
+static const char *read_all(const char *path)
+{
+	static char buf[256];
+	lfs_ovl_file *fh;
+	ck_assert_int_eq(lfs_ovl_open(O, must(path), O_RDONLY, &fh), 0);
+	ssize_t n = lfs_ovl_read(O, fh, buf, sizeof(buf) - 1, 0);
+	ck_assert_int_ge(n, 0);
+	buf[n] = '\0';
+	lfs_ovl_release(O, fh);
+	return buf;
+}
+
+static void write_at(const char *path, const char *data, int flags)
+{
+	lfs_ovl_file *fh;
+	ck_assert_int_eq(lfs_ovl_open(O, must(path), O_WRONLY | flags, &fh), 0);
+	ck_assert_int_eq(lfs_ovl_write(O, fh, data, strlen(data), 0), (ssize_t)strlen(data));
+	lfs_ovl_release(O, fh);
+}
+
+static int names_cb(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t cookie)
+{
+	char *out = ctx;
+	strcat(out, name);
+	strcat(out, " ");
+	return 0;
+}
+
+static const char *listing(const char *path)
+{
+	static char out[512];
+	lfs_ovl_dir *dh;
+	out[0] = '\0';
+	ck_assert_int_eq(lfs_ovl_opendir(O, must(path), &dh), 0);
+	ck_assert_int_eq(lfs_ovl_readdir(O, dh, 2, names_cb, out), 0);
+	lfs_ovl_releasedir(O, dh);
+	return out;
+}
+
+static struct stat upper_stat(const char *rel)
+{
+	char p[768];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/%s", upper, rel);
+	ck_assert_msg(lstat(p, &st) == 0, "upper %s missing", rel);
+	return st;
+}
+
+static int upper_has(const char *rel)
+{
+	char p[768];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/%s", upper, rel);
+	return lstat(p, &st) == 0;
+}
+
+static int is_whiteout(const char *rel)
+{
+	struct stat st = upper_stat(rel);
+	return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
+}
+
+static int is_opaque(const char *rel)
+{
+	char p[768], v[4];
+	snprintf(p, sizeof(p), "%s/%s", upper, rel);
+	return getxattr(p, "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y';
+}
+
+START_TEST(write_copies_up_and_keeps_lower)
+{
+	L[NL++] = T_LAYER({'d', "etc", 0750, NULL, 3, 4}, {'f', "etc/conf", 0640, "old", 5, 6});
+	open_ovl();
+	ck_assert_str_eq(read_all("etc/conf"), "old");
+	ck_assert(!upper_has("etc"));
+	write_at("etc/conf", "new", O_TRUNC);
+	ck_assert_str_eq(read_all("etc/conf"), "new");
+	struct stat st = upper_stat("etc/conf");
+	ck_assert_uint_eq(st.st_mode, S_IFREG | 0640);
+	ck_assert_uint_eq(st.st_uid, 5);
+	ck_assert_uint_eq(st.st_gid, 6);
+	st = upper_stat("etc");
+	ck_assert_uint_eq(st.st_mode, S_IFDIR | 0750);
+	ck_assert_uint_eq(st.st_uid, 3);
+	/* The lower layer is untouched: a union over it still reads "old". */
+	uint64_t id;
+	char buf[8] = {0};
+	ck_assert_int_eq(lfs_union_resolve(U, "etc/conf", 0, &id), 0);
+	ck_assert_int_eq(lfs_union_read(U, id, buf, sizeof(buf), 0), 3);
+	ck_assert_str_eq(buf, "old");
+	close_ovl();
+}
+END_TEST
+
+START_TEST(unlink_and_rmdir_leave_whiteouts)
+{
+	L[NL++] = T_LAYER({'f', "a", 0, "x"}, {'d', "d"}, {'f', "d/f"});
+	open_ovl();
+	ck_assert_int_eq(lfs_ovl_unlink(O, LFS_OVL_ROOT, "a"), 0);
+	ck_assert(is_whiteout("a"));
+	uint64_t id;
+	ck_assert_int_eq(walk("a", &id), -ENOENT);
+	ck_assert_int_eq(lfs_ovl_rmdir(O, LFS_OVL_ROOT, "d"), -ENOTEMPTY);
+	ck_assert_int_eq(lfs_ovl_unlink(O, must("d"), "f"), 0);
+	ck_assert_int_eq(lfs_ovl_rmdir(O, LFS_OVL_ROOT, "d"), 0);
+	ck_assert(is_whiteout("d"));
+	ck_assert_str_eq(listing(""), "");
+	/* Everything survives a remount of the same upper. */
+	reopen_ovl();
+	ck_assert_str_eq(listing(""), "");
+	close_ovl();
+}
+END_TEST
+
+START_TEST(mkdir_over_whiteout_is_opaque)
+{
+	L[NL++] = T_LAYER({'d', "d"}, {'f', "d/old"});
+	open_ovl();
+	ck_assert_int_eq(lfs_ovl_unlink(O, must("d"), "old"), 0);
+	ck_assert_int_eq(lfs_ovl_rmdir(O, LFS_OVL_ROOT, "d"), 0);
+	uint64_t id;
+	struct stat st;
+	ck_assert_int_eq(lfs_ovl_mkdir(O, LFS_OVL_ROOT, "d", 0700, &C, &id, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert(is_opaque("d"));
+	ck_assert_str_eq(listing("d"), "");
+	ck_assert_int_eq(lfs_ovl_mkdir(O, LFS_OVL_ROOT, "d", 0700, &C, &id, &st), -EEXIST);
+	close_ovl();
+}
+END_TEST
+
+START_TEST(rename_lower_directory_copies_subtree)
+{
+	L[NL++] = T_LAYER({'d', "src"}, {'d', "src/sub"}, {'f', "src/sub/f", 0, "deep"},
+			  {'f', "src/g", 0, "gee"}, {'d', "dst"});
+	open_ovl();
+	ck_assert_int_eq(lfs_ovl_rename(O, LFS_OVL_ROOT, "src", must("dst"), "moved", 0), 0);
+	ck_assert_str_eq(read_all("dst/moved/sub/f"), "deep");
+	ck_assert_str_eq(read_all("dst/moved/g"), "gee");
+	ck_assert(is_whiteout("src"));
+	ck_assert(upper_has("dst/moved/sub/f"));
+	uint64_t id;
+	ck_assert_int_eq(walk("src", &id), -ENOENT);
+	reopen_ovl();
+	ck_assert_str_eq(listing("dst/moved"), "g sub ");
+	close_ovl();
+}
+END_TEST
+
+START_TEST(rename_flags)
+{
+	L[NL++] = T_LAYER({'f', "a", 0, "A"}, {'f', "b", 0, "B"}, {'d', "d"}, {'f', "d/x"});
+	open_ovl();
+	ck_assert_int_eq(lfs_ovl_rename(O, LFS_OVL_ROOT, "a", LFS_OVL_ROOT, "b", RENAME_NOREPLACE),
+			 -EEXIST);
+	ck_assert_int_eq(lfs_ovl_rename(O, LFS_OVL_ROOT, "a", LFS_OVL_ROOT, "b", RENAME_EXCHANGE), 0);
+	ck_assert_str_eq(read_all("a"), "B");
+	ck_assert_str_eq(read_all("b"), "A");
+	ck_assert_int_eq(lfs_ovl_rename(O, LFS_OVL_ROOT, "a", LFS_OVL_ROOT, "d", 0), -EISDIR);
+	ck_assert_int_eq(lfs_ovl_rename(O, LFS_OVL_ROOT, "d", LFS_OVL_ROOT, "a", 0), -ENOTDIR);
+	ck_assert_int_eq(lfs_ovl_rename(O, LFS_OVL_ROOT, "a", LFS_OVL_ROOT, "b", 0), 0);
+	ck_assert_str_eq(read_all("b"), "B");
+	ck_assert(is_whiteout("a"));
+	close_ovl();
+}
+END_TEST
+
+START_TEST(hardlink_to_lower_file)
+{
+	L[NL++] = T_LAYER({'f', "f", 0, "data"});
+	open_ovl();
+	struct stat st;
+	ck_assert_int_eq(lfs_ovl_link(O, must("f"), LFS_OVL_ROOT, "g", &st), 0);
+	ck_assert_uint_eq(st.st_nlink, 2);
+	write_at("g", "DATA", 0);
+	ck_assert_str_eq(read_all("f"), "DATA");
+	struct stat a, b;
+	ck_assert_int_eq(lfs_ovl_getattr(O, must("f"), &a), 0);
+	ck_assert_int_eq(lfs_ovl_getattr(O, must("g"), &b), 0);
+	ck_assert_uint_eq(a.st_ino, b.st_ino);
+	close_ovl();
+}
+END_TEST
+
+START_TEST(unlinked_open_file_keeps_working)
+{
+	L[NL++] = T_LAYER({'f', "lower", 0, "low"});
+	open_ovl();
+	uint64_t id;
+	struct stat st;
+	lfs_ovl_file *fh, *lfh;
+	ck_assert_int_eq(lfs_ovl_create(O, LFS_OVL_ROOT, "tmp", 0600, O_RDWR, &C, &id, &st, &fh), 0);
+	ck_assert_int_eq(lfs_ovl_unlink(O, LFS_OVL_ROOT, "tmp"), 0);
+	ck_assert_int_eq(lfs_ovl_write(O, fh, "still", 5, 0), 5);
+	ck_assert_int_eq(lfs_ovl_getattr(O, id, &st), 0);
+	ck_assert_uint_eq(st.st_nlink, 0);
+	ck_assert_int_eq(st.st_size, 5);
+	lfs_ovl_release(O, fh);
+	uint64_t lid = must("lower");
+	ck_assert_int_eq(lfs_ovl_open(O, lid, O_RDONLY, &lfh), 0);
+	ck_assert_int_eq(lfs_ovl_unlink(O, LFS_OVL_ROOT, "lower"), 0);
+	char buf[8] = {0};
+	ck_assert_int_eq(lfs_ovl_read(O, lfh, buf, sizeof(buf), 0), 3);
+	ck_assert_str_eq(buf, "low");
+	ck_assert_int_eq(lfs_ovl_getattr(O, lid, &st), 0);
+	ck_assert_uint_eq(st.st_nlink, 0);
+	lfs_ovl_release(O, lfh);
+	lfs_ovl_forget(O, id, 1);
+	lfs_ovl_forget(O, lid, 1);
+	close_ovl();
+}
+END_TEST
+
+START_TEST(xattrs_and_internal_names)
+{
+	L[NL++] = T_LAYER({'f', "f", 0, "x", 0, 0, "user.k=v"});
+	open_ovl();
+	char v[16];
+	uint64_t id = must("f");
+	ck_assert_int_eq(lfs_ovl_getxattr(O, id, "user.k", v, sizeof(v)), 1);
+	ck_assert_int_eq(lfs_ovl_setxattr(O, id, "user.n", "w", 1, 0), 0);
+	ck_assert_int_eq(lfs_ovl_getxattr(O, id, "user.k", v, sizeof(v)), 1); /* copied up */
+	ck_assert_int_eq(lfs_ovl_setxattr(O, id, "trusted.overlay.opaque", "y", 1, 0), -EPERM);
+	ck_assert_int_eq(lfs_ovl_removexattr(O, id, "user.k"), 0);
+	ck_assert_int_eq(lfs_ovl_getxattr(O, id, "user.k", v, sizeof(v)), -ENODATA);
+	uint64_t did;
+	struct stat st;
+	ck_assert_int_eq(lfs_ovl_create(O, LFS_OVL_ROOT, ".wh.x", 0600, O_RDWR, &C, &did, &st,
+					&(lfs_ovl_file *){NULL}),
+			 -EPERM);
+	close_ovl();
+}
+END_TEST
+
+static Suite *ovl_suite(void)
+{
+	Suite *s = suite_create("ovl");
+	TCase *tc = tcase_create("upper");
+	tcase_add_checked_fixture(tc, t_setup, t_teardown);
+	tcase_add_test(tc, write_copies_up_and_keeps_lower);
+	tcase_add_test(tc, unlink_and_rmdir_leave_whiteouts);
+	tcase_add_test(tc, mkdir_over_whiteout_is_opaque);
+	tcase_add_test(tc, rename_lower_directory_copies_subtree);
+	tcase_add_test(tc, rename_flags);
+	tcase_add_test(tc, hardlink_to_lower_file);
+	tcase_add_test(tc, unlinked_open_file_keeps_working);
+	tcase_add_test(tc, xattrs_and_internal_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(ovl_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

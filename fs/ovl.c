@@ -408,6 +408,8 @@ static int lookup_locked(lfs_ovl *o, struct oino *dir, const char *name, struct 
 	return 0;
 }
 
+static void apply_override(lfs_ovl *o, struct oino *ino, struct stat *st);
+
 static int getattr_locked(lfs_ovl *o, struct oino *ino, struct stat *st)
 {
 	int ret;
@@ -431,9 +433,29 @@ static int getattr_locked(lfs_ovl *o, struct oino *ino, struct stat *st)
 		if (!ret && ino->unlinked)
 			st->st_nlink = 0;
 	}
+	if (!ret && !o->is_root)
+		apply_override(o, ino, st);
 	if (!ret)
 		st->st_ino = ino == o->root ? LFS_OVL_ROOT : ino->st_ino;
 	return ret;
+}
+
+/* Rootless: ownership the kernel would not let us set is recorded in an
+ * xattr (as fuse-overlayfs does) and reported instead of the real one. */
+static void apply_override(lfs_ovl *o, struct oino *ino, struct stat *st)
+{
+	if (!ino->upper)
+		return;
+	if (ino->type == S_IFDIR && (ino == o->root || ino->aliases)) {
+		int fd = dir_fd(o, ino);
+		if (fd >= 0)
+			lfs_upper_get_override(fd, NULL, st);
+	} else if (ino->aliases) {
+		int pfd;
+		const char *name;
+		if (!upper_loc(o, ino, &pfd, &name))
+			lfs_upper_get_override(pfd, name, st);
+	}
 }
 
 /* ------------------------------------------------------------ copy-up */
@@ -533,12 +555,15 @@ static int copy_up_make(lfs_ovl *o, uint64_t low, const struct stat *lst, const 
 static int copy_up_meta(lfs_ovl *o, uint64_t low, const struct stat *lst, int dirfd,
 			const char *name)
 {
-	if (fchownat(dirfd, name, lst->st_uid, lst->st_gid, AT_SYMLINK_NOFOLLOW) < 0 &&
-	    (o->is_root || errno != EPERM))
+	int owned = fchownat(dirfd, name, lst->st_uid, lst->st_gid, AT_SYMLINK_NOFOLLOW) == 0;
+	if (!owned && (o->is_root || errno != EPERM))
 		return -errno;
 	if (!S_ISLNK(lst->st_mode) && fchmodat(dirfd, name, lst->st_mode & 07777, 0) < 0)
 		return -errno;
 	int ret = copy_xattrs_from_lower(o, low, dirfd, name);
+	if (!ret && !owned && !S_ISLNK(lst->st_mode))
+		ret = lfs_upper_set_override(dirfd, name, lst->st_uid, lst->st_gid,
+					     lst->st_mode & 07777);
 	if (ret)
 		return ret;
 	struct timespec ts[2] = {lst->st_mtim, lst->st_mtim};
@@ -918,6 +943,43 @@ static int truncate_at(int pfd, const char *name, int fd, off_t size)
 	return ret;
 }
 
+/* chown; rootless, where the kernel refuses, the owner is recorded. */
+static int set_owner(lfs_ovl *o, struct oino *ino, int pfd, const char *name, int fd,
+		     const struct stat *a, unsigned set)
+{
+	uid_t uid = (set & LFS_OVL_SET_UID) ? a->st_uid : (uid_t)-1;
+	gid_t gid = (set & LFS_OVL_SET_GID) ? a->st_gid : (gid_t)-1;
+	if ((fd >= 0 ? fchown(fd, uid, gid) : fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW)) ==
+	    0)
+		return 0;
+	if (o->is_root || errno != EPERM || ino->type == S_IFLNK)
+		return -errno;
+	struct stat cur;
+	int ret = getattr_locked(o, ino, &cur);
+	if (ret)
+		return ret;
+	if (set & LFS_OVL_SET_UID)
+		cur.st_uid = a->st_uid;
+	if (set & LFS_OVL_SET_GID)
+		cur.st_gid = a->st_gid;
+	return fd >= 0 ? lfs_upper_set_override(fd, NULL, cur.st_uid, cur.st_gid, cur.st_mode & 07777)
+		       : lfs_upper_set_override(pfd, name, cur.st_uid, cur.st_gid,
+						cur.st_mode & 07777);
+}
+
+static int set_mode(lfs_ovl *o, int pfd, const char *name, int fd, mode_t mode)
+{
+	if ((fd >= 0 ? fchmod(fd, mode & 07777) : fchmodat(pfd, name, mode & 07777, 0)) < 0)
+		return -errno;
+	struct stat rec = {.st_mode = S_IFREG};
+	int has = fd >= 0 ? lfs_upper_get_override(fd, NULL, &rec)
+			  : lfs_upper_get_override(pfd, name, &rec);
+	if (!has)
+		return 0;
+	return fd >= 0 ? lfs_upper_set_override(fd, NULL, rec.st_uid, rec.st_gid, mode & 07777)
+		       : lfs_upper_set_override(pfd, name, rec.st_uid, rec.st_gid, mode & 07777);
+}
+
 static int setattr_locked(lfs_ovl *o, struct oino *ino, const struct stat *a, unsigned set,
 			  lfs_ovl_file *fh, struct stat *out)
 {
@@ -930,16 +992,10 @@ static int setattr_locked(lfs_ovl *o, struct oino *ino, const struct stat *a, un
 	} else if (!ret && fd < 0) {
 		ret = upper_loc(o, ino, &pfd, &name);
 	}
-	if (!ret && (set & LFS_OVL_SET_MODE) &&
-	    (fd >= 0 ? fchmod(fd, a->st_mode & 07777) : fchmodat(pfd, name, a->st_mode & 07777, 0)) < 0)
-		ret = -errno;
-	if (!ret && (set & (LFS_OVL_SET_UID | LFS_OVL_SET_GID))) {
-		uid_t uid = (set & LFS_OVL_SET_UID) ? a->st_uid : (uid_t)-1;
-		gid_t gid = (set & LFS_OVL_SET_GID) ? a->st_gid : (gid_t)-1;
-		if ((fd >= 0 ? fchown(fd, uid, gid)
-			     : fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0)
-			ret = -errno;
-	}
+	if (!ret && (set & LFS_OVL_SET_MODE))
+		ret = set_mode(o, pfd, name, fd, a->st_mode);
+	if (!ret && (set & (LFS_OVL_SET_UID | LFS_OVL_SET_GID)))
+		ret = set_owner(o, ino, pfd, name, fd, a, set);
 	if (!ret && (set & LFS_OVL_SET_SIZE))
 		ret = truncate_at(pfd, name, fd, a->st_size);
 	if (!ret && (set & (LFS_OVL_SET_ATIME | LFS_OVL_SET_MTIME | LFS_OVL_SET_ATIME_NOW |
@@ -1487,7 +1543,7 @@ static int internal_xattr(const char *name)
 static int xattr_path(lfs_ovl *o, struct oino *ino, lfs_buf *path)
 {
 	if (ino == o->root) {
-		proc_path(path, o->upper_fd, NULL);
+		proc_path(path, o->upper_fd, "."); /* l*xattr must not stop at the magic link */
 		return 0;
 	}
 	int pfd;

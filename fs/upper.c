@@ -32,21 +32,26 @@ enum lfs_upper_kind lfs_upper_classify(const char *name, const struct stat *st,
 	return LFS_UPPER_WHITEOUT;
 }
 
-/* xattr calls by path through /proc/self/fd: they also work on O_PATH fds. */
-static void fd_path(int fd, char out[32])
+/* xattr calls by path through /proc/self/fd: they also work on O_PATH fds,
+ * and resolve through the descriptor, not a joined path string. */
+static void at_path(lfs_buf *b, int dirfd, const char *name)
 {
-	snprintf(out, 32, "/proc/self/fd/%d", fd);
+	lfs_buf_addf(b, "/proc/self/fd/%d%s%s", dirfd, name ? "/" : "", name ? name : "");
 }
 
 int lfs_upper_is_opaque(int dirfd)
 {
-	char p[32], v[4];
-	fd_path(dirfd, p);
+	lfs_buf p = LFS_BUF_INIT;
+	char v[4];
+	at_path(&p, dirfd, NULL);
 	for (size_t i = 0; i < sizeof(opaque_xattrs) / sizeof(opaque_xattrs[0]); i++) {
-		ssize_t n = getxattr(p, opaque_xattrs[i], v, sizeof(v));
-		if (n == 1 && v[0] == 'y')
+		ssize_t n = getxattr(p.data, opaque_xattrs[i], v, sizeof(v));
+		if (n == 1 && v[0] == 'y') {
+			lfs_buf_release(&p);
 			return 1;
+		}
 	}
+	lfs_buf_release(&p);
 	struct stat st;
 	return fstatat(dirfd, LFS_WH_OPAQUE, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
@@ -84,11 +89,12 @@ int lfs_upper_drop_whiteout(int dirfd, const char *name)
 
 int lfs_upper_set_opaque(int dirfd)
 {
-	char p[32];
-	fd_path(dirfd, p);
-	if (setxattr(p, opaque_xattrs[0], "y", 1, 0) == 0)
-		return 0;
-	if (setxattr(p, opaque_xattrs[1], "y", 1, 0) == 0)
+	lfs_buf p = LFS_BUF_INIT;
+	at_path(&p, dirfd, NULL);
+	int ok = setxattr(p.data, opaque_xattrs[0], "y", 1, 0) == 0 ||
+		 setxattr(p.data, opaque_xattrs[1], "y", 1, 0) == 0;
+	lfs_buf_release(&p);
+	if (ok)
 		return 0;
 	if (errno != ENOTSUP && errno != EPERM)
 		return -errno;
@@ -99,11 +105,17 @@ int lfs_upper_set_opaque(int dirfd)
 	return 0;
 }
 
-int lfs_upper_get_override(int fd, struct stat *st)
+int lfs_upper_get_override(int dirfd, const char *name, struct stat *st)
 {
-	char p[32], v[64];
-	fd_path(fd, p);
-	ssize_t n = getxattr(p, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1);
+	if (S_ISLNK(st->st_mode))
+		return 0;
+	lfs_buf p = LFS_BUF_INIT;
+	char v[64];
+	at_path(&p, dirfd, name);
+	/* Without a name the path is the /proc magic link itself: follow it. */
+	ssize_t n = name ? lgetxattr(p.data, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1)
+			 : getxattr(p.data, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1);
+	lfs_buf_release(&p);
 	if (n <= 0)
 		return 0;
 	v[n] = '\0';
@@ -116,10 +128,15 @@ int lfs_upper_get_override(int fd, struct stat *st)
 	return 1;
 }
 
-int lfs_upper_set_override(int fd, uid_t uid, gid_t gid, mode_t mode)
+int lfs_upper_set_override(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode)
 {
-	char p[32], v[64];
-	fd_path(fd, p);
+	lfs_buf p = LFS_BUF_INIT;
+	char v[64];
 	int n = snprintf(v, sizeof(v), "%u:%u:0%o", (unsigned)uid, (unsigned)gid, (unsigned)mode);
-	return setxattr(p, LFS_XATTR_OVERRIDE, v, (size_t)n, 0) < 0 ? -errno : 0;
+	at_path(&p, dirfd, name);
+	int r = name ? lsetxattr(p.data, LFS_XATTR_OVERRIDE, v, (size_t)n, 0)
+		     : setxattr(p.data, LFS_XATTR_OVERRIDE, v, (size_t)n, 0);
+	int ret = r < 0 ? -errno : 0;
+	lfs_buf_release(&p);
+	return ret;
 }

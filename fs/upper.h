@@ -53,10 +53,11 @@ int lfs_upper_drop_whiteout(int dirfd, const char *name);
 /* Marks the directory open at dirfd opaque (xattr, else marker file). */
 int lfs_upper_set_opaque(int dirfd);
 
-/* Ownership override (rootless): reads into st (uid, gid, mode) when the
- * xattr exists; returns 1 if applied, 0 if absent. fd: any open fd or
- * O_PATH fd of the file (symlinks: O_PATH|O_NOFOLLOW). */
-int lfs_upper_get_override(int fd, struct stat *st);
-int lfs_upper_set_override(int fd, uid_t uid, gid_t gid, mode_t mode);
+/* Ownership override (rootless): for the entry `name` in dirfd (name NULL:
+ * dirfd itself), applies a recorded uid, gid and mode to st; returns 1 if
+ * one was recorded, 0 if not.  Symlinks cannot carry user xattrs: they
+ * report their real owner. */
+int lfs_upper_get_override(int dirfd, const char *name, struct stat *st);
+int lfs_upper_set_override(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode);
 
 #endif

@@ -31,6 +31,11 @@ void cmd_print_usage(const char *usage);
 	X(inspect, "Show an image's configuration and layers as JSON")                             \
 	X(ls, "List a directory of an image without mounting it")                                  \
 	X(cat, "Print a file of an image without mounting it")                                     \
+	X(find, "Find files in an image by name, type, size or mtime")                             \
+	X(grep, "Search file contents of an image")                                                \
+	X(which, "Show every layer that touched a path, with its history step")                    \
+	X(layers, "Per-layer sizes, entries, history and wasted space of an image")                \
+	X(diff, "Paths added, changed and deleted between two images")                             \
 	X(mount, "Mount an image (or bare tar layers) with FUSE")                                  \
 	X(umount, "Unmount a layerfs mount")
 

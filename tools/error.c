@@ -43,6 +43,13 @@ int error_usage(error **err, const char *fmt, ...)
 	return -1;
 }
 
+int error_quiet(error **err, int status)
+{
+	error_make(err, 0, "%s", "");
+	(*err)->status = status;
+	return -1;
+}
+
 int error_wrap(error **err, const char *fmt, ...)
 {
 	lfs_buf b = LFS_BUF_INIT;

@@ -20,6 +20,9 @@ typedef struct error {
 int error_make(error **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A usage error: exit status 2. */
 int error_usage(error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A failure that has already been reported, or needs no message (grep
+ * finding nothing): main exits with status and prints nothing. */
+int error_quiet(error **err, int status);
 /* Prepends "ctx: " to (*err)->msg; returns the same value as error_make. */
 int error_wrap(error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void error_free(error *e);

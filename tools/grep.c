@@ -264,7 +264,7 @@ static int run(struct grep *g, const char *path, error **err)
 	if (g->fmt == REPORT_JSON)
 		jw_end_array(&g->jw);
 	if (!g->matched_files)
-		return error_make(err, 0, "no match under '%s'", path);
+		return error_quiet(err, 1); /* like grep: no match is exit 1, silently */
 	return 0;
 }
 

@@ -46,7 +46,8 @@ int main(int argc, char **argv)
 		if (ret >= 0)
 			return 0;
 		int status = err ? err->status : 1;
-		fprintf(stderr, "layerfs %s: %s\n", argv[1], err ? err->msg : "failed");
+		if (!err || err->msg[0])
+			fprintf(stderr, "layerfs %s: %s\n", argv[1], err ? err->msg : "failed");
 		error_free(err);
 		return status;
 	}

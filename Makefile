@@ -7,7 +7,7 @@
 #   make deps            install the Debian packages the project needs
 
 CC       ?= cc
-PKGS     := fuse3 libarchive zlib libcrypto jansson
+PKGS     := fuse3 libarchive zlib libcrypto jansson libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)

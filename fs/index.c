@@ -63,6 +63,8 @@ struct src {
 	uint64_t pos;	/* bytes of the (uncompressed) stream consumed so far */
 	int err;	/* first -errno from the fd or the gzip reader */
 	char *buf;
+	void (*on_data)(void *arg, const void *data, size_t len); /* opts->on_data */
+	void *on_data_arg;
 };
 
 static ssize_t read_full(int fd, void *buf, size_t len)
@@ -94,6 +96,8 @@ static la_ssize_t src_read(struct archive *a, void *cd, const void **out)
 		return ARCHIVE_FATAL;
 	}
 	s->pos += (uint64_t)n;
+	if (s->on_data && n > 0)
+		s->on_data(s->on_data_arg, s->buf, (size_t)n);
 	return n;
 }
 
@@ -190,6 +194,8 @@ static int src_open(struct src *s, int fd, const struct lfs_index_build_opts *op
 
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
+	s->on_data = opts->on_data;
+	s->on_data_arg = opts->on_data_arg;
 	if (fstat(fd, &st) < 0)
 		return -errno;
 	cur = lseek(fd, 0, SEEK_CUR);
@@ -222,7 +228,7 @@ static int src_drain(struct src *s, uint64_t *tar_size)
 {
 	const void *p;
 
-	if (s->seekable && !s->gz) {
+	if (s->seekable && !s->gz && !s->on_data) {
 		*tar_size = s->end - s->start;
 		return 0;
 	}
@@ -1096,8 +1102,9 @@ static int build_from(struct builder *b, struct src *s, int gzip, struct lfs_ind
 	int ret;
 
 	archive_read_support_format_tar(a);
-	if (archive_read_open2(a, s, NULL, src_read, s->seekable && !gzip ? src_skip : NULL,
-			       NULL) != ARCHIVE_OK) {
+	/* A data tap must see every byte, so no skipping then. */
+	int skip = s->seekable && !gzip && !s->on_data;
+	if (archive_read_open2(a, s, NULL, src_read, skip ? src_skip : NULL, NULL) != ARCHIVE_OK) {
 		*b->err = lfs_xasprintf("opening the layer: %s", archive_error_string(a));
 		ret = s->err ? s->err : -EIO;
 	} else {

@@ -131,6 +131,13 @@ typedef struct lfs_index lfs_index;
 struct lfs_index_build_opts {
 	int64_t src_mtime_ns; /* recorded in the header; 0 if not needed */
 	uint64_t gzip_span;   /* distance between gzip checkpoints; 0 = default (2 MiB) */
+	/* Optional tap on the uncompressed tar stream: called with every byte
+	 * of it, in order, exactly once, trailing bytes after the end-of-archive
+	 * blocks included (the store hashes the diff_id of a gzip blob this way
+	 * in the same pass that indexes it).  When set, a plain regular file is
+	 * read instead of skipped over with lseek.  Runs on the calling thread. */
+	void (*on_data)(void *arg, const void *data, size_t len);
+	void *on_data_arg;
 };
 
 /* Reads the tar on tar_fd from its current offset to EOF (plain or gzip,

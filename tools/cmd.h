@@ -37,7 +37,15 @@ void cmd_print_usage(const char *usage);
 	X(layers, "Per-layer sizes, entries, history and wasted space of an image")                \
 	X(diff, "Paths added, changed and deleted between two images")                             \
 	X(mount, "Mount an image (or bare tar layers) with FUSE")                                  \
-	X(umount, "Unmount a layerfs mount")
+	X(umount, "Unmount a layerfs mount")                                                       \
+	X(export, "Write an image's merged root file system as one tar")                           \
+	X(save, "Write images to a tar archive (docker load and OCI tools read it)")               \
+	X(load, "Load images from a docker-save or OCI archive, or an OCI layout directory")       \
+	X(pull, "Download an image from a registry")                                               \
+	X(push, "Upload an image to a registry")                                                   \
+	X(login, "Keep credentials for a registry")                                                \
+	X(logout, "Remove the credentials kept for a registry")                                    \
+	X(search, "List a registry's repositories matching a term, with tags")
 
 #define X(n, s) int cmd_##n(int argc, char **argv, error **err);
 LAYERFS_COMMANDS(X)

@@ -5,10 +5,10 @@
 set -eu
 
 # Build: compiler, libraries (headers via -dev), pkg-config.
-BUILD_PKGS="gcc make pkg-config libfuse3-dev libarchive-dev zlib1g-dev libssl-dev libjansson-dev check"
+BUILD_PKGS="gcc make pkg-config libfuse3-dev libarchive-dev zlib1g-dev libssl-dev libjansson-dev check libcurl4-openssl-dev"
 # Run and test: fusermount3, getfattr/setfattr, prove, a static busybox for the
 # built-in demo/test root filesystem, fuse-overlayfs as the benchmark anchor.
-RUN_PKGS="fuse3 attr perl busybox-static fuse-overlayfs util-linux tar gzip skopeo"
+RUN_PKGS="fuse3 attr perl busybox-static fuse-overlayfs util-linux tar gzip skopeo umoci docker-registry apache2-utils"
 
 missing=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }

@@ -56,10 +56,23 @@ struct store {
 
 struct store_staged_layer {
 	store *s;
-	char *blob_tmp; /* name in blobs/sha256, NULL once committed */
-	char *idx_tmp;	/* name in indexes/sha256, NULL once committed */
+	char *blob_tmp; /* name in blobs/sha256, NULL once committed or when present */
+	char *idx_tmp;	/* name in indexes/sha256, NULL once committed or when valid already */
 	char digest[7 + 65];
+	char diff_id[7 + 65];
+	char *media_type;
 	uint64_t size;
+};
+
+struct store_blob {
+	store *s;
+	char *tmp; /* name in blobs/sha256; NULL once handed to a staged layer */
+	int fd;
+	EVP_MD_CTX *md;
+	uint64_t size;
+	uint64_t expect_size;
+	char expect[7 + 65]; /* "" when not known */
+	char digest[7 + 65]; /* after finish */
 };
 
 /* Like error_make, for messages that already say what to do: keeps the
@@ -1239,6 +1252,8 @@ int store_layer_stage(store *s, int fd, const char *src, store_staged_layer **ou
 	}
 	memcpy(l->digest, "sha256:", 7);
 	hex_of(md, l->digest + 7);
+	memcpy(l->diff_id, l->digest, sizeof(l->diff_id));
+	l->media_type = lfs_xstrdup(MT_LAYER);
 	l->size = k.size;
 	*out = l;
 	return 0;
@@ -1264,6 +1279,7 @@ void store_staged_layer_free(store_staged_layer *l)
 		unlinkat(l->s->idx_fd, l->idx_tmp, 0);
 	free(l->blob_tmp);
 	free(l->idx_tmp);
+	free(l->media_type);
 	free(l);
 }
 
@@ -1271,7 +1287,14 @@ void store_staged_layer_free(store_staged_layer *l)
 static int staged_commit(store *s, store_staged_layer *l, error **err)
 {
 	const char *hex = l->digest + 7;
-	if (faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+	if (!l->blob_tmp) {
+		/* A present blob: a concurrent rmi + gc may have collected it. */
+		if (faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			return fail(err, ENOENT,
+				    "layer %s was removed from the store while this command "
+				    "ran; run the command again",
+				    l->digest);
+	} else if (faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 		/* Same bytes already stored: keep that inode, whose index may be
 		 * mapped by running mounts. */
 		unlinkat(s->blobs_fd, l->blob_tmp, 0);
@@ -1280,7 +1303,7 @@ static int staged_commit(store *s, store_staged_layer *l, error **err)
 	}
 	free(l->blob_tmp);
 	l->blob_tmp = NULL;
-	if (renameat(s->idx_fd, l->idx_tmp, s->idx_fd, hex) < 0)
+	if (l->idx_tmp && renameat(s->idx_fd, l->idx_tmp, s->idx_fd, l->diff_id + 7) < 0)
 		return error_make(err, errno, "storing the index of layer %s", l->digest);
 	free(l->idx_tmp);
 	l->idx_tmp = NULL;
@@ -1330,9 +1353,9 @@ static int commit_locked(store *s, const char *ref, json_t *config,
 	json_t *diff_ids = json_array();
 	cleanup_json json_t *ldescs = json_array();
 	for (size_t i = 0; i < n; i++) {
-		json_array_append_new(diff_ids, json_string(layers[i]->digest));
-		json_array_append_new(ldescs,
-				      descriptor(MT_LAYER, layers[i]->digest, layers[i]->size));
+		json_array_append_new(diff_ids, json_string(layers[i]->diff_id));
+		json_array_append_new(
+		    ldescs, descriptor(layers[i]->media_type, layers[i]->digest, layers[i]->size));
 	}
 	json_object_set_new(config, "rootfs",
 			    json_pack("{s:s, s:o}", "type", "layers", "diff_ids", diff_ids));
@@ -1640,5 +1663,404 @@ int store_gc(store *s, error **err)
 		return -1;
 	int ret = gc_locked(s, err);
 	lock_pop(s, saved);
+	return ret;
+}
+
+/* ---- blobs kept as they come (load, pull) --------------------------------- */
+
+int store_blob_present(store *s, const char *digest)
+{
+	const char *hex = digest_hex(digest);
+	return hex && faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+char *store_blob_path(store *s, const char *digest)
+{
+	const char *hex = digest_hex(digest);
+	return hex ? lfs_xasprintf("%s/blobs/sha256/%s", s->root, hex) : NULL;
+}
+
+int store_blob_read(store *s, const char *digest, lfs_buf *out, error **err)
+{
+	const char *hex = digest_hex(digest);
+	if (!hex)
+		return fail(err, EBADMSG, "invalid digest '%s'", digest ? digest : "(none)");
+	lfs_buf_reset(out);
+	if (read_file_at(s->blobs_fd, hex, JSON_BLOB_MAX, out, err) < 0)
+		return error_wrap(err, "blob %s", digest);
+	char got[65];
+	sha256_hex(out->data, out->len, got);
+	if (strcmp(got, hex))
+		return fail(err, EBADMSG, "blob %s is corrupt (its contents hash to sha256:%s)",
+			    digest, got);
+	return 0;
+}
+
+int store_blob_begin(store *s, const char *expected_digest, uint64_t expected_size,
+		     store_blob **out, error **err)
+{
+	if (expected_digest && !digest_hex(expected_digest))
+		return fail(err, EBADMSG,
+			    "invalid digest '%s': layerfs expects sha256:<64 lowercase hex>",
+			    expected_digest);
+	store_blob *b = lfs_xcalloc(1, sizeof(*b));
+	b->s = s;
+	b->expect_size = expected_size;
+	if (expected_digest)
+		memcpy(b->expect, expected_digest, sizeof(b->expect));
+	b->fd = tmp_create(s->blobs_fd, &b->tmp, err);
+	if (b->fd < 0) {
+		free(b);
+		return error_wrap(err, "storing a blob in %s/blobs/sha256", s->root);
+	}
+	b->md = EVP_MD_CTX_new();
+	if (!b->md)
+		abort();
+	EVP_DigestInit_ex(b->md, EVP_sha256(), NULL);
+	*out = b;
+	return 0;
+}
+
+int store_blob_write(store_blob *b, const void *data, size_t len, error **err)
+{
+	if (b->expect_size != UINT64_MAX && b->size + len > b->expect_size)
+		return fail(err, EBADMSG,
+			    "blob %s is larger than the %" PRIu64 " bytes its descriptor gives",
+			    *b->expect ? b->expect : "(unknown)", b->expect_size);
+	if (write_full(b->fd, data, len) < 0)
+		return error_make(err, errno, "writing a blob to %s/blobs/sha256", b->s->root);
+	EVP_DigestUpdate(b->md, data, len);
+	b->size += len;
+	return 0;
+}
+
+uint64_t store_blob_written(const store_blob *b)
+{
+	return b->size;
+}
+
+int store_blob_restart(store_blob *b, error **err)
+{
+	if (ftruncate(b->fd, 0) < 0 || lseek(b->fd, 0, SEEK_SET) < 0)
+		return error_make(err, errno, "restarting a blob download");
+	EVP_DigestInit_ex(b->md, EVP_sha256(), NULL);
+	b->size = 0;
+	return 0;
+}
+
+int store_blob_finish(store_blob *b, error **err)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_DigestFinal_ex(b->md, md, &mdlen);
+	memcpy(b->digest, "sha256:", 7);
+	hex_of(md, b->digest + 7);
+	if (b->expect_size != UINT64_MAX && b->size != b->expect_size)
+		return fail(err, EBADMSG,
+			    "blob %s: got %" PRIu64 " bytes, its descriptor says %" PRIu64,
+			    *b->expect ? b->expect : b->digest, b->size, b->expect_size);
+	if (*b->expect && strcmp(b->expect, b->digest))
+		return fail(err, EBADMSG, "blob %s does not match its digest: its bytes hash to %s",
+			    b->expect, b->digest);
+	if (fsync(b->fd) < 0)
+		return error_make(err, errno, "writing blob %s", b->digest);
+	return 0;
+}
+
+int store_blob_fd(const store_blob *b)
+{
+	return b->fd;
+}
+
+const char *store_blob_digest(const store_blob *b)
+{
+	return b->digest;
+}
+
+void store_blob_free(store_blob *b)
+{
+	if (!b)
+		return;
+	if (b->tmp) {
+		unlinkat(b->s->blobs_fd, b->tmp, 0);
+		free(b->tmp);
+	}
+	if (b->fd >= 0)
+		close(b->fd);
+	EVP_MD_CTX_free(b->md);
+	free(b);
+}
+
+const char *store_staged_layer_diff_id(const store_staged_layer *l)
+{
+	return l->diff_id;
+}
+
+const char *store_staged_layer_media_type(const store_staged_layer *l)
+{
+	return l->media_type;
+}
+
+static void hash_tap(void *arg, const void *data, size_t len)
+{
+	EVP_DigestUpdate(arg, data, len);
+}
+
+/* Kind of layer blob on fd by its first bytes: 0 plain, 1 gzip, else fails. */
+static int layer_kind(int fd, const char *digest, int *gzip, error **err)
+{
+	unsigned char m[8];
+	ssize_t n = pread(fd, m, sizeof(m), 0);
+	if (n < 0)
+		return error_make(err, errno, "reading layer %s", digest);
+	*gzip = n >= 2 && m[0] == 0x1f && m[1] == 0x8b;
+	if (n >= 4 && !memcmp(m, "\x28\xb5\x2f\xfd", 4))
+		return fail(err, ENOTSUP,
+			    "layer %s is zstd-compressed; layerfs stores and mounts plain and "
+			    "gzip layers only (zstd is not supported yet)",
+			    digest);
+	const char *comp = other_compression(m, (size_t)n);
+	if (comp)
+		return fail(err, ENOTSUP,
+			    "layer %s is compressed with %s; layerfs reads plain "
+			    "and gzip layers",
+			    digest, comp);
+	return 0;
+}
+
+/* Builds the index of the blob on fd into a temp file of indexes/sha256,
+ * hashing the uncompressed stream; checks or fills l->diff_id. */
+static int stage_index_verified(store_staged_layer *l, int fd, error **err)
+{
+	cleanup_fd int ifd = tmp_create(l->s->idx_fd, &l->idx_tmp, err);
+	if (ifd < 0)
+		return error_wrap(err, "indexing layer %s", l->digest);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (!md)
+		abort();
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	struct lfs_index_build_opts opts = {.on_data = hash_tap, .on_data_arg = md};
+	char *msg = NULL;
+	int r = lseek(fd, 0, SEEK_SET) < 0 ? -errno : lfs_index_build(fd, ifd, &opts, &msg);
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	EVP_DigestFinal_ex(md, d, &dlen);
+	EVP_MD_CTX_free(md);
+	if (r < 0) {
+		cleanup_free char *what = lfs_xasprintf("layer %s", l->digest);
+		index_error(err, r, what, msg);
+		free(msg);
+		return -1;
+	}
+	free(msg);
+	char got[7 + 65] = "sha256:";
+	hex_of(d, got + 7);
+	if (*l->diff_id && strcmp(got, l->diff_id))
+		return fail(err, EBADMSG,
+			    "layer %s: its uncompressed contents hash to %s, but the image "
+			    "config says diff_id %s; the image is corrupt",
+			    l->digest, got, l->diff_id);
+	memcpy(l->diff_id, got, sizeof(got));
+	if (fsync(ifd) < 0)
+		return error_make(err, errno, "writing the index of layer %s", l->digest);
+	return 0;
+}
+
+static const char *default_layer_type(int gzip)
+{
+	return gzip ? MT_LAYER_GZ : MT_LAYER;
+}
+
+static store_staged_layer *staged_new(store *s, const char *digest, const char *diff_id)
+{
+	store_staged_layer *l = lfs_xcalloc(1, sizeof(*l));
+	l->s = s;
+	snprintf(l->digest, sizeof(l->digest), "%s", digest);
+	if (diff_id)
+		snprintf(l->diff_id, sizeof(l->diff_id), "%s", diff_id);
+	return l;
+}
+
+int store_layer_stage_blob(store *s, store_blob *b, const char *media_type, const char *diff_id,
+			   store_staged_layer **out, error **err)
+{
+	if (diff_id && !digest_hex(diff_id)) {
+		store_blob_free(b);
+		return fail(err, EBADMSG, "invalid diff_id '%s'", diff_id);
+	}
+	store_staged_layer *l = staged_new(s, b->digest, diff_id);
+	l->size = b->size;
+	l->blob_tmp = steal_pointer(&b->tmp);
+	int gzip = 0;
+	int ret = layer_kind(b->fd, l->digest, &gzip, err);
+	if (ret == 0)
+		ret = stage_index_verified(l, b->fd, err);
+	store_blob_free(b);
+	if (ret < 0) {
+		store_staged_layer_free(l);
+		return -1;
+	}
+	l->media_type = lfs_xstrdup(media_type ? media_type : default_layer_type(gzip));
+	*out = l;
+	return 0;
+}
+
+/* An existing index at diff_id that validates and describes a blob of size. */
+static bool index_usable(store *s, const char *diff_id, uint64_t size)
+{
+	const char *hex = digest_hex(diff_id);
+	if (!hex)
+		return false;
+	cleanup_fd int fd = openat(s->idx_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	lfs_index *idx = NULL;
+	if (fd < 0 || lfs_index_open(fd, &idx) < 0)
+		return false;
+	bool ok = lfs_index_header(idx)->src_size == size;
+	lfs_index_free(idx);
+	return ok;
+}
+
+int store_layer_stage_present(store *s, const char *digest, const char *media_type,
+			      const char *diff_id, store_staged_layer **out, error **err)
+{
+	const char *hex = digest_hex(digest);
+	if (!hex || (diff_id && !digest_hex(diff_id)))
+		return fail(err, EBADMSG, "invalid layer digest '%s' or diff_id '%s'", digest,
+			    diff_id ? diff_id : "");
+	cleanup_fd int fd = openat(s->blobs_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return error_make(err, errno, "layer %s", digest);
+	store_staged_layer *l = staged_new(s, digest, diff_id);
+	l->size = (uint64_t)st.st_size;
+	int gzip = 0;
+	int ret = layer_kind(fd, digest, &gzip, err);
+	if (ret == 0 && !(diff_id && index_usable(s, diff_id, l->size)))
+		ret = stage_index_verified(l, fd, err);
+	if (ret < 0) {
+		store_staged_layer_free(l);
+		return -1;
+	}
+	l->media_type = lfs_xstrdup(media_type ? media_type : default_layer_type(gzip));
+	*out = l;
+	return 0;
+}
+
+/* Checks a manifest against its config bytes and staged layers. */
+static int raw_check(json_t *man, const void *config, size_t config_len,
+		     store_staged_layer *const *layers, size_t n, error **err)
+{
+	const char *mt = json_string_value(json_object_get(man, "mediaType"));
+	if (json_integer_value(json_object_get(man, "schemaVersion")) != 2 ||
+	    (mt && strcmp(mt, MT_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)))
+		return fail(err, ENOTSUP,
+			    "manifest has media type %s; layerfs stores OCI and docker v2 "
+			    "schema 2 image manifests",
+			    mt ? mt : "(none)");
+	json_t *cd = json_object_get(man, "config");
+	char hex[65];
+	sha256_hex(config, config_len, hex);
+	const char *cdig = digest_hex(desc_digest(cd));
+	if (!cdig || strcmp(cdig, hex) ||
+	    json_integer_value(json_object_get(cd, "size")) != (json_int_t)config_len)
+		return fail(err, EBADMSG,
+			    "the manifest's config descriptor (%s) does not match the config "
+			    "(sha256:%s, %zu bytes)",
+			    desc_digest(cd) ? desc_digest(cd) : "none", hex, config_len);
+	cleanup_json json_t *cfg = json_loadb(config, config_len, 0, NULL);
+	json_t *diff_ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
+	json_t *ld = json_object_get(man, "layers");
+	if (json_array_size(ld) != n || json_array_size(diff_ids) != n)
+		return fail(err, EBADMSG,
+			    "the manifest lists %zu layers and the config %zu diff_ids; "
+			    "expected %zu",
+			    json_array_size(ld), json_array_size(diff_ids), n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *d = json_array_get(ld, i);
+		const char *dg = desc_digest(d);
+		const char *di = json_string_value(json_array_get(diff_ids, i));
+		if (!dg || strcmp(dg, layers[i]->digest) ||
+		    json_integer_value(json_object_get(d, "size")) != (json_int_t)layers[i]->size)
+			return fail(err, EBADMSG,
+				    "manifest layer %zu (%s) is not the blob stored (%s)", i,
+				    dg ? dg : "none", layers[i]->digest);
+		if (!di || strcmp(di, layers[i]->diff_id))
+			return fail(err, EBADMSG, "config diff_id %zu (%s) is not layer %s's (%s)",
+				    i, di ? di : "none", layers[i]->digest, layers[i]->diff_id);
+	}
+	return 0;
+}
+
+static int commit_raw_locked(store *s, const char *ref, const void *config, size_t config_len,
+			     const void *manifest, size_t manifest_len,
+			     store_staged_layer *const *layers, size_t n, char *mdig, error **err)
+{
+	cleanup_json json_t *index = NULL;
+	if (index_load(s, &index, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (staged_commit(s, layers[i], err) < 0)
+			return -1;
+	char cdig[7 + 65];
+	if (blob_write(s, config, config_len, cdig, err) < 0)
+		return error_wrap(err, "writing the image config");
+	if (blob_write(s, manifest, manifest_len, mdig, err) < 0)
+		return error_wrap(err, "writing the image manifest");
+	cleanup_json json_t *man = json_loadb(manifest, manifest_len, 0, NULL);
+	const char *mt = json_string_value(json_object_get(man, "mediaType"));
+	json_t *desc = descriptor(mt ? mt : MT_MANIFEST, mdig, manifest_len);
+	int replaced = 0;
+	if (ref) {
+		replaced = index_set_ref(index, ref, desc);
+	} else {
+		json_t *manifests = json_object_get(index, "manifests");
+		if (index_has_digest(manifests, mdig)) {
+			json_decref(desc);
+			return 0;
+		}
+		json_array_append_new(manifests, desc);
+	}
+	if (index_save(s, index, err) < 0)
+		return -1;
+	if (replaced) {
+		error *e = NULL;
+		store_gc(s, &e);
+		error_free(e);
+	}
+	return 0;
+}
+
+int store_image_commit_raw(store *s, const char *ref, const void *config, size_t config_len,
+			   const void *manifest, size_t manifest_len,
+			   store_staged_layer *const *layers, size_t nlayers,
+			   char **manifest_digest, error **err)
+{
+	cleanup_free char *norm = NULL;
+	if (ref) {
+		int bad = store_ref_check(ref, err);
+		if (bad < 0)
+			return bad;
+		norm = store_normalize_ref(ref);
+	}
+	json_error_t je;
+	cleanup_json json_t *man = json_loadb(manifest, manifest_len, 0, &je);
+	if (!json_is_object(man))
+		return fail(err, EBADMSG, "the image manifest is not a JSON object");
+	if (!json_is_object(json_object_get(man, "config")))
+		return fail(err, EBADMSG, "the image manifest has no config descriptor");
+	cleanup_json json_t *cfg = json_loadb(config, config_len, 0, &je);
+	if (!json_is_object(cfg))
+		return fail(err, EBADMSG, "the image config is not a JSON object");
+	if (raw_check(man, config, config_len, layers, nlayers, err) < 0)
+		return -1;
+	int saved;
+	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
+		return -1;
+	char mdig[7 + 65];
+	int ret = commit_raw_locked(s, norm, config, config_len, manifest, manifest_len, layers,
+				    nlayers, mdig, err);
+	lock_pop(s, saved);
+	if (ret == 0 && manifest_digest)
+		*manifest_digest = lfs_xstrdup(mdig);
 	return ret;
 }

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "buf.h"
 #include "layer.h"
 
 typedef struct store store;
@@ -134,6 +135,85 @@ void store_staged_layer_free(store_staged_layer *l);
 int store_image_commit(store *s, const char *ref, json_t *config,
 		       store_staged_layer *const *layers, size_t nlayers, char **image_id,
 		       error **err);
+
+/* --- Blobs kept as they come (load, pull) ------------------------------ */
+
+/* Layer media types layerfs stores and mounts as they are. */
+#define STORE_MT_LAYER	      "application/vnd.oci.image.layer.v1.tar"
+#define STORE_MT_LAYER_GZ     "application/vnd.oci.image.layer.v1.tar+gzip"
+#define STORE_MT_LAYER_ZSTD   "application/vnd.oci.image.layer.v1.tar+zstd"
+#define STORE_MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar"
+#define STORE_MT_DOCKER_LAYER_GZ "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define STORE_MT_MANIFEST     "application/vnd.oci.image.manifest.v1+json"
+#define STORE_MT_INDEX	      "application/vnd.oci.image.index.v1+json"
+#define STORE_MT_CONFIG	      "application/vnd.oci.image.config.v1+json"
+#define STORE_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define STORE_MT_DOCKER_LIST  "application/vnd.docker.distribution.manifest.list.v2+json"
+#define STORE_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+
+/* An incoming blob: bytes appended to a temp file in blobs/sha256 while
+ * they are hashed.  Nothing is visible to other commands until a commit
+ * references it; store_blob_free() of an unused one removes the temp file,
+ * and temp files left by a killed process are collected by store_gc()
+ * after a day.  Runs without the store lock. */
+typedef struct store_blob store_blob;
+
+/* expected_digest ("sha256:<hex>") and expected_size (UINT64_MAX: unknown)
+ * are what store_blob_finish() checks; a write past expected_size fails at
+ * once (a hostile or confused peer cannot fill the disk). */
+int store_blob_begin(store *s, const char *expected_digest, uint64_t expected_size,
+		     store_blob **out, error **err);
+int store_blob_write(store_blob *b, const void *data, size_t len, error **err);
+/* Bytes written so far (where a resumed download continues). */
+uint64_t store_blob_written(const store_blob *b);
+/* Discards what was written (a server that ignored a Range request). */
+int store_blob_restart(store_blob *b, error **err);
+/* Checks size and digest against the expected ones, fsyncs.  On a
+ * mismatch: -EBADMSG, message naming both digests / sizes. */
+int store_blob_finish(store_blob *b, error **err);
+/* The temp file (read with pread; valid until b is freed or staged). */
+int store_blob_fd(const store_blob *b);
+/* "sha256:<hex>" of the bytes written (valid after finish); owned by b. */
+const char *store_blob_digest(const store_blob *b);
+void store_blob_free(store_blob *b);
+
+/* Stages a finished blob as a layer, kept as it is: plain tar or gzip
+ * (detected by content; zstd and others fail with -ENOTSUP saying so).  The
+ * index is built in one pass that also hashes the uncompressed stream:
+ * when diff_id is given it must match (-EBADMSG otherwise), else the
+ * computed one is used.  media_type is recorded for the manifest (NULL:
+ * the OCI type matching the content).  Takes b in every case. */
+int store_layer_stage_blob(store *s, store_blob *b, const char *media_type, const char *diff_id,
+			   store_staged_layer **out, error **err);
+/* A layer whose blob is already in the store (pull/load skip it): a
+ * missing index is built and diff_id verified as above. */
+int store_layer_stage_present(store *s, const char *digest, const char *media_type,
+			      const char *diff_id, store_staged_layer **out, error **err);
+/* 1 if blobs/sha256/<hex of digest> exists, else 0. */
+int store_blob_present(store *s, const char *digest);
+const char *store_staged_layer_diff_id(const store_staged_layer *l);
+const char *store_staged_layer_media_type(const store_staged_layer *l);
+
+/* Under the exclusive lock: stores an image exactly as given (its config
+ * and manifest bytes become blobs unchanged, so digests survive a round
+ * trip through the store).  Checks first that the manifest is an OCI or
+ * docker v2 schema 2 manifest whose config descriptor matches config
+ * (digest and size) and whose layer descriptors are layers[] in order
+ * (digest, size), and that the config's rootfs.diff_ids are the layers'
+ * diff_ids: -EBADMSG naming what differs.  ref (checked and normalised) is
+ * pointed at the manifest; with ref NULL an unnamed entry is added unless
+ * index.json already has one for that manifest.  *manifest_digest (may be
+ * NULL) gets "sha256:<hex>", caller frees. */
+int store_image_commit_raw(store *s, const char *ref, const void *config, size_t config_len,
+			   const void *manifest, size_t manifest_len,
+			   store_staged_layer *const *layers, size_t nlayers,
+			   char **manifest_digest, error **err);
+
+/* Absolute path of blobs/sha256/<hex> for a valid digest, else NULL;
+ * caller frees.  The file may not exist. */
+char *store_blob_path(store *s, const char *digest);
+/* Reads a blob (at most 16 MiB, digest verified) into out. */
+int store_blob_read(store *s, const char *digest, lfs_buf *out, error **err);
 
 /* Points target (checked and normalised) at the image source resolves to,
  * replacing target's entry if there is one. */

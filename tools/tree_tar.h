@@ -1,0 +1,20 @@
+/* tree_tar — writes the merged tree of an image as one tar, straight from
+ * the layers through the union core (fs/union.h): nothing is unpacked.
+ *
+ * The tar is pax (so long names, sub-second mtimes, xattrs and
+ * security.capability survive), entries in depth-first order with each
+ * directory's children sorted by name, the root as "./" and the rest
+ * without a "./" prefix.  Hard-linked names (one union node, st_nlink > 1)
+ * become one file and hard links to it.  Whiteouts and opaque markers are
+ * applied, never written.  Sparse files are written in full.
+ */
+#ifndef LAYERFS_TREE_TAR_H
+#define LAYERFS_TREE_TAR_H
+
+#include "error.h"
+#include "union.h"
+
+/* Writes the tar to out_fd (not closed).  Errors name the path at fault. */
+int tree_tar_write(lfs_union *u, int out_fd, error **err);
+
+#endif

@@ -122,13 +122,14 @@ cat >"$r/etc/shells" <<'EOF'
 /bin/ash
 EOF
 
-# Deterministic archive: sorted names without a "./" prefix, fixed times and
-# owners, GNU format (no pax atime/ctime records that would vary).
-mapfile -t top < <(cd "$r" && find . -mindepth 1 -maxdepth 1 -printf '%P\n' | LC_ALL=C sort)
+# Deterministic archive: sorted names, the root directory itself first (so
+# the image root's mode and owner are explicit, as in `docker export`), fixed
+# times and owners, GNU format (no pax atime/ctime records that would vary).
+chmod 755 "$r"
 tmp_out=$stage/out.tar
 LC_ALL=C tar -C "$r" --sort=name --format=gnu --mtime="@$epoch" \
 	--owner=0 --group=0 --numeric-owner --no-acls --no-xattrs --no-selinux \
-	-cf "$tmp_out" -- "${top[@]}"
+	-cf "$tmp_out" .
 
 case "$out" in
 *.gz | *.tgz) gzip -n -9 -c "$tmp_out" >"$out.tmp.$$" ;;

@@ -75,6 +75,9 @@ deps-check:
 deps:
 	tools/install-deps.sh
 
+# Sanitizer runs: leaks in third-party libraries are listed in tests/lsan.supp.
+export LSAN_OPTIONS := suppressions=$(abspath tests/lsan.supp):print_suppressions=0
+
 check: $(BIN) $(UNIT_BIN)
 	@LAYERFS=$(abspath $(BIN)) tests/run.sh $(UNIT_BIN) -- tests/integration/*.sh
 

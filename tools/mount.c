@@ -114,10 +114,21 @@ static int check_dir(const char *what, const char *path, error **err)
 	return 0;
 }
 
+/* mkdir -p */
 static int ensure_dir(const char *what, const char *path, error **err)
 {
-	if (mkdir(path, 0755) < 0 && errno != EEXIST)
-		return error_make(err, errno, "cannot create %s '%s'", what, path);
+	cleanup_free char *p = lfs_xstrdup(path);
+	for (char *s = p + 1;; s++) {
+		if (*s && *s != '/')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return error_make(err, errno, "cannot create %s '%s'", what, p);
+		*s = c;
+		if (!c)
+			break;
+	}
 	return check_dir(what, path, err);
 }
 

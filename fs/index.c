@@ -657,7 +657,8 @@ static int ino_set_type(struct builder *b, struct archive *a, struct archive_ent
 		if (size < 0 || (uint64_t)size > LFS_INDEX_MAX_FILE)
 			return builder_fail(b, -EFBIG, "%s", "file size over the 1 PiB limit");
 		e->size = (uint64_t)size;
-		e->data_off = (uint64_t)archive_filter_bytes(a, 0);
+		/* Directory layers (a == NULL) read data from the files themselves. */
+		e->data_off = a ? (uint64_t)archive_filter_bytes(a, 0) : 0;
 		return add_sparse(b, ae, ino);
 	case AE_IFLNK:
 		target = archive_entry_symlink(ae);
@@ -729,14 +730,16 @@ static void probe_negative_time(void)
 	free(tar);
 }
 
-static void member_mtime(struct archive_entry *ae, int64_t *sec, uint32_t *nsec)
+static void member_mtime(struct archive *a, struct archive_entry *ae, int64_t *sec,
+			 uint32_t *nsec)
 {
 	int64_t s = archive_entry_mtime(ae);
 	long ns = archive_entry_mtime_nsec(ae);
 	if (ns < 0 || ns >= 1000000000)
 		ns = 0;
 	pthread_once(&negative_time_once, probe_negative_time);
-	if (negative_time_split && s < 0 && ns > 0) {
+	/* Only tar headers are misread; directory layers come from stat(). */
+	if (a && negative_time_split && s < 0 && ns > 0) {
 		s -= 1;
 		ns = 1000000000 - ns;
 	}
@@ -759,7 +762,7 @@ static int ino_from_member(struct builder *b, struct archive *a, struct archive_
 	e->gid = (uint32_t)gid;
 	e->mode = (uint32_t)(archive_entry_filetype(ae) | (archive_entry_mode(ae) & 07777));
 	if (archive_entry_mtime_is_set(ae)) {
-		member_mtime(ae, &e->mtime, &e->mtime_ns);
+		member_mtime(a, ae, &e->mtime, &e->mtime_ns);
 	}
 	ret = ino_set_type(b, a, ae, ino);
 	if (ret < 0)
@@ -1216,7 +1219,7 @@ static int check_header(struct lfs_index *x)
 	crc = crc32_z(crc, x->base + crc_at + 4, x->len - crc_at - 4);
 	if (crc != h->crc32)
 		return -EBADMSG;
-	if (h->compression > LFS_COMP_GZIP || h->nentries == 0 ||
+	if (h->compression > LFS_COMP_DIR || h->nentries == 0 ||
 	    h->nentries > LFS_INDEX_MAX_ENTRIES)
 		return -EBADMSG;
 	for (int i = 0; i < LFS_SECT_COUNT; i++)
@@ -1678,4 +1681,177 @@ const void *lfs_index_gzip_data(const lfs_index *idx, size_t *len)
 {
 	*len = idx->gz_len;
 	return idx->gz_len ? idx->gz : NULL;
+}
+
+/* ------------------------------------------------------------ directory layers */
+
+/* The overlay markers of a directory lower are what the tar forms mean:
+ * a 0/0 char device NAME is a whiteout ".wh.NAME"; an opaque xattr is a
+ * ".wh..wh..opq" member.  Overlay xattrs themselves are not content. */
+static int is_overlay_xattr(const char *name)
+{
+	return !strncmp(name, "trusted.overlay.", 16) || !strncmp(name, "user.overlay.", 13) ||
+	       !strncmp(name, "user.fuseoverlayfs.", 19);
+}
+
+static int dir_is_opaque(struct archive_entry *ae)
+{
+	const char *name;
+	const void *v;
+	size_t len;
+	archive_entry_xattr_reset(ae);
+	while (archive_entry_xattr_next(ae, &name, &v, &len) == ARCHIVE_OK)
+		if (is_overlay_xattr(name) && strstr(name, "opaque") && len == 1 &&
+		    *(const char *)v == 'y')
+			return 1;
+	return 0;
+}
+
+static void drop_overlay_xattrs(struct archive_entry *ae)
+{
+	struct archive_entry *keep = archive_entry_new();
+	const char *name;
+	const void *v;
+	size_t len;
+	archive_entry_xattr_reset(ae);
+	while (archive_entry_xattr_next(ae, &name, &v, &len) == ARCHIVE_OK)
+		if (!is_overlay_xattr(name))
+			archive_entry_xattr_add_entry(keep, name, v, len);
+	archive_entry_xattr_clear(ae);
+	archive_entry_xattr_reset(keep);
+	while (archive_entry_xattr_next(keep, &name, &v, &len) == ARCHIVE_OK)
+		archive_entry_xattr_add_entry(ae, name, v, len);
+	archive_entry_free(keep);
+}
+
+struct dir_walk {
+	struct builder *b;
+	size_t root_len;
+	lfs_buf rel;
+	/* hard links: (dev, ino) -> first relative path */
+	struct dir_link {
+		dev_t dev;
+		ino_t ino;
+		char *path;
+	} *links;
+	size_t nlinks, caplinks;
+};
+
+static const char *dir_link_first(struct dir_walk *w, const struct stat *st, const char *rel)
+{
+	for (size_t i = 0; i < w->nlinks; i++)
+		if (w->links[i].dev == st->st_dev && w->links[i].ino == st->st_ino)
+			return w->links[i].path;
+	if (w->nlinks == w->caplinks) {
+		w->caplinks = w->caplinks ? w->caplinks * 2 : 16;
+		w->links = lfs_xrealloc(w->links, w->caplinks * sizeof(*w->links));
+	}
+	w->links[w->nlinks++] = (struct dir_link){st->st_dev, st->st_ino, lfs_xstrdup(rel)};
+	return NULL;
+}
+
+/* One entry of the walk: rewritten to its tar meaning, then indexed. */
+static int dir_add(struct dir_walk *w, struct archive_entry *ae)
+{
+	const char *full = archive_entry_pathname(ae);
+	const char *rel = strlen(full) > w->root_len ? full + w->root_len + 1 : "";
+	const struct stat *st = archive_entry_stat(ae);
+	int opaque = S_ISDIR(st->st_mode) && dir_is_opaque(ae);
+	lfs_buf_reset(&w->rel);
+	lfs_buf_addstr(&w->rel, *rel ? rel : ".");
+	if (S_ISCHR(st->st_mode) && st->st_rdev == 0) {
+		const char *slash = strrchr(w->rel.data, '/');
+		size_t dlen = slash ? (size_t)(slash - w->rel.data) + 1 : 0;
+		lfs_buf wh = LFS_BUF_INIT;
+		lfs_buf_add(&wh, w->rel.data, dlen);
+		lfs_buf_addf(&wh, "%s%s", WH_PREFIX, w->rel.data + dlen);
+		archive_entry_copy_pathname(ae, wh.data);
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_size(ae, 0);
+		lfs_buf_release(&wh);
+	} else {
+		archive_entry_copy_pathname(ae, w->rel.data);
+	}
+	archive_entry_sparse_clear(ae);
+	drop_overlay_xattrs(ae);
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
+		const char *first = dir_link_first(w, st, w->rel.data);
+		if (first) {
+			archive_entry_copy_hardlink(ae, first);
+			archive_entry_set_size(ae, 0);
+		}
+	}
+	int ret = add_member(w->b, NULL, ae);
+	if (!ret && opaque) {
+		struct archive_entry *m = archive_entry_new();
+		lfs_buf_reset(&w->rel);
+		lfs_buf_addf(&w->rel, "%s/%s", *rel ? rel : ".", WH_OPAQUE);
+		archive_entry_copy_pathname(m, w->rel.data);
+		archive_entry_set_filetype(m, AE_IFREG);
+		archive_entry_set_perm(m, 0);
+		ret = add_member(w->b, NULL, m);
+		archive_entry_free(m);
+	}
+	return ret;
+}
+
+static int dir_walk_all(struct dir_walk *w, const char *dir)
+{
+	struct archive *a = archive_read_disk_new();
+	struct archive_entry *ae = archive_entry_new();
+	int ret = 0;
+	archive_read_disk_set_symlink_physical(a);
+	archive_read_disk_set_behavior(a, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
+						  ARCHIVE_READDISK_NO_ACL |
+						  ARCHIVE_READDISK_NO_FFLAGS);
+	if (archive_read_disk_open(a, dir) != ARCHIVE_OK) {
+		*w->b->err = lfs_xasprintf("cannot read directory '%s': %s", dir,
+					   archive_error_string(a));
+		ret = -EIO;
+	}
+	while (!ret) {
+		int r = archive_read_next_header2(a, ae);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+			*w->b->err = lfs_xasprintf("walking '%s': %s", dir, archive_error_string(a));
+			ret = -EIO;
+			break;
+		}
+		archive_read_disk_descend(a);
+		ret = dir_add(w, ae);
+		archive_entry_clear(ae);
+	}
+	archive_entry_free(ae);
+	archive_read_free(a);
+	return ret;
+}
+
+int lfs_index_build_dir(const char *dir, int out_fd, char **err)
+{
+	struct lfs_index_header h;
+	struct builder b;
+	char *local_err = NULL;
+	if (!err)
+		err = &local_err;
+	*err = NULL;
+	memset(&h, 0, sizeof(h));
+	h.compression = LFS_COMP_DIR;
+	h.tar_size = UINT64_MAX; /* no tar stream: data is read from the files */
+	builder_init(&b, err);
+	struct dir_walk w = {&b, strlen(dir), LFS_BUF_INIT, NULL, 0, 0};
+	while (w.root_len > 1 && dir[w.root_len - 1] == '/')
+		w.root_len--;
+	int ret = dir_walk_all(&w, dir);
+	if (ret == 0)
+		ret = finish_build(&b, out_fd, &h);
+	if (ret < 0 && !*err)
+		*err = lfs_xasprintf("indexing directory '%s': %s", dir, strerror(-ret));
+	for (size_t i = 0; i < w.nlinks; i++)
+		free(w.links[i].path);
+	free(w.links);
+	lfs_buf_release(&w.rel);
+	builder_release(&b);
+	free(local_err);
+	return ret;
 }

@@ -94,6 +94,7 @@ struct lfs_sparse_run {
 enum lfs_compression {
 	LFS_COMP_NONE = 0,
 	LFS_COMP_GZIP = 1,
+	LFS_COMP_DIR = 2, /* a directory tree: file data is read from the files */
 };
 
 enum lfs_index_section {
@@ -147,6 +148,14 @@ struct lfs_index_build_opts {
  * "member 'a/b': hard link target 'x' not found earlier in the layer".
  * -EINVAL: bad member; -EIO: truncated or corrupt archive; -EFBIG: limits. */
 int lfs_index_build(int tar_fd, int out_fd, const struct lfs_index_build_opts *opts, char **err);
+
+/* Indexes a directory tree used as a layer (an overlay lower): its 0/0
+ * char devices are whiteouts and its opaque xattrs (trusted.overlay.,
+ * user.overlay., user.fuseoverlayfs.) opaque directories, as in a tar
+ * layer; `.wh.` files are read as in tars.  Data stays in the files
+ * (data_off 0, compression LFS_COMP_DIR).  Symlinks are not followed and
+ * other mounts below dir are not entered. */
+int lfs_index_build_dir(const char *dir, int out_fd, char **err);
 
 /* Maps and validates an index file.  The fd is not kept.  Returns 0,
  * -ENOEXEC when the file is from another version (rebuild it), -EBADMSG

@@ -29,6 +29,10 @@ enum lfs_layer_flags {
  * message in *err (caller frees) that names the file. */
 int lfs_layer_open(const char *tar_path, const char *index_path, unsigned flags, lfs_layer **out,
 		   char **err);
+/* A directory used as a layer (an overlay lower dir, as fuse-overlayfs
+ * takes them): indexed in memory at open (a walk of the tree; nothing is
+ * written), data read from its files. */
+int lfs_layer_open_dir(const char *dir, lfs_layer **out, char **err);
 void lfs_layer_free(lfs_layer *l);
 
 const lfs_index *lfs_layer_index(const lfs_layer *l);

@@ -341,6 +341,29 @@ static int is_internal_name(const char *name)
 	return !strncmp(name, LFS_WH_PREFIX, LFS_WH_PREFIX_LEN);
 }
 
+/* The lower directory an upper directory merges: the one at its own path,
+ * or where kernel overlayfs's redirect_dir xattr points (a directory it
+ * renamed without copying: an absolute path from the root, or a name in
+ * the parent's lower directory). */
+static uint64_t upper_dir_source(lfs_ovl *o, struct oino *dir, int pfd, const char *name)
+{
+	static const char *const redirect[] = {"trusted.overlay.redirect", "user.overlay.redirect"};
+	lfs_buf path = LFS_BUF_INIT;
+	char target[PATH_MAX];
+	ssize_t n = -1;
+	proc_path(&path, pfd, name);
+	for (size_t i = 0; i < 2 && n < 0; i++)
+		n = lgetxattr(path.data, redirect[i], target, sizeof(target) - 1);
+	lfs_buf_release(&path);
+	if (n <= 0 || !o->lower)
+		return lower_child(o, dir, name);
+	target[n] = '\0';
+	uint64_t id;
+	if (target[0] == '/')
+		return lfs_union_resolve(o->lower, target, 0, &id) == 0 ? id : 0;
+	return lower_child(o, dir, target);
+}
+
 /* Looks up name in dir without taking a lookup reference. */
 static int lookup_locked(lfs_ovl *o, struct oino *dir, const char *name, struct oino **out)
 {
@@ -369,7 +392,7 @@ static int lookup_locked(lfs_ovl *o, struct oino *dir, const char *name, struct 
 				ino = ino_new(o, st.st_mode);
 				set_upper(o, ino, &st);
 				if (S_ISDIR(st.st_mode)) {
-					uint64_t low = lower_child(o, dir, name);
+					uint64_t low = upper_dir_source(o, dir, pfd, name);
 					struct stat lst;
 					if (low && !lfs_union_getattr(o->lower, low, &lst) &&
 					    S_ISDIR(lst.st_mode))
@@ -435,6 +458,10 @@ static int getattr_locked(lfs_ovl *o, struct oino *ino, struct stat *st)
 	}
 	if (!ret && !o->is_root)
 		apply_override(o, ino, st);
+	/* A merged directory's link count is not known cheaply: 1, as
+	 * kernel overlayfs reports it. */
+	if (!ret && ino->type == S_IFDIR && ino->upper && ino->lower && !ino->opaque)
+		st->st_nlink = 1;
 	if (!ret)
 		st->st_ino = ino == o->root ? LFS_OVL_ROOT : ino->st_ino;
 	return ret;
@@ -796,8 +823,8 @@ static int upper_is_empty(int dirfd)
 	return empty;
 }
 
-int lfs_ovl_new(lfs_union *lower, const char *upper_dir, const char *work_dir, lfs_ovl **out,
-		char **err)
+int lfs_ovl_new(lfs_union *lower, const char *upper_dir, const char *work_dir, int init_root,
+		lfs_ovl **out, char **err)
 {
 	lfs_ovl *o = lfs_xcalloc(1, sizeof(*o));
 	o->lower = lower;
@@ -817,7 +844,7 @@ int lfs_ovl_new(lfs_union *lower, const char *upper_dir, const char *work_dir, l
 	}
 	pthread_mutex_init(&o->lock, NULL);
 	o->is_root = geteuid() == 0;
-	if (lower && upper_is_empty(o->upper_fd)) {
+	if (init_root && lower && upper_is_empty(o->upper_fd)) {
 		/* A fresh upper root takes the image root's metadata, so the
 		 * mount's root looks like the image's (as a copy-up would). */
 		struct stat lst;

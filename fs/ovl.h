@@ -44,9 +44,13 @@ struct lfs_ovl_cred {
 };
 
 /* upper_dir and work_dir are existing directories on one filesystem.
- * lower may be NULL (an empty lower).  Both stay owned by the caller. */
-int lfs_ovl_new(lfs_union *lower, const char *upper_dir, const char *work_dir, lfs_ovl **out,
-		char **err);
+ * lower may be NULL (an empty lower).  Both stay owned by the caller.
+ * With init_root, an empty upper directory first takes the lower root's
+ * mode, owner, times and xattrs (for an upper created for this mount, so
+ * the mount's root looks like the image's); without it the upper root is
+ * left as it is, as kernel overlayfs shows it. */
+int lfs_ovl_new(lfs_union *lower, const char *upper_dir, const char *work_dir, int init_root,
+		lfs_ovl **out, char **err);
 void lfs_ovl_free(lfs_ovl *o);
 
 int lfs_ovl_lookup(lfs_ovl *o, uint64_t parent, const char *name, uint64_t *id, struct stat *st);

@@ -24,6 +24,23 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* Called as a mount helper — `layerfs -o lowerdir=...,upperdir=... MNT`
+ * (podman/buildah mount_program, like fuse-overlayfs) or, through
+ * mount.fuse3 / a mount.fuse.layerfs link, `layerfs SOURCE MNT -o OPTS`. */
+static int mount_helper_call(int argc, char **argv)
+{
+	const char *base = strrchr(argv[0], '/');
+	base = base ? base + 1 : argv[0];
+	if (!strncmp(base, "mount.", 6))
+		return 1;
+	if (argc < 2 || !strncmp(argv[1], "-o", 2))
+		return argc >= 2;
+	for (int i = 2; i < argc; i++)
+		if (!strncmp(argv[i], "-o", 2))
+			return 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -37,6 +54,20 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "--version")) {
 		puts("layerfs 0.1");
 		return 0;
+	}
+	int helper = 1;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			helper = 0;
+	if (helper && mount_helper_call(argc, argv)) {
+		error *err = NULL;
+		argv[0] = "mount";
+		if (cmd_mount(argc, argv, &err) >= 0)
+			return 0;
+		fprintf(stderr, "layerfs: %s\n", err ? err->msg : "mount failed");
+		int status = err ? err->status : 1;
+		error_free(err);
+		return status;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(argv[1], commands[i].name))

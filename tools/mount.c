@@ -18,6 +18,7 @@
 static const char usage[] =
 	"Usage: layerfs mount [OPTIONS] IMAGE MOUNTPOINT\n"
 	"       layerfs mount [OPTIONS] --layer A.tar [--layer B.tar ...] MOUNTPOINT\n"
+	"       layerfs mount -o lowerdir=L2:L1,upperdir=U,workdir=W MOUNTPOINT\n"
 	"\n"
 	"Mounts an image from the store, or a stack of tar layers (plain or gzip,\n"
 	"lowest first, as in an image manifest), as one tree.  Nothing is unpacked:\n"
@@ -31,7 +32,11 @@ static const char usage[] =
 	"      --upper DIR     keep changes in DIR (created if missing)\n"
 	"      --work DIR      work directory on the same filesystem as the upper\n"
 	"                      (default: .NAME.layerfs-work beside the upper DIR/NAME)\n"
-	"      --layer FILE    a tar layer; repeat for each layer, lowest first\n"
+	"      --layer FILE    a tar layer (or a directory); repeat for each, lowest first\n"
+	"  -o OPTIONS          fuse-overlayfs style: lowerdir=TOP:...:BOTTOM (each a\n"
+	"                      directory or a tar), upperdir=DIR, workdir=DIR, ro,\n"
+	"                      allow_other; mount flags (nodev, nosuid, noatime, ...)\n"
+	"                      are accepted and left to the kernel's defaults\n"
 	"  -f, --foreground    stay in the foreground until unmounted\n"
 	"  -d, --debug         trace FUSE requests (implies --foreground)\n"
 	"      --allow-other   let other users access the mount (default: only when root)\n"
@@ -41,10 +46,67 @@ static const char usage[] =
 struct mount_args {
 	char **tars;
 	size_t ntars;
+	int lowerdir; /* tars came from -o lowerdir= */
+	char **opt_copies; /* -o strings, cut in place: tars point into them */
+	size_t nopt;
 	int read_only;
 	const char *upper, *work;
 	struct lfs_fuse_opts fuse;
 };
+
+static void add_layer(struct mount_args *a, char *path)
+{
+	a->tars = lfs_xrealloc(a->tars, (a->ntars + 1) * sizeof(*a->tars));
+	a->tars[a->ntars++] = path;
+}
+
+/* Options fuse-overlayfs and mount(8) pass that need nothing from us. */
+static int harmless_option(const char *o)
+{
+	static const char *const ok[] = {"rw", "dev", "nodev", "suid", "nosuid", "exec",
+					 "noexec", "atime", "noatime", "relatime", "strictatime",
+					 "default_permissions", "fast_ino", "static_nlink",
+					 "noacl", "volatile", "auto", "noauto", "user", "nouser",
+					 "_netdev", "nofail", NULL};
+	for (int i = 0; ok[i]; i++)
+		if (!strcmp(o, ok[i]))
+			return 1;
+	return !strncmp(o, "context=", 8) || !strncmp(o, "fsync=", 6) ||
+	       !strncmp(o, "threaded=", 9) || !strncmp(o, "x-", 2);
+}
+
+/* -o lowerdir=TOP:...:BOTTOM,upperdir=U,workdir=W,... (fuse-overlayfs). */
+static int parse_o(struct mount_args *a, char *opts, error **err)
+{
+	for (char *save, *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(o, "lowerdir=", 9)) {
+			size_t first = a->ntars;
+			for (char *s2, *l = strtok_r(o + 9, ":", &s2); l; l = strtok_r(NULL, ":", &s2))
+				add_layer(a, l);
+			/* overlayfs lists the top layer first; we stack lowest first */
+			for (size_t i = first, j = a->ntars; i + 1 < j--; i++) {
+				char *t = a->tars[i];
+				a->tars[i] = a->tars[j];
+				a->tars[j] = t;
+			}
+			a->lowerdir = 1;
+		} else if (!strncmp(o, "upperdir=", 9)) {
+			a->upper = o + 9;
+		} else if (!strncmp(o, "workdir=", 8)) {
+			a->work = o + 8;
+		} else if (!strcmp(o, "ro")) {
+			a->read_only = 1;
+		} else if (!strcmp(o, "allow_other")) {
+			a->fuse.allow_other = 1;
+		} else if (!harmless_option(o)) {
+			return error_usage(err,
+					   "mount option '%s' is not supported (uid/gid mappings and "
+					   "squashing are not implemented); remove it",
+					   o);
+		}
+	}
+	return 0;
+}
 
 static int parse(int argc, char **argv, struct mount_args *a, error **err)
 {
@@ -60,14 +122,21 @@ static int parse(int argc, char **argv, struct mount_args *a, error **err)
 	};
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "rfdh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "rfdho:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			a->read_only = 1;
 			break;
+		case 'o': {
+			a->opt_copies = lfs_xrealloc(a->opt_copies, (a->nopt + 1) * sizeof(char *));
+			char *copy = a->opt_copies[a->nopt++] = lfs_xstrdup(optarg);
+			int ret = parse_o(a, copy, err);
+			if (ret < 0)
+				return ret;
+			break;
+		}
 		case OPT_LAYER:
-			a->tars = lfs_xrealloc(a->tars, (a->ntars + 1) * sizeof(*a->tars));
-			a->tars[a->ntars++] = optarg;
+			add_layer(a, optarg);
 			break;
 		case OPT_UPPER:
 			a->upper = optarg;
@@ -93,6 +162,8 @@ static int parse(int argc, char **argv, struct mount_args *a, error **err)
 		}
 	}
 	int want = a->ntars ? 1 : 2;
+	if (a->lowerdir && argc - optind == 2)
+		optind++; /* mount.fuse's "SOURCE MOUNTPOINT": the source names nothing */
 	if (argc - optind != want)
 		return error_usage(err, "%s; see 'layerfs mount --help'",
 				   a->ntars ? "expected just MOUNTPOINT after the --layer options"
@@ -135,13 +206,17 @@ static int ensure_dir(const char *what, const char *path, error **err)
 /* The upper and work directories: given, derived, or temporary. */
 struct upper_dirs {
 	char *upper, *work;
-	char *temp; /* temporary base to remove at unmount, or NULL */
+	char *temp;   /* temporary base to remove at unmount, or NULL */
+	int created;  /* the upper is new: it takes the image root's metadata */
 };
 
 static int setup_upper(struct view *v, const struct mount_args *a, struct upper_dirs *u,
 		       error **err)
 {
 	if (a->upper) {
+		struct stat st;
+		/* -o upperdir= (fuse-overlayfs form) keeps the upper root as given. */
+		u->created = !a->lowerdir && stat(a->upper, &st) < 0;
 		int ret = ensure_dir("upper directory", a->upper, err);
 		if (ret < 0)
 			return ret;
@@ -158,6 +233,7 @@ static int setup_upper(struct view *v, const struct mount_args *a, struct upper_
 	int ret = ensure_dir("temporary directory", tmpdir, err);
 	if (ret < 0)
 		return ret;
+	u->created = 1;
 	u->temp = lfs_xasprintf("%s/mount-XXXXXX", tmpdir);
 	if (!mkdtemp(u->temp))
 		return error_make(err, errno, "cannot create a temporary upper in '%s'", tmpdir);
@@ -197,7 +273,7 @@ static int serve(struct view *v, struct mount_args *a, const char *mp, const cha
 			setrlimit(RLIMIT_NOFILE, &rl);
 		}
 		ret = setup_upper(v, a, &u, err);
-		if (ret >= 0 && (r = lfs_ovl_new(v->u, u.upper, u.work, &ovl, &msg)) < 0)
+		if (ret >= 0 && (r = lfs_ovl_new(v->u, u.upper, u.work, u.created, &ovl, &msg)) < 0)
 			ret = error_make(err, 0, "%s", msg);
 	}
 	if (ret >= 0) {
@@ -233,5 +309,8 @@ int cmd_mount(int argc, char **argv, error **err)
 		ret = serve(&v, &a, mp, a.ntars ? "layerfs" : argv[optind], err);
 	view_release(&v);
 	free(a.tars);
+	for (size_t i = 0; i < a.nopt; i++)
+		free(a.opt_copies[i]);
+	free(a.opt_copies);
 	return ret < 0 ? ret : 0;
 }

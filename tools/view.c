@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
 
@@ -40,6 +41,12 @@ static int open_tar(struct view *v, const char *tar, lfs_layer **out, error **er
 	cleanup_free char *real = realpath(tar, NULL);
 	if (!real)
 		return error_make(err, errno, "layer '%s'", tar);
+	struct stat st;
+	if (stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
+		cleanup_free char *msg = NULL;
+		int ret = lfs_layer_open_dir(real, out, &msg);
+		return ret ? error_make(err, 0, "%s", msg ? msg : strerror(-ret)) : 0;
+	}
 	cleanup_free char *ipath = store_file_index_path(v->store, real, err);
 	if (!ipath)
 		return -1;

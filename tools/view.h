@@ -21,8 +21,9 @@ struct view {
 
 /* Opens image `name` from the store. */
 int view_open_image(struct view *v, const char *name, error **err);
-/* Opens bare tar layers (lowest first), indexing each on first use; the
- * index is cached in the store (indexes/files/). */
+/* Opens bare layers (lowest first): tar files, indexed on first use with
+ * the index cached in the store (indexes/files/), or directories (overlay
+ * lower dirs), indexed in memory. */
 int view_open_tars(struct view *v, char *const *tars, size_t n, error **err);
 void view_release(struct view *v);
 

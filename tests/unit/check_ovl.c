@@ -23,7 +23,7 @@ static void open_ovl(void)
 	snprintf(work, sizeof(work), "%s/work", t_dir);
 	mkdir(upper, 0755);
 	mkdir(work, 0755);
-	ck_assert_msg(lfs_ovl_new(U, upper, work, &O, &err) == 0, "%s", err ? err : "");
+	ck_assert_msg(lfs_ovl_new(U, upper, work, 1, &O, &err) == 0, "%s", err ? err : "");
 }
 
 static void close_ovl(void)
@@ -39,7 +39,7 @@ static void reopen_ovl(void)
 {
 	lfs_ovl_free(O);
 	char *err = NULL;
-	ck_assert_msg(lfs_ovl_new(U, upper, work, &O, &err) == 0, "%s", err ? err : "");
+	ck_assert_msg(lfs_ovl_new(U, upper, work, 1, &O, &err) == 0, "%s", err ? err : "");
 }
 
 /* Walks a relative path with lookups. */

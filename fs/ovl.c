@@ -695,19 +695,30 @@ static void listing_free(struct dirent_s *v, size_t n)
 	free(v);
 }
 
-static int list_upper(lfs_ovl *o, struct oino *dir, struct listing *l)
+/* Opens an upper directory (given by an O_PATH descriptor) for reading. */
+static int upper_opendir(int pathfd, DIR **dp)
 {
-	int pfd = dir_fd(o, dir);
-	if (pfd < 0)
-		return pfd;
-	int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pathfd < 0)
+		return pathfd;
+	int fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	DIR *dp = fdopendir(fd);
-	if (!dp) {
+	*dp = fdopendir(fd);
+	if (!*dp) {
+		int ret = -errno;
 		close(fd);
-		return -errno;
+		return ret;
 	}
+	return 0;
+}
+
+static int list_upper(lfs_ovl *o, struct oino *dir, struct listing *l)
+{
+	DIR *dp;
+	int ret = upper_opendir(dir_fd(o, dir), &dp);
+	if (ret)
+		return ret;
+	int fd = dirfd(dp);
 	struct dirent *de;
 	while ((de = readdir(dp))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -805,16 +816,11 @@ static int copy_up_tree(lfs_ovl *o, struct oino *ino)
 
 /* ------------------------------------------------------------ public API */
 
-static int upper_is_empty(int dirfd)
+static int upper_is_empty(int pathfd)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	DIR *dp;
+	if (upper_opendir(pathfd, &dp))
 		return 0;
-	DIR *dp = fdopendir(fd);
-	if (!dp) {
-		close(fd);
-		return 0;
-	}
 	struct dirent *de;
 	int empty = 1;
 	while (empty && (de = readdir(dp)))
@@ -1202,17 +1208,11 @@ static int clear_markers(lfs_ovl *o, struct oino *dir)
 	listing_release(&l);
 	if (ret || !dir->upper)
 		return ret;
-	int pfd = dir_fd(o, dir);
-	if (pfd < 0)
-		return pfd;
-	int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *dp = fdopendir(fd);
-	if (!dp) {
-		close(fd);
-		return -errno;
-	}
+	DIR *dp;
+	ret = upper_opendir(dir_fd(o, dir), &dp);
+	if (ret)
+		return ret;
+	int fd = dirfd(dp);
 	struct dirent *de;
 	while (!ret && (de = readdir(dp))) {
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&

@@ -426,6 +426,8 @@ int lfs_fuse_serve(lfs_union *u, lfs_ovl *ovl, const char *mountpoint,
 		if (ret == 1)
 			goto out_signals; /* parent: the mount belongs to the child now */
 	}
+	if (opts->on_mounted)
+		opts->on_mounted(opts->on_mounted_arg);
 	ret = serve(se, opts);
 	fuse_session_unmount(se);
 out_signals:

@@ -14,6 +14,10 @@ struct lfs_fuse_opts {
 	int allow_other;        /* -1: when root; 0/1: as given */
 	const char *fsname;     /* the source column of /proc/mounts */
 	unsigned max_threads;   /* 0: libfuse default */
+	/* Called in the serving process once the mount exists, before the
+	 * first request (after detaching); may be NULL. */
+	void (*on_mounted)(void *arg);
+	void *on_mounted_arg;
 };
 
 /* Mounts u read-only (ovl NULL), or ovl writable, at mountpoint and

@@ -35,7 +35,8 @@ void cmd_print_usage(const char *usage);
 	X(grep, "Search file contents of an image")                                                \
 	X(which, "Show every layer that touched a path, with its history step")                    \
 	X(layers, "Per-layer sizes, entries, history and wasted space of an image")                \
-	X(diff, "Paths added, changed and deleted between two images")                             \
+	X(diff, "Changes between two images, or in an upper directory or mount")                   \
+	X(commit, "Turn an upper directory into a layer, or a new image with it on top")          \
 	X(mount, "Mount an image (or bare tar layers) with FUSE")                                  \
 	X(umount, "Unmount a layerfs mount")                                                       \
 	X(export, "Write an image's merged root file system as one tar")                           \

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "diff_upper.h"
 #include "inspect.h"
 #include "report.h"
 #include "util.h"
@@ -14,7 +15,11 @@
 
 static const char usage[] =
 	"Usage: layerfs diff [OPTIONS] IMAGE_A IMAGE_B\n"
+	"       layerfs diff [--image IMAGE | --layer A.tar ...] UPPERDIR|MOUNTPOINT\n"
 	"\n"
+	"With one argument: the changes recorded in an overlay upper directory, or\n"
+	"in a writable layerfs mount, as A/C/D lines against the lower layers.\n"
+	"With two:\n"
 	"Lists the paths that differ between the merged trees of two images, in\n"
 	"path order, like docker diff: \"A PATH\" only in IMAGE_B (added), \"D PATH\"\n"
 	"only in IMAGE_A (deleted; a directory's contents are listed too), \"C PATH\"\n"
@@ -87,8 +92,27 @@ static int run(struct view *va, struct view *vb, struct diff_out *o, error **err
 	return 0;
 }
 
+/* Positional arguments, skipping the values of options that take one. */
+static int count_positionals(int argc, char **argv)
+{
+	int n = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--"))
+			return n + argc - i - 1;
+		if (!strcmp(a, "--format") || !strcmp(a, "--image") || !strcmp(a, "--layer"))
+			i++;
+		else if (a[0] != '-')
+			n++;
+	}
+	return n;
+}
+
 int cmd_diff(int argc, char **argv, error **err)
 {
+	/* One argument: the changes of an upper directory or writable mount. */
+	if (count_positionals(argc, argv) == 1 && !cmd_wants_help(argc, argv))
+		return diff_upper_run(argc, argv, err);
 	enum { OPT_FORMAT = 256 };
 	static const struct option opts[] = {
 		{"format", required_argument, NULL, OPT_FORMAT},

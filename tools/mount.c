@@ -12,6 +12,7 @@
 
 #include "cmd.h"
 #include "fuse_ll.h"
+#include "mountstate.h"
 #include "util.h"
 #include "view.h"
 
@@ -257,6 +258,45 @@ static void release_upper(struct upper_dirs *u, int remove_temp)
 	free(u->temp);
 }
 
+/* The record `layerfs diff/commit MOUNTPOINT` read, kept while mounted. */
+struct record {
+	struct view *v;
+	const char *image;
+	char *mountpoint;
+	const struct upper_dirs *u;
+	int written;
+};
+
+static void record_write(void *arg)
+{
+	struct record *r = arg;
+	struct mountstate ms = {.upper = r->u->upper, .work = r->u->work,
+				.image = (char *)r->image, .nlayers = r->v->nlayers,
+				.pid = getpid()};
+	ms.layer_paths = lfs_xcalloc(ms.nlayers + 1, sizeof(char *));
+	ms.index_paths = lfs_xcalloc(ms.nlayers + 1, sizeof(char *));
+	for (size_t i = 0; i < ms.nlayers; i++) {
+		ms.layer_paths[i] = (char *)lfs_layer_path(r->v->layers[i]);
+		if (r->v->image)
+			ms.index_paths[i] = r->v->image->layers[i].index_path;
+	}
+	error *err = NULL;
+	/* Best effort: without a record, diff and commit take the upper dir. */
+	r->written = mountstate_write(r->v->store, r->mountpoint, &ms, &err) >= 0;
+	error_free(err);
+	free(ms.layer_paths);
+	free(ms.index_paths);
+}
+
+static void record_remove(struct record *r)
+{
+	error *err = NULL;
+	if (r->written)
+		mountstate_remove(r->v->store, r->mountpoint, &err);
+	error_free(err);
+	free(r->mountpoint);
+}
+
 static int serve(struct view *v, struct mount_args *a, const char *mp, const char *fsname,
 		 error **err)
 {
@@ -276,12 +316,18 @@ static int serve(struct view *v, struct mount_args *a, const char *mp, const cha
 		if (ret >= 0 && (r = lfs_ovl_new(v->u, u.upper, u.work, u.created, &ovl, &msg)) < 0)
 			ret = error_make(err, 0, "%s", msg);
 	}
+	struct record rec = {v, a->ntars ? NULL : fsname, realpath(mp, NULL), &u, 0};
 	if (ret >= 0) {
 		a->fuse.fsname = fsname;
+		if (ovl && rec.mountpoint) {
+			a->fuse.on_mounted = record_write;
+			a->fuse.on_mounted_arg = &rec;
+		}
 		r = lfs_fuse_serve(v->u, ovl, mp, &a->fuse, &msg);
 		if (r < 0)
 			ret = error_make(err, 0, "%s", msg ? msg : strerror(-r));
 	}
+	record_remove(&rec);
 	free(msg);
 	lfs_ovl_free(ovl);
 	/* r == 1: this is the parent, the child serves and cleans up. */

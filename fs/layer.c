@@ -290,3 +290,12 @@ ssize_t lfs_layer_pread(lfs_layer *l, const struct lfs_entry *e, void *buf, size
 	int ret = stream_read(l, buf, len, e->data_off + off);
 	return ret ? ret : (ssize_t)len;
 }
+
+int lfs_layer_data_fd(const lfs_layer *l, const struct lfs_entry *e, int *fd, uint64_t *tar_off)
+{
+	if (l->gz || l->is_dir || (e->flags & LFS_E_SPARSE) || !S_ISREG(e->mode))
+		return 0;
+	*fd = l->fd;
+	*tar_off = e->data_off;
+	return 1;
+}

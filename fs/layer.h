@@ -45,4 +45,10 @@ uint64_t lfs_layer_size(const lfs_layer *l);
  * (the layer was modified or truncated after indexing). */
 ssize_t lfs_layer_pread(lfs_layer *l, const struct lfs_entry *e, void *buf, size_t len,
 			uint64_t off);
+/* If member e's contents are one contiguous run of a plain tar file, sets
+ * *fd and *tar_off to where they start and returns 1 (so copies can use
+ * copy_file_range); else 0.  The caller must still check the byte count
+ * it gets: the file may have been truncated since indexing. */
+int lfs_layer_data_fd(const lfs_layer *l, const struct lfs_entry *e, int *fd, uint64_t *tar_off);
+
 #endif

@@ -517,8 +517,32 @@ static int copy_xattrs_from_lower(lfs_ovl *o, uint64_t low, int dirfd, const cha
 	return ret;
 }
 
+/* In-kernel copy from the tar (and a reflink where the filesystem can). */
+static int copy_range_from_lower(lfs_ovl *o, uint64_t low, int fd, off_t size)
+{
+	int tfd;
+	uint64_t start;
+	if (!lfs_union_data_fd(o->lower, low, &tfd, &start))
+		return 1;
+	loff_t in = (loff_t)start, out = 0;
+	while (out < size) {
+		ssize_t n = copy_file_range(tfd, &in, fd, &out, (size_t)(size - out), 0);
+		if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP ||
+			      errno == EINVAL) && out == 0)
+			return 1; /* not supported here: copy through a buffer */
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO; /* the layer is shorter than its index says */
+	}
+	return 0;
+}
+
 static int copy_data_from_lower(lfs_ovl *o, uint64_t low, int fd, off_t size)
 {
+	int r = copy_range_from_lower(o, low, fd, size);
+	if (r <= 0)
+		return r;
 	enum { CHUNK = 1 << 20 };
 	char *buf = lfs_xmalloc(CHUNK);
 	int ret = 0;

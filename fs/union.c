@@ -629,6 +629,15 @@ ssize_t lfs_union_read(lfs_union *u, uint64_t id, void *buf, size_t len, uint64_
 	return lfs_layer_pread(u->layers[n->layer], e, buf, len, off);
 }
 
+int lfs_union_data_fd(lfs_union *u, uint64_t id, int *fd, uint64_t *tar_off)
+{
+	struct node *n;
+	const struct lfs_entry *e = node_entry(u, id, &n);
+	if (!e || !S_ISREG(e->mode))
+		return 0;
+	return lfs_layer_data_fd(u->layers[n->layer], e, fd, tar_off);
+}
+
 ssize_t lfs_union_getxattr(lfs_union *u, uint64_t id, const char *name, void *buf, size_t size)
 {
 	struct node *n;

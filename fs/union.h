@@ -73,6 +73,11 @@ int lfs_union_dir_count(lfs_union *u, uint64_t dir, uint32_t *n);
 
 /* Reads file contents; returns bytes read (0 at EOF) or -errno. */
 ssize_t lfs_union_read(lfs_union *u, uint64_t id, void *buf, size_t len, uint64_t off);
+/* Where file id's bytes lie in a plain tar (see lfs_layer_data_fd):
+ * returns 1 and sets fd and offset, or 0 when they must be read with
+ * lfs_union_read. */
+int lfs_union_data_fd(lfs_union *u, uint64_t id, int *fd, uint64_t *tar_off);
+
 /* getxattr semantics: with size 0 returns the value's length, else copies
  * it and returns the length (-ERANGE if it does not fit). */
 ssize_t lfs_union_getxattr(lfs_union *u, uint64_t id, const char *name, void *buf, size_t size);

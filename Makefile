@@ -87,6 +87,14 @@ demo: $(BIN)
 bench: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tests/bench/run.sh
 
+# Installs layerfs and mount.fuse.layerfs, so that `mount -t fuse.layerfs`
+# and podman/buildah (mount_program = layerfs) can call it.
+PREFIX ?= /usr/local
+install: $(BIN)
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/layerfs
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	ln -sf ../bin/layerfs $(DESTDIR)$(PREFIX)/sbin/mount.fuse.layerfs
+
 format:
 	clang-format -i fs/*.[ch] tools/*.[ch] tests/unit/*.[ch]
 
@@ -96,4 +104,4 @@ clean:
 ifeq ($(BIN),build/layerfs)
 .PHONY: layerfs
 endif
-.PHONY: all unit check demo bench deps deps-check format clean
+.PHONY: all unit check demo bench deps deps-check format clean install

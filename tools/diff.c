@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cmd.h"
 #include "diff_upper.h"
@@ -92,18 +93,24 @@ static int run(struct view *va, struct view *vb, struct diff_out *o, error **err
 	return 0;
 }
 
-/* Positional arguments, skipping the values of options that take one. */
-static int count_positionals(int argc, char **argv)
+/* Positional arguments, skipping the values of options that take one;
+ * *last is set to the last one. */
+static int count_positionals(int argc, char **argv, const char **last)
 {
 	int n = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "--"))
+		if (!strcmp(a, "--")) {
+			if (i + 1 < argc)
+				*last = argv[argc - 1];
 			return n + argc - i - 1;
-		if (!strcmp(a, "--format") || !strcmp(a, "--image") || !strcmp(a, "--layer"))
+		}
+		if (!strcmp(a, "--format") || !strcmp(a, "--image") || !strcmp(a, "--layer")) {
 			i++;
-		else if (a[0] != '-')
+		} else if (a[0] != '-') {
 			n++;
+			*last = a;
+		}
 	}
 	return n;
 }
@@ -111,8 +118,16 @@ static int count_positionals(int argc, char **argv)
 int cmd_diff(int argc, char **argv, error **err)
 {
 	/* One argument: the changes of an upper directory or writable mount. */
-	if (count_positionals(argc, argv) == 1 && !cmd_wants_help(argc, argv))
+	const char *one = NULL;
+	struct stat st;
+	if (count_positionals(argc, argv, &one) == 1 && !cmd_wants_help(argc, argv)) {
+		if (stat(one, &st) < 0 || !S_ISDIR(st.st_mode))
+			return error_usage(err,
+					   "'%s' is not an upper directory or mount point; to compare "
+					   "images give two: layerfs diff IMAGE_A IMAGE_B",
+					   one);
 		return diff_upper_run(argc, argv, err);
+	}
 	enum { OPT_FORMAT = 256 };
 	static const struct option opts[] = {
 		{"format", required_argument, NULL, OPT_FORMAT},

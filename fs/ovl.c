@@ -56,6 +56,7 @@ struct oino {
 	struct oino *unext; /* upper identity hash chain */
 	struct oino *prev, *next; /* all inodes, for lfs_ovl_free */
 	struct lfs_ovl_file *files;
+	struct stat *gone; /* attributes when its last name went (nlink 0) */
 };
 
 struct lfs_ovl_file {
@@ -251,6 +252,7 @@ static void ino_destroy(struct oino *ino)
 {
 	ino->prev->next = ino->next;
 	ino->next->prev = ino->prev;
+	free(ino->gone);
 	if (ino->dirfd >= 0)
 		close(ino->dirfd);
 	free(ino);
@@ -410,6 +412,7 @@ static int lookup_locked(lfs_ovl *o, struct oino *dir, const char *name, struct 
 		}
 		if (errno != ENOENT)
 			return -errno;
+		/* fstatat of a too long ".wh." name fails: no such whiteout. */
 		lfs_buf wh = LFS_BUF_INIT;
 		lfs_buf_addf(&wh, "%s%s", LFS_WH_PREFIX, name);
 		int whited = fstatat(pfd, wh.data, &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -433,11 +436,20 @@ static int lookup_locked(lfs_ovl *o, struct oino *dir, const char *name, struct 
 
 static void apply_override(lfs_ovl *o, struct oino *ino, struct stat *st);
 
+/* An open upper descriptor of ino, for an inode with no name left. */
+static int any_open_fd(const struct oino *ino)
+{
+	for (const lfs_ovl_file *f = ino->files; f; f = f->next)
+		if (f->fd >= 0)
+			return f->fd;
+	return -1;
+}
+
 static int getattr_locked(lfs_ovl *o, struct oino *ino, struct stat *st)
 {
 	int ret;
 	if (ino->upper) {
-		if (ino->type == S_IFDIR && (ino == o->root || ino->aliases)) {
+		if (ino->type == S_IFDIR && (ino == o->root || ino->aliases || ino->dirfd >= 0)) {
 			int fd = dir_fd(o, ino);
 			ret = fd < 0 ? fd : (fstat(fd, st) < 0 ? -errno : 0);
 		} else if (ino->aliases) {
@@ -446,8 +458,11 @@ static int getattr_locked(lfs_ovl *o, struct oino *ino, struct stat *st)
 			ret = upper_loc(o, ino, &pfd, &name);
 			if (!ret && fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 				ret = -errno;
-		} else if (ino->files && ino->files->fd >= 0) {
-			ret = fstat(ino->files->fd, st) < 0 ? -errno : 0;
+		} else if (any_open_fd(ino) >= 0) {
+			ret = fstat(any_open_fd(ino), st) < 0 ? -errno : 0;
+		} else if (ino->gone) {
+			*st = *ino->gone; /* e.g. a FIFO held open: the kernel opened it */
+			ret = 0;
 		} else {
 			ret = -ESTALE;
 		}
@@ -633,6 +648,20 @@ static void tmp_name(lfs_ovl *o, char out[32])
 	snprintf(out, 32, "#%llx", (unsigned long long)++o->tmp_seq);
 }
 
+/* Descriptors opened while the file was only in the lower keep reading
+ * from it; after copy-up they must see the upper copy (and its later
+ * writes), as on a plain filesystem.  A failed reopen leaves the lower. */
+static void reopen_lower_files(struct oino *ino, int pfd, const char *name)
+{
+	for (lfs_ovl_file *f = ino->files; f; f = f->next) {
+		if (f->fd >= 0)
+			continue;
+		int fd = openat(pfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			__atomic_store_n(&f->fd, fd, __ATOMIC_RELEASE);
+	}
+}
+
 /* Makes ino exist in the upper: its parents first, then a copy of the
  * lower entry built in the work directory and renamed into place. */
 static int copy_up(lfs_ovl *o, struct oino *ino)
@@ -669,6 +698,8 @@ static int copy_up(lfs_ovl *o, struct oino *ino)
 	set_upper(o, ino, &st);
 	if (ino->type != S_IFDIR)
 		ino->lower = 0; /* a file's data is now the upper copy */
+	if (ino->type == S_IFREG)
+		reopen_lower_files(ino, pfd, d->name);
 	return 0;
 }
 
@@ -1042,6 +1073,8 @@ static int setattr_locked(lfs_ovl *o, struct oino *ino, const struct stat *a, un
 {
 	int ret = copy_up(o, ino);
 	int pfd = -1, fd = fh && fh->fd >= 0 ? fh->fd : -1;
+	if (fd < 0 && !ino->aliases && ino != o->root)
+		fd = any_open_fd(ino); /* fchmod & co. of an unlinked open file */
 	const char *name = NULL;
 	if (!ret && ino == o->root) {
 		pfd = o->upper_fd;
@@ -1123,10 +1156,24 @@ static int prepare_create(lfs_ovl *o, struct oino *dir, const char *name, int *p
 static int finish_create(lfs_ovl *o, struct oino *dir, int pfd, const char *name,
 			 const struct lfs_ovl_cred *c, uint64_t *id, struct stat *st)
 {
-	if (c && o->is_root && fchownat(pfd, name, c->uid, c->gid, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
 	if (fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	struct stat pst;
+	gid_t gid = c ? c->gid : 0;
+	/* In a set-group-ID directory new entries take its group (and the
+	 * kernel already gave them that group in the upper). */
+	if (c && fstat(pfd, &pst) == 0 && (pst.st_mode & S_ISGID))
+		gid = pst.st_gid;
+	if (c && o->is_root && (st->st_uid != c->uid || st->st_gid != gid)) {
+		if (fchownat(pfd, name, c->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+		/* chown clears set-id bits the creator asked for: put them back. */
+		if ((st->st_mode & (S_ISUID | S_ISGID)) && !S_ISLNK(st->st_mode) &&
+		    fchmodat(pfd, name, st->st_mode & 07777, 0) < 0)
+			return -errno;
+		if (fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+	}
 	struct oino *ino = ino_new(o, st->st_mode);
 	set_upper(o, ino, st);
 	dent_add(o, dir, name, ino);
@@ -1247,6 +1294,22 @@ static int clear_markers(lfs_ovl *o, struct oino *dir)
 	return ret;
 }
 
+/* Before the last name of an upper inode goes: what fstat of a descriptor
+ * the kernel still holds must report (FIFOs and sockets are opened by the
+ * kernel alone, so no descriptor of ours can answer for them). */
+static void remember_gone(lfs_ovl *o, struct oino *ino)
+{
+	if (!ino->upper || !ino->aliases || ino->aliases->anext || ino->type == S_IFDIR)
+		return;
+	struct stat st;
+	if (getattr_locked(o, ino, &st))
+		return;
+	st.st_nlink = 0;
+	if (!ino->gone)
+		ino->gone = lfs_xmalloc(sizeof(*ino->gone));
+	*ino->gone = st;
+}
+
 static int remove_locked(lfs_ovl *o, struct oino *dir, const char *name, int isdir)
 {
 	struct oino *ino;
@@ -1264,14 +1327,13 @@ static int remove_locked(lfs_ovl *o, struct oino *dir, const char *name, int isd
 	if (pfd < 0)
 		return pfd;
 	int hides = lower_child(o, dir, name) != 0;
+	remember_gone(o, ino);
 	if (ino->upper && unlinkat(pfd, name, isdir ? AT_REMOVEDIR : 0) < 0)
 		return -errno;
 	if (hides && (ret = lfs_upper_make_whiteout(pfd, name)) != 0)
 		return ret;
-	if (isdir && ino->dirfd >= 0) {
-		close(ino->dirfd);
-		ino->dirfd = -1;
-	}
+	/* A removed directory keeps its O_PATH descriptor: an open handle
+	 * can still fstat it (st_nlink 0); freeing the inode closes it. */
 	dent_drop(o, dcache_find(o, dir, name));
 	return 0;
 }
@@ -1331,6 +1393,25 @@ static void move_dentry(lfs_ovl *o, struct dent *d, struct oino *dir, const char
 	ino->nlookup--;
 }
 
+/* After RENAME_EXCHANGE: each name now belongs to the other inode.  sd
+ * takes dd's place in dst's alias list and the other way round. */
+static void swap_dentries(struct dent *sd, struct dent *dd)
+{
+	struct oino *src = sd->ino, *dst = dd->ino;
+	struct dent **ps = &src->aliases, **pd = &dst->aliases;
+	while (*ps != sd)
+		ps = &(*ps)->anext;
+	while (*pd != dd)
+		pd = &(*pd)->anext;
+	*ps = dd;
+	*pd = sd;
+	struct dent *next = sd->anext;
+	sd->anext = dd->anext;
+	dd->anext = next;
+	sd->ino = dst;
+	dd->ino = src;
+}
+
 static int rename_locked(lfs_ovl *o, struct oino *sdir, const char *sname, struct oino *ddir,
 			 const char *dname, unsigned flags)
 {
@@ -1360,6 +1441,8 @@ static int rename_locked(lfs_ovl *o, struct oino *sdir, const char *sname, struc
 	int dst_hides = lower_child(o, ddir, dname) != 0;
 	if (!dst && (ret = lfs_upper_drop_whiteout(dpfd, dname)) != 0)
 		return ret;
+	if (dst && !(flags & RENAME_EXCHANGE) && dst != src)
+		remember_gone(o, dst);
 	if (renameat2(spfd, sname, dpfd, dname, flags & RENAME_EXCHANGE) < 0)
 		return -errno;
 	if (!(flags & RENAME_EXCHANGE) && src_hides &&
@@ -1368,14 +1451,8 @@ static int rename_locked(lfs_ovl *o, struct oino *sdir, const char *sname, struc
 	/* Bookkeeping: the names now point at the moved inodes. */
 	struct dent *sd = dcache_find(o, sdir, sname), *dd = dst ? dcache_find(o, ddir, dname) : NULL;
 	if (flags & RENAME_EXCHANGE) {
-		sd->ino = dst;
-		dd->ino = src;
-		for (struct dent **pp = &src->aliases; *pp; pp = &(*pp)->anext)
-			if (*pp == sd)
-				*pp = dd;
-		for (struct dent **pp = &dst->aliases; *pp; pp = &(*pp)->anext)
-			if (*pp == dd)
-				*pp = sd;
+		if (src != dst)
+			swap_dentries(sd, dd);
 		ret = mark_moved_dir(o, dst, src_hides);
 	} else {
 		if (dd)
@@ -1468,9 +1545,11 @@ int lfs_ovl_create(lfs_ovl *o, uint64_t parent, const char *name, mode_t mode, i
 
 ssize_t lfs_ovl_read(lfs_ovl *o, lfs_ovl_file *fh, void *buf, size_t len, off_t off)
 {
-	if (fh->fd < 0)
+	/* fd may switch from -1 to the upper copy under us (copy-up). */
+	int fd = __atomic_load_n(&fh->fd, __ATOMIC_ACQUIRE);
+	if (fd < 0)
 		return lfs_union_read(o->lower, fh->lower, buf, len, (uint64_t)off);
-	ssize_t n = pread(fh->fd, buf, len, off);
+	ssize_t n = pread(fd, buf, len, off);
 	return n < 0 ? -errno : n;
 }
 
@@ -1590,19 +1669,57 @@ static int internal_xattr(const char *name)
 	       !strncmp(name, "user.fuseoverlayfs.", 19) || !strcmp(name, LFS_XATTR_OVERRIDE);
 }
 
-/* The upper path of ino for the xattr calls. */
-static int xattr_path(lfs_ovl *o, struct oino *ino, lfs_buf *path)
+/* Where the xattr calls go: a path through a directory descriptor (the
+ * l* calls), or, for an unlinked open file, its descriptor (the f* calls). */
+struct xtarget {
+	lfs_buf path;
+	int fd;
+};
+
+static int xattr_target(lfs_ovl *o, struct oino *ino, struct xtarget *t)
 {
+	lfs_buf_init(&t->path, 0);
+	t->fd = -1;
 	if (ino == o->root) {
-		proc_path(path, o->upper_fd, "."); /* l*xattr must not stop at the magic link */
+		proc_path(&t->path, o->upper_fd, "."); /* l*xattr must not stop at the link */
 		return 0;
+	}
+	if (!ino->aliases) {
+		t->fd = any_open_fd(ino);
+		return t->fd >= 0 ? 0 : -ESTALE;
 	}
 	int pfd;
 	const char *name;
 	int ret = upper_loc(o, ino, &pfd, &name);
 	if (!ret)
-		proc_path(path, pfd, name);
+		proc_path(&t->path, pfd, name);
 	return ret;
+}
+
+static ssize_t x_get(const struct xtarget *t, const char *name, void *buf, size_t size)
+{
+	ssize_t n = t->fd >= 0 ? fgetxattr(t->fd, name, buf, size)
+			       : lgetxattr(t->path.data, name, buf, size);
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t x_list(const struct xtarget *t, char *buf, size_t size)
+{
+	ssize_t n = t->fd >= 0 ? flistxattr(t->fd, buf, size) : llistxattr(t->path.data, buf, size);
+	return n < 0 ? -errno : n;
+}
+
+static int x_set(const struct xtarget *t, const char *name, const void *v, size_t size, int flags)
+{
+	int r = t->fd >= 0 ? fsetxattr(t->fd, name, v, size, flags)
+			   : lsetxattr(t->path.data, name, v, size, flags);
+	return r < 0 ? -errno : 0;
+}
+
+static int x_remove(const struct xtarget *t, const char *name)
+{
+	int r = t->fd >= 0 ? fremovexattr(t->fd, name) : lremovexattr(t->path.data, name);
+	return r < 0 ? -errno : 0;
 }
 
 static ssize_t getxattr_locked(lfs_ovl *o, struct oino *ino, const char *name, void *buf,
@@ -1612,13 +1729,11 @@ static ssize_t getxattr_locked(lfs_ovl *o, struct oino *ino, const char *name, v
 		return -ENODATA;
 	if (!ino->upper)
 		return lfs_union_getxattr(o->lower, ino->lower, name, buf, size);
-	lfs_buf path = LFS_BUF_INIT;
-	ssize_t ret = xattr_path(o, ino, &path);
+	struct xtarget t;
+	ssize_t ret = xattr_target(o, ino, &t);
 	if (!ret)
-		ret = lgetxattr(path.data, name, buf, size);
-	if (ret < 0 && ret != -ESTALE)
-		ret = -errno;
-	lfs_buf_release(&path);
+		ret = x_get(&t, name, buf, size);
+	lfs_buf_release(&t.path);
 	return ret;
 }
 
@@ -1646,17 +1761,13 @@ static ssize_t listxattr_locked(lfs_ovl *o, struct oino *ino, char *buf, size_t 
 {
 	if (!ino->upper)
 		return lfs_union_listxattr(o->lower, ino->lower, buf, size);
-	lfs_buf path = LFS_BUF_INIT;
-	ssize_t ret = xattr_path(o, ino, &path);
-	if (ret) {
-		lfs_buf_release(&path);
-		return ret;
-	}
-	ssize_t n = llistxattr(path.data, NULL, 0);
+	struct xtarget t;
+	ssize_t ret = xattr_target(o, ino, &t);
+	ssize_t n = ret ? ret : x_list(&t, NULL, 0);
 	char *all = n > 0 ? lfs_xmalloc((size_t)n) : NULL;
 	if (n > 0)
-		n = llistxattr(path.data, all, (size_t)n);
-	ret = n < 0 ? -errno : filter_xattr_list(all, n);
+		n = x_list(&t, all, (size_t)n);
+	ret = n < 0 ? n : filter_xattr_list(all, n);
 	if (ret > 0 && size) {
 		if ((size_t)ret > size)
 			ret = -ERANGE;
@@ -1664,7 +1775,7 @@ static ssize_t listxattr_locked(lfs_ovl *o, struct oino *ino, char *buf, size_t 
 			memcpy(buf, all, (size_t)ret);
 	}
 	free(all);
-	lfs_buf_release(&path);
+	lfs_buf_release(&t.path);
 	return ret;
 }
 
@@ -1679,13 +1790,12 @@ static int setxattr_locked(lfs_ovl *o, struct oino *ino, const char *name, const
 	if (internal_xattr(name))
 		return -EPERM;
 	int ret = copy_up(o, ino);
-	lfs_buf path = LFS_BUF_INIT;
+	struct xtarget t = {LFS_BUF_INIT, -1};
 	if (!ret)
-		ret = xattr_path(o, ino, &path);
-	if (!ret && (remove ? lremovexattr(path.data, name)
-			    : lsetxattr(path.data, name, value, size, flags)) < 0)
-		ret = -errno;
-	lfs_buf_release(&path);
+		ret = xattr_target(o, ino, &t);
+	if (!ret)
+		ret = remove ? x_remove(&t, name) : x_set(&t, name, value, size, flags);
+	lfs_buf_release(&t.path);
 	return ret;
 }
 

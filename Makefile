@@ -68,6 +68,18 @@ $(BUILD)/tests/check_%: tests/unit/check_%.c $(HDRS) $(LIBS)
 
 unit: $(UNIT_BIN)
 
+# Stand-alone test programs run by the integration scripts (they find them
+# beside the layerfs binary, in $(BUILD)/tests/).
+TEST_PROGS := $(BUILD)/tests/posix_check $(BUILD)/tests/random_ops
+$(BUILD)/tests/posix_check: $(wildcard tests/posix/*.c)
+	@mkdir -p $(dir $@)
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^)
+$(BUILD)/tests/random_ops: $(wildcard tests/random_ops/*.c)
+	@mkdir -p $(dir $@)
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^)
+
 # deps-check fails early with the exact install command when a library is missing.
 deps-check:
 	@tools/install-deps.sh --check
@@ -78,7 +90,7 @@ deps:
 # Sanitizer runs: leaks in third-party libraries are listed in tests/lsan.supp.
 export LSAN_OPTIONS := suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
-check: $(BIN) $(UNIT_BIN)
+check: $(BIN) $(UNIT_BIN) $(TEST_PROGS)
 	@LAYERFS=$(abspath $(BIN)) tests/run.sh $(UNIT_BIN) -- tests/integration/*.sh
 
 demo: $(BIN)
@@ -86,6 +98,7 @@ demo: $(BIN)
 
 bench: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tests/bench/run.sh
+	@LAYERFS=$(abspath $(BIN)) tests/bench/write.sh
 
 # Installs layerfs and mount.fuse.layerfs, so that `mount -t fuse.layerfs`
 # and podman/buildah (mount_program = layerfs) can call it.

@@ -377,6 +377,13 @@ static int serve(struct fuse_session *se, const struct lfs_fuse_opts *o)
 	return ret < 0 ? ret : 0;
 }
 
+/* The kernel caches attributes and pages per inode: drop them for an
+ * inode the overlay changed behind its back. */
+static void inval_inode(void *arg, uint64_t id)
+{
+	fuse_lowlevel_notify_inval_inode(arg, id, 0, 0);
+}
+
 int lfs_fuse_serve(lfs_union *u, lfs_ovl *ovl, const char *mountpoint,
 		   const struct lfs_fuse_opts *opts, char **err)
 {
@@ -409,6 +416,8 @@ int lfs_fuse_serve(lfs_union *u, lfs_ovl *ovl, const char *mountpoint,
 	fuse_opt_free_args(&args);
 	if (!se)
 		return set_err(err, -EINVAL, "cannot start a FUSE session for '%s'", mountpoint);
+	if (ovl)
+		lfs_ovl_set_notify(ovl, inval_inode, se);
 	int ret = 0;
 	if (fuse_set_signal_handlers(se) < 0) {
 		ret = set_err(err, -EIO, "cannot install signal handlers for '%s'", mountpoint);

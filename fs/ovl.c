@@ -91,6 +91,8 @@ struct lfs_ovl {
 	uint64_t tmp_seq;
 	int is_root; /* may chown and mknod whiteouts */
 	struct oino all; /* list head of all inodes */
+	void (*notify)(void *arg, uint64_t id);
+	void *notify_arg;
 };
 
 #define UPPER_INO_BIT (1ULL << 63)
@@ -638,6 +640,16 @@ static int copy_up_meta(lfs_ovl *o, uint64_t low, const struct stat *lst, int di
 	return 0;
 }
 
+/* Puts a directory's times back (by its O_PATH descriptor). */
+static void keep_times(int dirfd, const struct stat *st)
+{
+	lfs_buf p = LFS_BUF_INIT;
+	struct timespec ts[2] = {st->st_atim, st->st_mtim};
+	proc_path(&p, dirfd, NULL);
+	utimensat(AT_FDCWD, p.data, ts, 0);
+	lfs_buf_release(&p);
+}
+
 static int work_unlink(lfs_ovl *o, const char *tmp, int isdir)
 {
 	return unlinkat(o->work_fd, tmp, isdir ? AT_REMOVEDIR : 0);
@@ -661,6 +673,8 @@ static void reopen_lower_files(struct oino *ino, int pfd, const char *name)
 			__atomic_store_n(&f->fd, fd, __ATOMIC_RELEASE);
 	}
 }
+
+static int copy_up_links(lfs_ovl *o, struct oino *ino, uint64_t low, int pfd, const char *name);
 
 /* Makes ino exist in the upper: its parents first, then a copy of the
  * lower entry built in the work directory and renamed into place. */
@@ -686,8 +700,12 @@ static int copy_up(lfs_ovl *o, struct oino *ino)
 	ret = copy_up_make(o, ino->lower, &lst, tmp);
 	if (!ret)
 		ret = copy_up_meta(o, ino->lower, &lst, o->work_fd, tmp);
+	struct stat pst;
+	int have_pst = !ret && fstat(pfd, &pst) == 0;
 	if (!ret && renameat(o->work_fd, tmp, pfd, d->name) < 0)
 		ret = -errno;
+	if (!ret && have_pst)
+		keep_times(pfd, &pst); /* a copy-up is not a change of the directory */
 	if (ret) {
 		work_unlink(o, tmp, S_ISDIR(lst.st_mode));
 		return ret;
@@ -695,11 +713,15 @@ static int copy_up(lfs_ovl *o, struct oino *ino)
 	struct stat st;
 	if (fstatat(pfd, d->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
+	uint64_t low = ino->lower;
 	set_upper(o, ino, &st);
 	if (ino->type != S_IFDIR)
 		ino->lower = 0; /* a file's data is now the upper copy */
-	if (ino->type == S_IFREG)
+	if (ino->type == S_IFREG) {
 		reopen_lower_files(ino, pfd, d->name);
+		if (lst.st_nlink > 1)
+			return copy_up_links(o, ino, low, pfd, d->name);
+	}
 	return 0;
 }
 
@@ -840,6 +862,73 @@ static void listing_release(struct listing *l)
 	listing_free(l->hidden, l->nh);
 }
 
+static int copy_up(lfs_ovl *o, struct oino *ino);
+
+static void collect_path(void *ctx, const char *path)
+{
+	struct listing *l = ctx;
+	listing_add(&l->ents, &l->n, &l->cap, path, 0, 0);
+}
+
+/* Resolves a root-relative path through the merged tree. */
+static int walk_path(lfs_ovl *o, const char *path, struct oino **out)
+{
+	struct oino *cur = o->root;
+	lfs_buf comp = LFS_BUF_INIT;
+	int ret = 0;
+	while (*path && !ret) {
+		const char *slash = strchr(path, '/');
+		size_t len = slash ? (size_t)(slash - path) : strlen(path);
+		lfs_buf_reset(&comp);
+		lfs_buf_add(&comp, path, len);
+		ret = lookup_locked(o, cur, comp.data, &cur);
+		path += len + (slash ? 1 : 0);
+	}
+	lfs_buf_release(&comp);
+	if (!ret)
+		*out = cur;
+	return ret;
+}
+
+/* A lower file with several names keeps them one inode: once one name is
+ * copied up, its other visible names become hard links to the copy (as
+ * kernel overlayfs does with index=on), so a write through one name shows
+ * through the others. */
+static int copy_up_links(lfs_ovl *o, struct oino *ino, uint64_t low, int pfd, const char *name)
+{
+	struct listing names = {0};
+	int ret = lfs_union_hardlink_names(o->lower, low, collect_path, &names);
+	for (size_t i = 0; !ret && i < names.n; i++) {
+		struct oino *other;
+		if (walk_path(o, names.ents[i].name, &other) || other->upper || other->lower != low)
+			continue; /* this name, or one replaced since */
+		struct dent *od = other->aliases;
+		ret = copy_up(o, od->parent);
+		int opfd = ret ? ret : dir_fd(o, od->parent);
+		if (opfd < 0)
+			ret = opfd;
+		struct stat pst;
+		int have_pst = opfd >= 0 && fstat(opfd, &pst) == 0;
+		if (opfd >= 0 && linkat(pfd, name, opfd, od->name, 0) < 0)
+			ret = -errno;
+		if (!ret && have_pst)
+			keep_times(opfd, &pst);
+		struct stat st;
+		if (!ret && fstatat(opfd, od->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			ret = -errno;
+		if (!ret) {
+			set_upper(o, other, &st);
+			other->lower = 0;
+			reopen_lower_files(other, opfd, od->name);
+			if (o->notify && other->nlookup)
+				o->notify(o->notify_arg, id_of(o, other));
+		}
+	}
+	listing_free(names.ents, names.n);
+	return ret;
+}
+
+
 /* Copies up a whole subtree (for rename): afterwards nothing of it is read
  * from the lower, so each directory in it is made opaque. */
 static int copy_up_tree(lfs_ovl *o, struct oino *ino)
@@ -934,6 +1023,12 @@ fail:
 		close(o->work_fd);
 	free(o);
 	return -EINVAL;
+}
+
+void lfs_ovl_set_notify(lfs_ovl *o, void (*fn)(void *arg, uint64_t id), void *arg)
+{
+	o->notify = fn;
+	o->notify_arg = arg;
 }
 
 void lfs_ovl_free(lfs_ovl *o)
@@ -1608,17 +1703,9 @@ static int opendir_locked(lfs_ovl *o, struct oino *ino, lfs_ovl_dir **dh)
 {
 	if (ino->type != S_IFDIR)
 		return -ENOTDIR;
-	struct listing l;
-	int ret = list_merged(o, ino, &l);
-	if (ret) {
-		listing_release(&l);
-		return ret;
-	}
-	listing_free(l.hidden, l.nh);
+	/* The listing is taken by the first readdir (offset 0). */
 	lfs_ovl_dir *d = lfs_xcalloc(1, sizeof(*d));
 	d->ino = ino;
-	d->ents = l.ents;
-	d->n = l.n;
 	ino->nopen++;
 	*dh = d;
 	return 0;
@@ -1629,8 +1716,27 @@ int lfs_ovl_opendir(lfs_ovl *o, uint64_t id, lfs_ovl_dir **dh)
 	return LOCKED(o, opendir_locked(o, ino_of(o, id), dh));
 }
 
+static int refresh_locked(lfs_ovl *o, lfs_ovl_dir *dh)
+{
+	struct listing l;
+	int ret = list_merged(o, dh->ino, &l);
+	if (ret) {
+		listing_release(&l);
+		return ret;
+	}
+	listing_free(l.hidden, l.nh);
+	listing_free(dh->ents, dh->n);
+	dh->ents = l.ents;
+	dh->n = l.n;
+	return 0;
+}
+
 int lfs_ovl_readdir(lfs_ovl *o, lfs_ovl_dir *dh, uint64_t off, lfs_union_dir_fn fn, void *ctx)
 {
+	/* From the start again (rewinddir): list what is there now. */
+	int ret = off == 0 ? LOCKED(o, refresh_locked(o, dh)) : 0;
+	if (ret)
+		return ret;
 	for (uint64_t c = off + 1;; c++) {
 		int stop;
 		if (c <= 2) {

@@ -52,6 +52,11 @@ struct lfs_ovl_cred {
 int lfs_ovl_new(lfs_union *lower, const char *upper_dir, const char *work_dir, int init_root,
 		lfs_ovl **out, char **err);
 void lfs_ovl_free(lfs_ovl *o);
+/* fn(arg, id) is called when an inode's attributes or data changed other
+ * than through a request on that inode (the other names of a hard link
+ * at copy-up), so the caller can drop what it cached.  Called with the
+ * namespace lock held: fn must not call back into lfs_ovl. */
+void lfs_ovl_set_notify(lfs_ovl *o, void (*fn)(void *arg, uint64_t id), void *arg);
 
 int lfs_ovl_lookup(lfs_ovl *o, uint64_t parent, const char *name, uint64_t *id, struct stat *st);
 void lfs_ovl_forget(lfs_ovl *o, uint64_t id, uint64_t nlookup);
@@ -101,7 +106,8 @@ int lfs_ovl_fallocate(lfs_ovl *o, lfs_ovl_file *fh, int mode, off_t off, off_t l
 int lfs_ovl_file_fd(const lfs_ovl_file *fh);
 void lfs_ovl_release(lfs_ovl *o, lfs_ovl_file *fh);
 
-/* Directory listing: a snapshot taken at open; cookies as lfs_union_readdir. */
+/* Directory listing: a snapshot taken by each readdir from offset 0 (so
+ * rewinddir sees what is there now); cookies as lfs_union_readdir. */
 int lfs_ovl_opendir(lfs_ovl *o, uint64_t id, lfs_ovl_dir **dh);
 int lfs_ovl_readdir(lfs_ovl *o, lfs_ovl_dir *dh, uint64_t off, lfs_union_dir_fn fn, void *ctx);
 void lfs_ovl_releasedir(lfs_ovl *o, lfs_ovl_dir *dh);

@@ -478,7 +478,10 @@ static int walk_nofollow(lfs_union *u, const char *path, uint64_t *id)
 	return ret;
 }
 
-static uint32_t hardlink_nlink(lfs_union *u, uint64_t id, const struct node *n)
+/* Calls fn for each name of hard-linked node id still visible in the
+ * merged tree (paths relative to the root); returns how many there are. */
+static uint32_t for_each_visible_name(lfs_union *u, uint64_t id, const struct node *n,
+				      lfs_union_path_fn fn, void *ctx)
 {
 	const lfs_index *idx = idx_of(u, n->layer);
 	uint32_t visible = 0, e = n->entry, steps = 0;
@@ -487,12 +490,33 @@ static uint32_t hardlink_nlink(lfs_union *u, uint64_t id, const struct node *n)
 		uint64_t found;
 		lfs_buf_reset(&path);
 		lfs_index_path(idx, e, &path);
-		if (!walk_nofollow(u, path.data, &found) && found == id)
+		if (!walk_nofollow(u, path.data, &found) && found == id) {
 			visible++;
+			if (fn)
+				fn(ctx, path.data);
+		}
 		e = lfs_index_entry(idx, e)->link;
 	} while (e != n->entry && ++steps < lfs_index_count(idx));
 	lfs_buf_release(&path);
+	return visible;
+}
+
+static uint32_t hardlink_nlink(lfs_union *u, uint64_t id, const struct node *n)
+{
+	uint32_t visible = for_each_visible_name(u, id, n, NULL, NULL);
 	return visible ? visible : 1;
+}
+
+int lfs_union_hardlink_names(lfs_union *u, uint64_t id, lfs_union_path_fn fn, void *ctx)
+{
+	struct node *n = node_get(u, id);
+	if (!n)
+		return -ENOENT;
+	const struct lfs_entry *e = entry_of(u, n->layer, n->entry);
+	if (!(e->flags & LFS_E_HARDLINK))
+		return 0;
+	for_each_visible_name(u, id, n, fn, ctx);
+	return 0;
 }
 
 static uint32_t dir_nlink(lfs_union *u, const struct node *n)

@@ -73,6 +73,12 @@ int lfs_union_dir_count(lfs_union *u, uint64_t dir, uint32_t *n);
 
 /* Reads file contents; returns bytes read (0 at EOF) or -errno. */
 ssize_t lfs_union_read(lfs_union *u, uint64_t id, void *buf, size_t len, uint64_t off);
+/* For a hard-linked file: calls fn with each of its names still visible
+ * in the merged tree (paths without a leading slash).  Nothing for other
+ * nodes.  Returns 0 or -ENOENT. */
+typedef void (*lfs_union_path_fn)(void *ctx, const char *path);
+int lfs_union_hardlink_names(lfs_union *u, uint64_t id, lfs_union_path_fn fn, void *ctx);
+
 /* Where file id's bytes lie in a plain tar (see lfs_layer_data_fd):
  * returns 1 and sets fd and offset, or 0 when they must be read with
  * lfs_union_read. */

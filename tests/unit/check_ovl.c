@@ -89,6 +89,8 @@ static void write_at(const char *path, const char *data, int flags)
 static int names_cb(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t cookie)
 {
 	char *out = ctx;
+	if (!strcmp(name, ".") || !strcmp(name, ".."))
+		return 0;
 	strcat(out, name);
 	strcat(out, " ");
 	return 0;
@@ -100,7 +102,7 @@ static const char *listing(const char *path)
 	lfs_ovl_dir *dh;
 	out[0] = '\0';
 	ck_assert_int_eq(lfs_ovl_opendir(O, must(path), &dh), 0);
-	ck_assert_int_eq(lfs_ovl_readdir(O, dh, 2, names_cb, out), 0);
+	ck_assert_int_eq(lfs_ovl_readdir(O, dh, 0, names_cb, out), 0);
 	lfs_ovl_releasedir(O, dh);
 	return out;
 }

@@ -14,7 +14,7 @@ require_layerfs
 command -v setpriv >/dev/null || bail_out "setpriv missing (apt-get install util-linux)"
 t_tmpdir
 tmp=$T_TMP
-plan 10
+plan 13
 
 t_layer_set "$tmp/gen"
 tars=()
@@ -80,5 +80,18 @@ if t_is_mounted "$home/mnt"; then not_ok "gone from /proc/mounts"; t_unmount_all
 t_run "import as the user" as_user "$LAYERFS" import "$home/top.tar" mine:1
 t_run "mount the imported image as the user" as_user "$LAYERFS" mount mine:1 "$home/mnt2"
 t_run "umount it" as_user "$LAYERFS" umount "$home/mnt2"
+
+# Rootless ownership: a file created in the image's root-owned /tmp copies
+# /tmp up; the kernel will not let the user own it as root, so the owner
+# and mode are recorded in user.containers.override_stat and shown.
+mkdir -p "$tmp/src/tmp" && chmod 1777 "$tmp/src/tmp" && chmod 755 "$tmp/src"
+tar -C "$tmp/src" --numeric-owner -cf "$home/tmpdir.tar" . && chown 65534 "$home/tmpdir.tar"
+as_user "$LAYERFS" mount --layer "$home/tmpdir.tar" --upper "$home/up3" "$home/mnt2" &&
+	as_user touch "$home/mnt2/tmp/x"
+is "$(as_user stat -c '%u:%g %a' "$home/mnt2/tmp" 2>&1)" "0:0 1777" \
+	"a copied-up root-owned dir still shows root:root 1777 to the user"
+is "$(getfattr --absolute-names -h --only-values -n user.containers.override_stat "$home/up3/tmp" 2>&1)" "0:0:01777" \
+	"its owner is recorded in user.containers.override_stat"
+t_run "umount" as_user "$LAYERFS" umount "$home/mnt2"
 t_unmount_all "$home/mnt2"
 done_testing

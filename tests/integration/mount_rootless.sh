@@ -42,6 +42,7 @@ for t in "${tars[@]}" "$home/top.tar"; do utars+=(--layer "$home/$(basename "$t"
 as_user() {
 	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
 		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" XDG_DATA_HOME="$home/.local/share" \
+		${LSAN_OPTIONS:+LSAN_OPTIONS="$LSAN_OPTIONS"} \
 		timeout -k 5 120 "$@"
 }
 

@@ -21,6 +21,11 @@ enum lfs_upper_kind lfs_upper_classify(const char *name, const struct stat *st,
 				       const char **hidden)
 {
 	if (S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0)) {
+		/* fuse-overlayfs marks new directories with a 0/0 device named
+		 * ".wh..opq" (beside the opaque xattr): a marker, not a whiteout
+		 * of a name that could never exist. */
+		if (!strncmp(name, LFS_WH_PREFIX, LFS_WH_PREFIX_LEN))
+			return LFS_UPPER_OPQ_MARK;
 		*hidden = name;
 		return LFS_UPPER_WHITEOUT;
 	}

@@ -32,7 +32,7 @@
 enum lfs_upper_kind {
 	LFS_UPPER_ENTRY,    /* a real entry */
 	LFS_UPPER_WHITEOUT, /* hides `name` (already stripped of any .wh. prefix) */
-	LFS_UPPER_OPQ_MARK, /* the ".wh..wh..opq" marker file */
+	LFS_UPPER_OPQ_MARK, /* an opaque marker: ".wh..wh..opq", or a 0/0 device named ".wh.*" */
 };
 
 /* Classifies dirent `name` in dir (st: its lstat, from fstatat with

@@ -77,8 +77,7 @@ int cmd_cat(int argc, char **argv, error **err)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == OPT_LAYER) {
-			tars = lfs_xrealloc(tars, (ntars + 1) * sizeof(*tars));
-			tars[ntars++] = optarg;
+			view_add_tar(&tars, &ntars, optarg);
 		} else if (c == 'h') {
 			cmd_print_usage(usage);
 			return 0;
@@ -91,8 +90,7 @@ int cmd_cat(int argc, char **argv, error **err)
 		return error_usage(err, "expected %sPATH; see 'layerfs cat --help'",
 				   ntars ? "" : "IMAGE and ");
 	struct view v = VIEW_INIT;
-	int ret = ntars ? view_open_tars(&v, tars, ntars, err)
-			: view_open_image(&v, argv[optind], err);
+	int ret = view_open(&v, tars, ntars, argv[optind], err);
 	for (int i = first; ret >= 0 && i < argc; i++)
 		ret = cat_one(&v, argv[i], err);
 	view_release(&v);

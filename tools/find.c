@@ -245,18 +245,14 @@ static int parse(struct find *f, int argc, char **argv, struct find_args *a, err
 				return error_usage(err, "%s needs an argument", s);
 			if (s[2] == 'f' && report_parse_format(argv[i + 1], &f->fmt, err) < 0)
 				return -1;
-			if (s[2] == 'l') {
-				a->tars = lfs_xrealloc(a->tars, (a->ntars + 1) * sizeof(*a->tars));
-				a->tars[a->ntars++] = argv[i + 1];
-			}
+			if (s[2] == 'l')
+				view_add_tar(&a->tars, &a->ntars, argv[i + 1]);
 			i++;
 		} else if (!strncmp(s, "--layer=", 8) || !strncmp(s, "--format=", 9)) {
 			if (s[2] == 'f' && report_parse_format(s + 9, &f->fmt, err) < 0)
 				return -1;
-			if (s[2] == 'l') {
-				a->tars = lfs_xrealloc(a->tars, (a->ntars + 1) * sizeof(*a->tars));
-				a->tars[a->ntars++] = (char *)s + 8;
-			}
+			if (s[2] == 'l')
+				view_add_tar(&a->tars, &a->ntars, (char *)s + 8);
 		} else if (s[0] == '-' && s[1]) {
 			break;
 		} else if (a->npos < 2) {
@@ -312,7 +308,7 @@ int cmd_find(int argc, char **argv, error **err)
 	}
 	struct view v = VIEW_INIT;
 	f.v = &v;
-	ret = report_open_view(&v, a.tars, a.ntars, a.pos[0], err);
+	ret = view_open(&v, a.tars, a.ntars, a.pos[0], err);
 	int want = a.ntars ? 0 : 1;
 	if (ret >= 0)
 		ret = run(&f, a.npos > want ? a.pos[want] : "/", err);

@@ -219,8 +219,7 @@ static int parse(int argc, char **argv, struct grep *g, int *cflags, int *fixed,
 		case 'l': g->list = 1; break;
 		case 'n': g->number = 1; break;
 		case OPT_LAYER:
-			*tars = lfs_xrealloc(*tars, (*ntars + 1) * sizeof(**tars));
-			(*tars)[(*ntars)++] = optarg;
+			view_add_tar(tars, ntars, optarg);
 			break;
 		case OPT_FORMAT:
 			if (report_parse_format(optarg, &g->fmt, err) < 0)
@@ -285,7 +284,7 @@ int cmd_grep(int argc, char **argv, error **err)
 		return -1;
 	struct view v = VIEW_INIT;
 	g.v = &v;
-	ret = report_open_view(&v, tars, ntars, argv[optind + 1], err);
+	ret = view_open(&v, tars, ntars, argv[optind + 1], err);
 	if (ret >= 0)
 		ret = run(&g, npos > want ? argv[argc - 1] : "/", err);
 	view_release(&v);

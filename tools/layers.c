@@ -228,8 +228,7 @@ int cmd_layers(int argc, char **argv, error **err)
 				return error_usage(err, "--top: bad number '%s'", optarg);
 			l.top = (size_t)n;
 		} else if (c == OPT_LAYER) {
-			tars = lfs_xrealloc(tars, (ntars + 1) * sizeof(*tars));
-			tars[ntars++] = optarg;
+			view_add_tar(&tars, &ntars, optarg);
 		} else if (c == OPT_FORMAT) {
 			if (report_parse_format(optarg, &l.fmt, err) < 0)
 				return -1;
@@ -247,7 +246,7 @@ int cmd_layers(int argc, char **argv, error **err)
 				   ntars ? "no operand with --layer" : "IMAGE");
 	struct view v = VIEW_INIT;
 	l.v = &v;
-	int ret = report_open_view(&v, tars, ntars, argv[optind], err);
+	int ret = view_open(&v, tars, ntars, argv[optind], err);
 	if (ret >= 0)
 		ret = run(&l, err);
 	view_release(&v);

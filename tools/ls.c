@@ -382,8 +382,7 @@ static int parse(int argc, char **argv, struct ls_opts *o, char ***tars, size_t 
 		} else if (c == 'L') {
 			o->layer_arg = optarg;
 		} else if (c == OPT_LAYER) {
-			*tars = lfs_xrealloc(*tars, (*ntars + 1) * sizeof(**tars));
-			(*tars)[(*ntars)++] = optarg;
+			view_add_tar(tars, ntars, optarg);
 		} else if (c == OPT_FORMAT) {
 			if (report_parse_format(optarg, &o->fmt, err) < 0)
 				return -1;
@@ -413,7 +412,7 @@ int cmd_ls(int argc, char **argv, error **err)
 				   ntars ? "at most one " : "IMAGE and an optional ");
 	struct view v = VIEW_INIT;
 	l.v = &v;
-	ret = report_open_view(&v, tars, ntars, argv[optind], err);
+	ret = view_open(&v, tars, ntars, argv[optind], err);
 	const char *path = npos > want ? argv[argc - 1] : "/";
 	if (ret >= 0) {
 		ret = l.o.layer_arg ? ls_layer(&l, path, err) : ls_merged(&l, path, err);

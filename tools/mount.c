@@ -55,12 +55,6 @@ struct mount_args {
 	struct lfs_fuse_opts fuse;
 };
 
-static void add_layer(struct mount_args *a, char *path)
-{
-	a->tars = lfs_xrealloc(a->tars, (a->ntars + 1) * sizeof(*a->tars));
-	a->tars[a->ntars++] = path;
-}
-
 /* Options fuse-overlayfs and mount(8) pass that need nothing from us. */
 static int harmless_option(const char *o)
 {
@@ -83,7 +77,7 @@ static int parse_o(struct mount_args *a, char *opts, error **err)
 		if (!strncmp(o, "lowerdir=", 9)) {
 			size_t first = a->ntars;
 			for (char *s2, *l = strtok_r(o + 9, ":", &s2); l; l = strtok_r(NULL, ":", &s2))
-				add_layer(a, l);
+				view_add_tar(&a->tars, &a->ntars, l);
 			/* overlayfs lists the top layer first; we stack lowest first */
 			for (size_t i = first, j = a->ntars; i + 1 < j--; i++) {
 				char *t = a->tars[i];
@@ -137,7 +131,7 @@ static int parse(int argc, char **argv, struct mount_args *a, error **err)
 			break;
 		}
 		case OPT_LAYER:
-			add_layer(a, optarg);
+			view_add_tar(&a->tars, &a->ntars, optarg);
 			break;
 		case OPT_UPPER:
 			a->upper = optarg;

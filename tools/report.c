@@ -207,11 +207,6 @@ const char *report_layer_key(const struct view *v, size_t i)
 	return lfs_layer_path(v->layers[i]);
 }
 
-int report_open_view(struct view *v, char **tars, size_t ntars, const char *image, error **err)
-{
-	return ntars ? view_open_tars(v, tars, ntars, err) : view_open_image(v, image, err);
-}
-
 int report_parse_layer_no(const char *arg, size_t nlayers, size_t *out, error **err)
 {
 	char *end;

@@ -72,8 +72,6 @@ const char *report_layer_key(const struct view *v, size_t i);
  * tar's base name; static storage, valid until the next call. */
 const char *report_layer_short(const struct view *v, size_t i);
 
-/* Opens a view from --layer tars when ntars > 0, else from image. */
-int report_open_view(struct view *v, char **tars, size_t ntars, const char *image, error **err);
 
 /* Parses a layer number: 1 = lowest, -1 = topmost; into a 0-based index. */
 int report_parse_layer_no(const char *arg, size_t nlayers, size_t *out, error **err);

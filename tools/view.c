@@ -72,6 +72,17 @@ int view_open_tars(struct view *v, char *const *tars, size_t n, error **err)
 	return make_union(v, err);
 }
 
+int view_open(struct view *v, char *const *tars, size_t ntars, const char *image, error **err)
+{
+	return ntars ? view_open_tars(v, tars, ntars, err) : view_open_image(v, image, err);
+}
+
+void view_add_tar(char ***tars, size_t *ntars, char *path)
+{
+	*tars = lfs_xrealloc(*tars, (*ntars + 1) * sizeof(**tars));
+	(*tars)[(*ntars)++] = path;
+}
+
 void view_release(struct view *v)
 {
 	lfs_union_free(v->u);

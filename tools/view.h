@@ -25,6 +25,10 @@ int view_open_image(struct view *v, const char *name, error **err);
  * the index cached in the store (indexes/files/), or directories (overlay
  * lower dirs), indexed in memory. */
 int view_open_tars(struct view *v, char *const *tars, size_t n, error **err);
+/* Bare layers when ntars > 0, else the stored image `image`. */
+int view_open(struct view *v, char *const *tars, size_t ntars, const char *image, error **err);
+/* Appends a --layer argument to a growable array (caller frees the array). */
+void view_add_tar(char ***tars, size_t *ntars, char *path);
 void view_release(struct view *v);
 
 /* Resolves an image path (symlinks followed inside the image, the last

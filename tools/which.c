@@ -154,8 +154,7 @@ int cmd_which(int argc, char **argv, error **err)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == OPT_LAYER) {
-			tars = lfs_xrealloc(tars, (ntars + 1) * sizeof(*tars));
-			tars[ntars++] = optarg;
+			view_add_tar(&tars, &ntars, optarg);
 		} else if (c == OPT_FORMAT) {
 			if (report_parse_format(optarg, &o.fmt, err) < 0)
 				return -1;
@@ -174,7 +173,7 @@ int cmd_which(int argc, char **argv, error **err)
 				   ntars ? "" : "IMAGE and ");
 	struct view v = VIEW_INIT;
 	o.v = &v;
-	int ret = report_open_view(&v, tars, ntars, argv[optind], err);
+	int ret = view_open(&v, tars, ntars, argv[optind], err);
 	if (ret >= 0)
 		ret = run(&o, argv[argc - 1], err);
 	view_release(&v);

@@ -1,7 +1,9 @@
 /* archive_io — save and load image archives (see archive_io.h). */
 #include "archive_io.h"
+#include "cmd.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -44,6 +46,29 @@ static int failc(error **err, int code, const char *fmt, ...)
 }
 
 /* ---- output files ---------------------------------------------------------- */
+
+int outfile_parse_args(int argc, char **argv, const char *usage, const char **path, error **err)
+{
+	static const struct option opts[] = {
+		{"output", required_argument, NULL, 'o'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	*path = NULL;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+		if (c == 'o') {
+			*path = optarg;
+		} else if (c == 'h') {
+			cmd_print_usage(usage);
+			return 1;
+		} else {
+			return error_usage(err, "see 'layerfs %s --help'", argv[0]);
+		}
+	}
+	return 0;
+}
 
 int outfile_open(struct outfile *of, const char *path, error **err)
 {

@@ -42,6 +42,11 @@ struct outfile {
 	const char *path;
 };
 int outfile_open(struct outfile *of, const char *path, error **err);
+/* Options of the commands that write an archive (save, export):
+ * -o/--output FILE and -h/--help.  Sets *path (NULL: standard output).
+ * Returns 0, 1 after printing usage
+ * (the command then returns 0), or -1 with *err. */
+int outfile_parse_args(int argc, char **argv, const char *usage, const char **path, error **err);
 int outfile_commit(struct outfile *of, error **err);
 /* Removes the temp file. */
 void outfile_abort(struct outfile *of);

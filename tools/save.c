@@ -21,24 +21,10 @@ static const char usage[] =
 
 int cmd_save(int argc, char **argv, error **err)
 {
-	static const struct option opts[] = {
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char *out = NULL;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
-		if (c == 'o') {
-			out = optarg;
-		} else if (c == 'h') {
-			cmd_print_usage(usage);
-			return 0;
-		} else {
-			return error_usage(err, "see 'layerfs save --help'");
-		}
-	}
+	const char *out;
+	int r = outfile_parse_args(argc, argv, usage, &out, err);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	if (optind >= argc)
 		return error_usage(err, "expected at least one IMAGE; see 'layerfs save --help'");
 	if (!out && isatty(STDOUT_FILENO))

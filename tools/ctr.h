@@ -1,0 +1,75 @@
+/* ctr — run a process in a container root made of layerfs layers, rootless
+ * or as root (the RUN step of a build; later `layerfs run`).
+ *
+ * ctr_run():
+ *  1. forks a child that enters new namespaces: user (only when not root:
+ *     newuidmap/newgidmap with the caller's /etc/subuid and /etc/subgid
+ *     ranges when both exist and the tools are installed — container uid 0
+ *     is the caller, 1..N the range — else a single-id map of the caller to
+ *     0, with setgroups denied), mount, PID, UTS and IPC; the network is
+ *     the host's (spec->net == CTR_NET_HOST);
+ *  2. in there, mounts the overlay (spec->lower + spec->upper_dir/work_dir,
+ *     fs/ovl.h) with FUSE (fs/fuse_ll.h, allow_other so every uid in the
+ *     namespace can use it) on a private directory, served by a process
+ *     that lives in that mount namespace;
+ *  3. sets up the root: fresh /proc, a minimal /dev (tmpfs with null, zero,
+ *     full, random, urandom, tty bound from the host, fd/stdin/stdout/stderr
+ *     links, a new devpts instance at /dev/pts with ptmx, tmpfs /dev/shm),
+ *     the host's /etc/resolv.conf and /etc/hosts bound read-only, hostname;
+ *     mount points that the image lacks (/proc, /dev, /etc/hosts, ...) are
+ *     created for the run and removed from the upper afterwards, so they
+ *     never end up in a committed layer (BuildKit's mount stubs);
+ *  4. pivot_root()s into it, and runs a minimal init as PID 1 that forks
+ *     the command, forwards SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2
+ *     to it, reaps every zombie, and exits with the command's status;
+ *  5. the command: user from spec->user resolved against the container's
+ *     own /etc/passwd and /etc/group (supplementary groups from
+ *     /etc/group), cwd spec->cwd (created when missing, owned by that
+ *     user), environment exactly spec->envp (PATH from it is used to find
+ *     argv[0]), stdio the given fds, no other fd inherited;
+ *  6. afterwards unmounts, waits for the FUSE server (so every write has
+ *     reached the upper dir) and returns.
+ * Nothing is left mounted or running when ctr_run returns, also when the
+ * command is killed by a signal or the caller gets SIGINT.
+ */
+#ifndef LAYERFS_CTR_H
+#define LAYERFS_CTR_H
+
+#include <sys/types.h>
+
+#include "error.h"
+#include "union.h"
+
+enum ctr_net {
+	CTR_NET_HOST = 0, /* share the host's network namespace */
+	CTR_NET_NONE,     /* a new network namespace with only lo (up) */
+};
+
+struct ctr_spec {
+	lfs_union *lower;       /* the image's layers (borrowed) */
+	const char *upper_dir;  /* existing, the step's fresh upper */
+	const char *work_dir;   /* existing, empty, same file system as upper_dir */
+	char *const *argv;      /* argv[0] looked up in envp's PATH when it has no '/' */
+	char *const *envp;      /* the whole environment of the command */
+	const char *cwd;        /* absolute path inside the root; NULL: "/" */
+	const char *user;       /* "name", "uid", "name:group", "uid:gid"; NULL: root */
+	const char *hostname;   /* NULL: "layerfs" */
+	enum ctr_net net;
+	int stdin_fd;           /* -1: /dev/null */
+	int stdout_fd;          /* -1: /dev/null */
+	int stderr_fd;          /* -1: /dev/null */
+};
+
+/* Runs spec->argv to completion.  Returns 0 with *status = the command's
+ * exit code (0..255), or 128+N when it was killed by signal N; returns a
+ * negative value with *err when the container could not be set up or the
+ * command not started: the message says what (e.g. "'/bin/sh' not found
+ * in the image", "user 'node' not found in the image's /etc/passwd",
+ * "/dev/fuse: Permission denied: make it usable by your user (chmod 0666
+ * /dev/fuse) or run as root", "user namespaces are disabled: sysctl
+ * kernel.unprivileged_userns_clone=1").  The upper dir holds the
+ * command's changes (mount stubs removed) when it returns, whatever the
+ * outcome. */
+int ctr_run(const struct ctr_spec *spec, int *status, error **err);
+
+#endif

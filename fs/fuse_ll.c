@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -377,6 +378,17 @@ static int serve(struct fuse_session *se, const struct lfs_fuse_opts *o)
 	return ret < 0 ? ret : 0;
 }
 
+/* Upper directories keep an O_PATH descriptor while the kernel knows
+ * them: the serving process may use as many as the hard limit allows. */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* The kernel caches attributes and pages per inode: drop them for an
  * inode the overlay changed behind its back. */
 static void inval_inode(void *arg, uint64_t id)
@@ -435,6 +447,8 @@ int lfs_fuse_serve(lfs_union *u, lfs_ovl *ovl, const char *mountpoint,
 		if (ret == 1)
 			goto out_signals; /* parent: the mount belongs to the child now */
 	}
+	if (ovl)
+		raise_nofile_limit();
 	if (opts->on_mounted)
 		opts->on_mounted(opts->on_mounted_arg);
 	ret = serve(se, opts);

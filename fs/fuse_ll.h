@@ -25,10 +25,12 @@ struct lfs_fuse_opts {
  * unmounted (or SIGINT/SIGTERM/SIGHUP).  Unless opts->foreground, the
  * process forks once the kernel mount exists: the parent returns 1
  * (its caller should exit 0 at once), the child serves and returns 0 when
- * the filesystem is unmounted.  Errors before the mount exists return
- * -errno with a message in *err (caller frees), naming the mountpoint and
- * what to do (e.g. "/dev/fuse is missing: install fuse3 / load the fuse
- * module"). */
+ * the filesystem is unmounted.  A writable mount's serving process raises
+ * its RLIMIT_NOFILE soft limit to the hard one (the overlay keeps a
+ * descriptor per upper directory the kernel knows).  Errors before the
+ * mount exists return -errno with a message in *err (caller frees),
+ * naming the mountpoint and what to do (e.g. "/dev/fuse is missing:
+ * install fuse3 / load the fuse module"). */
 int lfs_fuse_serve(lfs_union *u, lfs_ovl *ovl, const char *mountpoint,
 		   const struct lfs_fuse_opts *opts, char **err);
 

@@ -336,6 +336,8 @@ static void build_args(struct fuse_args *args, const struct lfs_fuse_opts *o, in
 		lfs_buf_addch(&opt, *p == ',' ? '_' : *p);
 	if (o->allow_other > 0 || (o->allow_other < 0 && geteuid() == 0))
 		lfs_buf_addstr(&opt, ",allow_other");
+	if (o->suid)
+		lfs_buf_addstr(&opt, ",suid");
 	fuse_opt_add_arg(args, "-o");
 	fuse_opt_add_arg(args, opt.data);
 	lfs_buf_release(&opt);

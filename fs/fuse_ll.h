@@ -12,6 +12,7 @@ struct lfs_fuse_opts {
 	int foreground;         /* stay attached; otherwise detach once mounted */
 	int debug;              /* libfuse request tracing (implies foreground) */
 	int allow_other;        /* -1: when root; 0/1: as given */
+	int suid;               /* honour set-user-ID bits (else nosuid) */
 	const char *fsname;     /* the source column of /proc/mounts */
 	unsigned max_threads;   /* 0: libfuse default */
 	/* Called in the serving process once the mount exists, before the

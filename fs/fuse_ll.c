@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -335,6 +336,8 @@ static void build_args(struct fuse_args *args, const struct lfs_fuse_opts *o, in
 		lfs_buf_addch(&opt, *p == ',' ? '_' : *p);
 	if (o->allow_other > 0 || (o->allow_other < 0 && geteuid() == 0))
 		lfs_buf_addstr(&opt, ",allow_other");
+	if (o->suid)
+		lfs_buf_addstr(&opt, ",suid");
 	fuse_opt_add_arg(args, "-o");
 	fuse_opt_add_arg(args, opt.data);
 	lfs_buf_release(&opt);
@@ -375,6 +378,17 @@ static int serve(struct fuse_session *se, const struct lfs_fuse_opts *o)
 	int ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	return ret < 0 ? ret : 0;
+}
+
+/* Upper directories keep an O_PATH descriptor while the kernel knows
+ * them: the serving process may use as many as the hard limit allows. */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 /* The kernel caches attributes and pages per inode: drop them for an
@@ -435,6 +449,8 @@ int lfs_fuse_serve(lfs_union *u, lfs_ovl *ovl, const char *mountpoint,
 		if (ret == 1)
 			goto out_signals; /* parent: the mount belongs to the child now */
 	}
+	if (ovl)
+		raise_nofile_limit();
 	if (opts->on_mounted)
 		opts->on_mounted(opts->on_mounted_arg);
 	ret = serve(se, opts);

@@ -90,6 +90,7 @@ struct lfs_ovl {
 	size_t ucap, ucount;
 	uint64_t tmp_seq;
 	int is_root; /* may chown and mknod whiteouts */
+	int userns;  /* in a user namespace: some ids cannot be owners */
 	struct oino all; /* list head of all inodes */
 	void (*notify)(void *arg, uint64_t id);
 	void *notify_arg;
@@ -473,7 +474,7 @@ static int getattr_locked(lfs_ovl *o, struct oino *ino, struct stat *st)
 		if (!ret && ino->unlinked)
 			st->st_nlink = 0;
 	}
-	if (!ret && !o->is_root)
+	if (!ret && (!o->is_root || o->userns))
 		apply_override(o, ino, st);
 	/* A merged directory's link count is not known cheaply: 1, as
 	 * kernel overlayfs reports it. */
@@ -619,12 +620,20 @@ static int copy_up_make(lfs_ovl *o, uint64_t low, const struct stat *lst, const 
 	return 0;
 }
 
+/* A chown the kernel refused that an ownership override stands in for:
+ * EPERM without root, or EINVAL for an id the user namespace we run in
+ * does not map (root there owns only the mapped ids). */
+static int chown_refused(const lfs_ovl *o, int e)
+{
+	return (e == EPERM && !o->is_root) || (e == EINVAL && o->userns);
+}
+
 /* Ownership, mode, xattrs and times of lower entry `low` onto dirfd/name. */
 static int copy_up_meta(lfs_ovl *o, uint64_t low, const struct stat *lst, int dirfd,
 			const char *name)
 {
 	int owned = fchownat(dirfd, name, lst->st_uid, lst->st_gid, AT_SYMLINK_NOFOLLOW) == 0;
-	if (!owned && (o->is_root || errno != EPERM))
+	if (!owned && !chown_refused(o, errno))
 		return -errno;
 	if (!S_ISLNK(lst->st_mode) && fchmodat(dirfd, name, lst->st_mode & 07777, 0) < 0)
 		return -errno;
@@ -973,6 +982,17 @@ static int upper_is_empty(int pathfd)
 	return empty;
 }
 
+/* Anything but the initial namespace's identity map of all ids. */
+static int in_user_namespace(void)
+{
+	FILE *f = fopen("/proc/self/uid_map", "re");
+	unsigned long inside, outside, count;
+	int n = f ? fscanf(f, "%lu %lu %lu", &inside, &outside, &count) : 0;
+	if (f)
+		fclose(f);
+	return n == 3 && !(inside == 0 && outside == 0 && count == 4294967295UL);
+}
+
 int lfs_ovl_new(lfs_union *lower, const char *upper_dir, const char *work_dir, int init_root,
 		lfs_ovl **out, char **err)
 {
@@ -994,6 +1014,7 @@ int lfs_ovl_new(lfs_union *lower, const char *upper_dir, const char *work_dir, i
 	}
 	pthread_mutex_init(&o->lock, NULL);
 	o->is_root = geteuid() == 0;
+	o->userns = in_user_namespace();
 	if (init_root && lower && upper_is_empty(o->upper_fd)) {
 		/* A fresh upper root takes the image root's metadata, so the
 		 * mount's root looks like the image's (as a copy-up would). */
@@ -1126,6 +1147,24 @@ static int truncate_at(int pfd, const char *name, int fd, off_t size)
 	return ret;
 }
 
+/* After a chown the kernel did: an override recorded before must not go
+ * on reporting the old owner. */
+static int update_override(int pfd, const char *name, int fd, const struct stat *a, unsigned set)
+{
+	struct stat rec = {.st_mode = S_IFREG};
+	int has = fd >= 0 ? lfs_upper_get_override(fd, NULL, &rec)
+			  : lfs_upper_get_override(pfd, name, &rec);
+	if (!has)
+		return 0;
+	if (set & LFS_OVL_SET_UID)
+		rec.st_uid = a->st_uid;
+	if (set & LFS_OVL_SET_GID)
+		rec.st_gid = a->st_gid;
+	mode_t mode = rec.st_mode & 07777;
+	return fd >= 0 ? lfs_upper_set_override(fd, NULL, rec.st_uid, rec.st_gid, mode)
+		       : lfs_upper_set_override(pfd, name, rec.st_uid, rec.st_gid, mode);
+}
+
 /* chown; rootless, where the kernel refuses, the owner is recorded. */
 static int set_owner(lfs_ovl *o, struct oino *ino, int pfd, const char *name, int fd,
 		     const struct stat *a, unsigned set)
@@ -1134,8 +1173,8 @@ static int set_owner(lfs_ovl *o, struct oino *ino, int pfd, const char *name, in
 	gid_t gid = (set & LFS_OVL_SET_GID) ? a->st_gid : (gid_t)-1;
 	if ((fd >= 0 ? fchown(fd, uid, gid) : fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW)) ==
 	    0)
-		return 0;
-	if (o->is_root || errno != EPERM || ino->type == S_IFLNK)
+		return ino->type == S_IFLNK ? 0 : update_override(pfd, name, fd, a, set);
+	if (!chown_refused(o, errno) || ino->type == S_IFLNK)
 		return -errno;
 	struct stat cur;
 	int ret = getattr_locked(o, ino, &cur);

@@ -44,6 +44,9 @@ struct lfs_ovl_cred {
 };
 
 /* upper_dir and work_dir are existing directories on one filesystem.
+ * Ownership the kernel will not set — without root (EPERM), or in a user
+ * namespace for ids it does not map (EINVAL) — is recorded as an override
+ * in the upper (upper.h) and reported instead of the real owner.
  * lower may be NULL (an empty lower).  Both stay owned by the caller.
  * With init_root, an empty upper directory first takes the lower root's
  * mode, owner, times and xattrs (for an upper created for this mount, so

@@ -31,6 +31,21 @@
  *     reached the upper dir) and returns.
  * Nothing is left mounted or running when ctr_run returns, also when the
  * command is killed by a signal or the caller gets SIGINT.
+ *
+ * Processes (ctr_i.h): the caller forks a holder that owns the namespaces
+ * and the FUSE mount (its server is the holder's child, in the holder's
+ * mount namespace, so the mount is never visible on the host); the holder
+ * starts init as PID 1 of a new PID namespace in a mount namespace of its
+ * own, where pivot_root() happens.  The mount point is a temporary
+ * directory "ctr-root.*" in work_dir, removed afterwards.  If the caller
+ * dies, the holder stops the container (parent-death signal), unmounts and
+ * removes the stubs all the same.
+ *
+ * Rootless without a subordinate range only uid and gid 0 exist: other
+ * users fail with a message naming /etc/subuid, and files the image gives
+ * to other ids read fine but cannot be written (the kernel refuses writes
+ * to inodes with unmapped owners); ownership the namespace cannot set is
+ * kept in the upper as user.containers.override_stat (fs/upper.h).
  */
 #ifndef LAYERFS_CTR_H
 #define LAYERFS_CTR_H
@@ -69,7 +84,18 @@ struct ctr_spec {
  * /dev/fuse) or run as root", "user namespaces are disabled: sysctl
  * kernel.unprivileged_userns_clone=1").  The upper dir holds the
  * command's changes (mount stubs removed) when it returns, whatever the
- * outcome. */
+ * outcome.
+ *
+ * Signals: while it runs, the calling thread blocks SIGINT, SIGTERM and
+ * SIGHUP and takes them from a signalfd; the first one stops the
+ * container (SIGKILL to its PID namespace) and, once everything is
+ * cleaned up, ctr_run returns -EINTR ("interrupted by SIGINT: the
+ * container was stopped"); the signal is consumed, not re-raised.  Other
+ * threads of a multi-threaded caller should keep these signals blocked.
+ * SIGCHLD's disposition is SIG_DFL during the call.  The caller forks: no
+ * other thread may be inside spec->lower (or hold a lock the children
+ * need) meanwhile.  The stdio fds stay open in the caller; the command
+ * gets only them (every other fd is closed at execve). */
 int ctr_run(const struct ctr_spec *spec, int *status, error **err);
 
 #endif

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "cmd.h"
@@ -299,13 +298,6 @@ static int serve(struct view *v, struct mount_args *a, const char *mp, const cha
 	char *msg = NULL;
 	int ret = 0, r = 0;
 	if (!a->read_only) {
-		/* Upper directories keep an O_PATH descriptor while the kernel
-		 * knows them: allow as many as the hard limit does. */
-		struct rlimit rl;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
 		ret = setup_upper(v, a, &u, err);
 		if (ret >= 0 && (r = lfs_ovl_new(v->u, u.upper, u.work, u.created, &ovl, &msg)) < 0)
 			ret = error_make(err, 0, "%s", msg);

@@ -1,0 +1,815 @@
+/* ctr_run: a busybox root file system written as a tar layer in memory,
+ * commands run in it through the FUSE-mounted overlay; results checked
+ * from outside (captured output, the upper dir, the mount table, our
+ * children).  Needs root and /dev/fuse; rootless mode is tested from a
+ * child that drops to uid 65534. */
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+
+#include "ctr.h"
+#include "testlib.h"
+
+#define NOBODY 65534
+
+enum img_flags {
+	IMG_MOUNTPOINTS = 1 << 0, /* /proc, /dev, /sys */
+	IMG_ETC = 1 << 1,	  /* /etc with passwd, group, shadow */
+	IMG_ETC_FILES = 1 << 2,	  /* /etc/hosts and /etc/resolv.conf (image's own) */
+	IMG_FULL = IMG_MOUNTPOINTS | IMG_ETC | IMG_ETC_FILES,
+};
+
+static lfs_layer *L;
+static lfs_union *U;
+static char upper[512], work[512];
+
+static const char *const applets[] = {"sh",   "echo",	  "cat",  "id",	 "ls",	  "ps",
+				      "kill", "sleep",	  "env",  "pwd", "touch", "mkdir",
+				      "stat", "hostname", "head", "wc",	 "test",  "true"};
+
+/* /bin/busybox: the host's static one, its bytes in the tar. */
+static void write_busybox(struct archive *a)
+{
+	FILE *f = fopen("/bin/busybox", "re");
+	ck_assert_msg(f != NULL, "/bin/busybox is missing: install busybox-static");
+	char *data = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&data, &len);
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, m);
+	fclose(m);
+	fclose(f);
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, "bin/busybox");
+	archive_entry_set_mode(e, AE_IFREG | 0755);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_entry_set_mtime(e, 1700000000, 0);
+	ck_assert_int_eq(archive_write_header(a, e), ARCHIVE_OK);
+	ck_assert_int_eq(archive_write_data(a, data, len), (la_ssize_t)len);
+	archive_entry_free(e);
+	free(data);
+}
+
+static void write_image(struct archive *a, unsigned flags)
+{
+	static const struct tmember base[] = {
+	    {'d', "bin"},
+	    {'d', "tmp", 01777},
+	    {'d', "data"},
+	    {'f', "data/lowerfile", 0, "lower\n"},
+	    {'d', "home"},
+	    {'d', "home/app", 0755, NULL, 1000, 1000},
+	    {'d', "srv", 0755, NULL, 0, 42},
+	    {'d', "srv/app", 0777},
+	};
+	static const struct tmember mounts[] = {{'d', "proc"}, {'d', "dev"}, {'d', "sys"}};
+	static const struct tmember etc[] = {
+	    {'d', "etc"},
+	    {'f', "etc/passwd", 0,
+	     "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"},
+	    {'f', "etc/group", 0, "root:x:0:\napp:x:1000:\nstaff:x:50:app\nshadow:x:42:\n"},
+	    {'f', "etc/shadow", 0640, "root:*:19000:0:99999:7:::\n", 0, 42},
+	};
+	static const struct tmember etc_files[] = {{'f', "etc/hosts", 0, "image hosts\n"},
+						   {'f', "etc/resolv.conf", 0, "image resolv\n"}};
+	for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++)
+		t_write_member(a, &base[i]);
+	write_busybox(a);
+	for (size_t i = 0; i < sizeof(applets) / sizeof(applets[0]); i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "bin/%s", applets[i]);
+		struct tmember l = {'l', path, 0, "busybox"};
+		t_write_member(a, &l);
+	}
+	for (size_t i = 0; (flags & IMG_MOUNTPOINTS) && i < 3; i++)
+		t_write_member(a, &mounts[i]);
+	for (size_t i = 0; (flags & IMG_ETC) && i < sizeof(etc) / sizeof(etc[0]); i++)
+		t_write_member(a, &etc[i]);
+	for (size_t i = 0; (flags & IMG_ETC_FILES) && i < 2; i++)
+		t_write_member(a, &etc_files[i]);
+}
+
+static void open_image(unsigned flags)
+{
+	char *tar, *idx, *err = NULL;
+	ck_assert_int_ge(asprintf(&tar, "%s/image.tar", t_dir), 0);
+	ck_assert_int_ge(asprintf(&idx, "%s.idx", tar), 0);
+	struct archive *a = archive_write_new();
+	archive_write_set_format_pax_restricted(a);
+	ck_assert_int_eq(archive_write_open_filename(a, tar), ARCHIVE_OK);
+	write_image(a, flags);
+	archive_write_close(a);
+	archive_write_free(a);
+	int ret = lfs_layer_open(tar, idx, 0, &L, &err);
+	ck_assert_msg(ret == 0, "lfs_layer_open: %s", err ? err : "");
+	ck_assert_int_eq(lfs_union_new(&L, 1, &U), 0);
+	free(tar);
+	free(idx);
+	snprintf(upper, sizeof(upper), "%s/upper", t_dir);
+	snprintf(work, sizeof(work), "%s/work", t_dir);
+	ck_assert_int_eq(mkdir(upper, 0755), 0);
+	ck_assert_int_eq(mkdir(work, 0755), 0);
+}
+
+static void setup(void)
+{
+	t_setup();
+	/* Orphans would become our children: the checks below see them. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	L = NULL;
+	U = NULL;
+}
+
+static void teardown(void)
+{
+	lfs_union_free(U);
+	lfs_layer_free(L);
+	t_teardown();
+}
+
+/* ------------------------------------------------------------ running */
+
+static char *const default_env[] = {"PATH=/bin", "HOME=/root", NULL};
+
+struct run {
+	const char *user, *cwd, *hostname;
+	char *const *envp;
+	char *const *argv; /* NULL: /bin/sh -c script */
+	enum ctr_net net;
+	int stdin_fd;
+	int quiet; /* stderr to /dev/null */
+	int rc, status;
+	char out[8192];
+	error *err;
+};
+
+/* Nothing may be left: no mount under the test dir, no process (we are
+ * a subreaper, so orphans would be ours), no mount point in work. */
+static void assert_clean(void)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+	while (fgets(line, sizeof(line), f))
+		ck_assert_msg(!strstr(line, t_dir), "left mounted: %s", line);
+	fclose(f);
+	errno = 0;
+	pid_t pid = waitpid(-1, NULL, WNOHANG);
+	ck_assert_msg(pid == -1 && errno == ECHILD, "a process was left behind (waitpid: %d)",
+		      (int)pid);
+	int fd = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fdopendir(fd);
+	struct dirent *e;
+	while ((e = readdir(d)))
+		ck_assert_msg(strncmp(e->d_name, "ctr-root", 8), "mount point %s left", e->d_name);
+	closedir(d);
+}
+
+static void run_ctr(struct run *r, const char *script)
+{
+	char *sh[] = {"/bin/sh", "-c", (char *)script, NULL};
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	struct ctr_spec s = {
+	    .lower = U,
+	    .upper_dir = upper,
+	    .work_dir = work,
+	    .argv = r->argv ? r->argv : sh,
+	    .envp = r->envp ? r->envp : default_env,
+	    .cwd = r->cwd,
+	    .user = r->user,
+	    .hostname = r->hostname,
+	    .net = r->net,
+	    .stdin_fd = r->stdin_fd > 0 ? r->stdin_fd : -1,
+	    .stdout_fd = p[1],
+	    .stderr_fd = r->quiet ? -1 : 2,
+	};
+	r->status = -1;
+	r->rc = ctr_run(&s, &r->status, &r->err);
+	close(p[1]);
+	ssize_t n, len = 0;
+	while ((n = read(p[0], r->out + len, sizeof(r->out) - 1 - (size_t)len)) > 0)
+		len += n;
+	r->out[len] = '\0';
+	close(p[0]);
+	assert_clean();
+}
+
+/* Runs script as root in /, expects status 0, returns the output. */
+static const char *sh_ok(const char *script)
+{
+	static struct run r;
+	memset(&r, 0, sizeof(r));
+	run_ctr(&r, script);
+	ck_assert_msg(r.rc == 0, "ctr_run: %s", r.err ? r.err->msg : "?");
+	ck_assert_msg(r.status == 0, "status %d, output: %s", r.status, r.out);
+	return r.out;
+}
+
+static char *read_file(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "re");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int upper_has(const char *rel)
+{
+	char p[1024];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/%s", upper, rel);
+	return lstat(p, &st) == 0;
+}
+
+/* ------------------------------------------------------------ tests */
+
+START_TEST(exit_codes)
+{
+	open_image(IMG_FULL);
+	struct run r = {0};
+	run_ctr(&r, "exit 0");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(r.status, 0);
+	run_ctr(&r, "exit 3");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(r.status, 3);
+	run_ctr(&r, "kill -9 $$");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(r.status, 128 + 9);
+}
+END_TEST
+
+START_TEST(stdout_and_stdin)
+{
+	open_image(IMG_FULL);
+	struct run e = {.quiet = 1};
+	run_ctr(&e, "echo hello; echo to-stderr >&2");
+	ck_assert_str_eq(e.out, "hello\n");
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	ck_assert_int_eq(write(p[1], "input\n", 6), 6);
+	close(p[1]);
+	struct run r = {.stdin_fd = p[0]};
+	run_ctr(&r, "cat");
+	close(p[0]);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "input\n");
+	/* no stdin given: /dev/null; no other descriptor inherited */
+	ck_assert_str_eq(sh_ok("cat; ls /proc/self/fd | wc -l"), "4\n");
+}
+END_TEST
+
+START_TEST(writes_reach_upper)
+{
+	open_image(IMG_FULL);
+	sh_ok("echo new > /data/new; echo changed > /data/lowerfile; mkdir -p /a/b");
+	char p[1024];
+	snprintf(p, sizeof(p), "%s/data/new", upper);
+	ck_assert_str_eq(read_file(p), "new\n");
+	snprintf(p, sizeof(p), "%s/data/lowerfile", upper);
+	ck_assert_str_eq(read_file(p), "changed\n");
+	ck_assert(upper_has("a/b"));
+	/* the lower is untouched */
+	uint64_t id;
+	char buf[64];
+	ck_assert_int_eq(lfs_union_resolve(U, "data/lowerfile", 1, &id), 0);
+	ssize_t n = lfs_union_read(U, id, buf, sizeof(buf), 0);
+	ck_assert_int_eq(n, 6);
+	ck_assert(!memcmp(buf, "lower\n", 6));
+	/* a second run sees the first one's changes */
+	ck_assert_str_eq(sh_ok("cat /data/new /data/lowerfile"), "new\nchanged\n");
+}
+END_TEST
+
+START_TEST(init_is_pid1)
+{
+	open_image(IMG_FULL);
+	ck_assert_str_eq(sh_ok("echo $$; cat /proc/1/comm; grep PPid /proc/1/status"),
+			 "2\nlayerfs-init\nPPid:\t0\n");
+	/* the root honours set-user-ID bits, as a container's must */
+	ck_assert_str_eq(sh_ok("grep '^layerfs / ' /proc/mounts | grep -q nosuid || echo suid"),
+			 "suid\n");
+	/* only init, the shell and ps */
+	const char *ps = sh_ok("ps -o pid,comm");
+	ck_assert_msg(strstr(ps, "1 layerfs-init") && !strstr(ps, "\n    4 "), "%s", ps);
+}
+END_TEST
+
+START_TEST(init_reaps_and_forwards)
+{
+	open_image(IMG_FULL);
+	/* an orphaned child becomes init's and is reaped: no zombie */
+	const char *st = sh_ok("(sleep 0.1 &); sleep 0.5; cat /proc/[0-9]*/stat");
+	ck_assert_msg(!strstr(st, ") Z "), "zombie: %s", st);
+	/* SIGTERM to init reaches the command */
+	struct run r = {0};
+	run_ctr(&r, "trap 'echo term; exit 5' TERM; kill -TERM 1; sleep 5 & wait $!");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_int_eq(r.status, 5);
+	ck_assert_str_eq(r.out, "term\n");
+}
+END_TEST
+
+START_TEST(cwd_created)
+{
+	open_image(IMG_FULL);
+	struct run r = {.cwd = "/work/sub"};
+	run_ctr(&r, "pwd");
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "/work/sub\n");
+	ck_assert(upper_has("work/sub"));
+	struct run r2 = {.cwd = "/home/app/new", .user = "app"};
+	run_ctr(&r2, "pwd; stat -c %u:%g .; touch here");
+	ck_assert_msg(r2.rc == 0 && r2.status == 0, "%s", r2.err ? r2.err->msg : r2.out);
+	ck_assert_str_eq(r2.out, "/home/app/new\n1000:1000\n");
+}
+END_TEST
+
+START_TEST(env_exact)
+{
+	open_image(IMG_FULL);
+	char *env[] = {"A=1", "B=two words", "PATH=/bin", NULL};
+	char *argv[] = {"env", NULL}; /* found through PATH */
+	struct run r = {.envp = env, .argv = argv};
+	run_ctr(&r, NULL);
+	ck_assert_int_eq(r.rc, 0);
+	ck_assert_str_eq(r.out, "A=1\nB=two words\nPATH=/bin\n");
+}
+END_TEST
+
+START_TEST(user_switch)
+{
+	open_image(IMG_FULL);
+	struct run r = {.user = "app"};
+	run_ctr(&r, "id -u; id -g; id -G; echo x > /tmp/f");
+	ck_assert_msg(r.rc == 0, "%s", r.err ? r.err->msg : "");
+	ck_assert_str_eq(r.out, "1000\n1000\n1000 50\n");
+	char p[1024];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/tmp/f", upper);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_uint_eq(st.st_uid, 1000);
+	ck_assert_uint_eq(st.st_gid, 1000);
+	struct run g = {.user = "app:staff"};
+	run_ctr(&g, "id -u; id -G");
+	ck_assert_str_eq(g.out, "1000\n50\n");
+	struct run n = {.user = "123:7"};
+	run_ctr(&n, "id -u; id -g");
+	ck_assert_str_eq(n.out, "123\n7\n");
+	struct run u = {.user = "123"};
+	run_ctr(&u, "id -g");
+	ck_assert_str_eq(u.out, "0\n");
+	struct run e = {.user = ":staff"};
+	run_ctr(&e, "id -u; id -g");
+	ck_assert_str_eq(e.out, "0\n50\n");
+}
+END_TEST
+
+START_TEST(host_files_and_hostname)
+{
+	open_image(IMG_FULL);
+	char want[8192];
+	snprintf(want, sizeof(want), "%s", read_file("/etc/resolv.conf"));
+	ck_assert_str_eq(sh_ok("cat /etc/resolv.conf"), want);
+	snprintf(want, sizeof(want), "%s", read_file("/etc/hosts"));
+	ck_assert_str_eq(sh_ok("cat /etc/hosts"), want);
+	struct run r = {.quiet = 1};
+	run_ctr(&r, "echo x > /etc/hosts");
+	ck_assert_int_ne(r.status, 0); /* read-only */
+	ck_assert_str_eq(sh_ok("hostname"), "layerfs\n");
+	struct run h = {.hostname = "box"};
+	run_ctr(&h, "hostname; cat /proc/sys/kernel/hostname");
+	ck_assert_str_eq(h.out, "box\nbox\n");
+	/* the image's own files are back, unchanged, afterwards */
+	ck_assert(!upper_has("etc/hosts"));
+	ck_assert(!upper_has("etc/resolv.conf"));
+}
+END_TEST
+
+START_TEST(proc_and_dev)
+{
+	open_image(IMG_FULL);
+	ck_assert_str_eq(sh_ok("test -r /proc/self/status && echo proc;"
+			       "echo x > /dev/null && echo null;"
+			       "head -c 5 /dev/zero | wc -c; head -c 3 /dev/urandom | wc -c;"
+			       "test -c /dev/pts/ptmx && test -L /dev/ptmx && echo pts;"
+			       "test -d /dev/shm && echo shm > /dev/shm/x && cat /dev/shm/x;"
+			       "test -r /dev/fd/1 && echo fd;"
+			       "test -d /sys/kernel && echo sys"),
+			 "proc\nnull\n5\n3\npts\nshm\nfd\nsys\n");
+	/* none of it reaches the upper */
+	ck_assert(!upper_has("dev/shm"));
+	ck_assert(!upper_has("dev"));
+}
+END_TEST
+
+START_TEST(net_none)
+{
+	open_image(IMG_FULL);
+	struct run r = {.net = CTR_NET_NONE};
+	run_ctr(&r, "ls /sys/class/net; cat /sys/class/net/lo/operstate");
+	ck_assert_msg(r.rc == 0, "%s", r.err ? r.err->msg : "");
+	ck_assert_str_eq(r.out, "lo\nunknown\n");
+}
+END_TEST
+
+START_TEST(errors_are_clear)
+{
+	open_image(IMG_FULL);
+	char *missing[] = {"/bin/nope", NULL};
+	struct run r = {.argv = missing};
+	run_ctr(&r, NULL);
+	ck_assert_int_lt(r.rc, 0);
+	ck_assert_str_eq(r.err->msg, "'/bin/nope' not found in the image");
+	char *nopath[] = {"nope", NULL};
+	struct run p = {.argv = nopath};
+	run_ctr(&p, NULL);
+	ck_assert_int_lt(p.rc, 0);
+	ck_assert_str_eq(p.err->msg, "'nope' not found in the image (PATH /bin)");
+	struct run u = {.user = "node"};
+	run_ctr(&u, "true");
+	ck_assert_int_lt(u.rc, 0);
+	ck_assert_str_eq(u.err->msg, "user 'node' not found in the image's /etc/passwd");
+	struct run g = {.user = "app:nogroup"};
+	run_ctr(&g, "true");
+	ck_assert_int_lt(g.rc, 0);
+	ck_assert_str_eq(g.err->msg, "group 'nogroup' not found in the image's /etc/group");
+	struct run c = {.cwd = "/data/lowerfile"};
+	run_ctr(&c, "true");
+	ck_assert_int_lt(c.rc, 0);
+	ck_assert_msg(strstr(c.err->msg, "working directory '/data/lowerfile'"), "%s", c.err->msg);
+	error_free(r.err);
+	error_free(p.err);
+	error_free(u.err);
+	error_free(g.err);
+	error_free(c.err);
+}
+END_TEST
+
+START_TEST(stubs_removed)
+{
+	/* no /proc, /dev, /sys, /etc at all */
+	open_image(0);
+	ck_assert_str_eq(sh_ok("ls -d /proc/1 /dev/null /sys/kernel; cat /etc/hosts >/dev/null"
+			       " && echo hosts"),
+			 "/dev/null\n/proc/1\n/sys/kernel\nhosts\n");
+	const char *const gone[] = {"proc", "dev", "sys", "etc"};
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_msg(!upper_has(gone[i]), "stub /%s left in the upper", gone[i]);
+	/* /etc the command wrote to stays, without the stubs */
+	sh_ok("echo kept > /etc/mine");
+	ck_assert(upper_has("etc/mine"));
+	ck_assert(!upper_has("etc/hosts"));
+	ck_assert(!upper_has("etc/resolv.conf"));
+	ck_assert(!upper_has("proc"));
+}
+END_TEST
+
+START_TEST(stubs_in_image_etc)
+{
+	/* /etc exists, without hosts and resolv.conf: it must not come into
+	 * the upper just for the stubs */
+	open_image(IMG_MOUNTPOINTS | IMG_ETC);
+	ck_assert_str_eq(sh_ok("test -f /etc/hosts && echo yes"), "yes\n");
+	ck_assert(!upper_has("etc"));
+	sh_ok("rm /etc/shadow");
+	ck_assert(upper_has("etc"));
+	ck_assert(!upper_has("etc/hosts"));
+}
+END_TEST
+
+static void *interrupter(void *arg)
+{
+	int fd = *(int *)arg;
+	char c;
+	/* the command is running once it has written something */
+	if (read(fd, &c, 1) == 1)
+		kill(getpid(), SIGINT);
+	return NULL;
+}
+
+START_TEST(caller_interrupted)
+{
+	open_image(IMG_FULL);
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, &old); /* the thread inherits it */
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pthread_t t;
+	pthread_create(&t, NULL, interrupter, &p[0]);
+	char *argv[] = {"/bin/sh", "-c", "echo started; exec sleep 60", NULL};
+	struct ctr_spec s = {.lower = U,
+			     .upper_dir = upper,
+			     .work_dir = work,
+			     .argv = argv,
+			     .envp = default_env,
+			     .stdin_fd = -1,
+			     .stdout_fd = p[1],
+			     .stderr_fd = 2};
+	int status = -1;
+	error *err = NULL;
+	time_t t0 = time(NULL);
+	int rc = ctr_run(&s, &status, &err);
+	close(p[1]);
+	pthread_join(t, NULL);
+	close(p[0]);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ck_assert_int_eq(rc, -EINTR);
+	ck_assert_str_eq(err->msg, "interrupted by SIGINT: the container was stopped");
+	ck_assert_int_lt(time(NULL) - t0, 10);
+	assert_clean();
+	error_free(err);
+}
+END_TEST
+
+START_TEST(caller_killed)
+{
+	open_image(0); /* with mount stubs to remove */
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *argv[] = {"/bin/sh", "-c", "echo started; exec sleep 60", NULL};
+		struct ctr_spec s = {.lower = U,
+				     .upper_dir = upper,
+				     .work_dir = work,
+				     .argv = argv,
+				     .envp = default_env,
+				     .stdin_fd = -1,
+				     .stdout_fd = p[1],
+				     .stderr_fd = 2};
+		int status;
+		error *err = NULL;
+		ctr_run(&s, &status, &err);
+		_exit(0);
+	}
+	close(p[1]);
+	char c;
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	close(p[0]);
+	time_t t0 = time(NULL);
+	kill(pid, SIGKILL);
+	/* As the subreaper we inherit the run's processes: every one exits. */
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	ck_assert_int_lt(time(NULL) - t0, 10);
+	assert_clean();
+	ck_assert(!upper_has("proc"));
+	ck_assert(!upper_has("etc"));
+}
+END_TEST
+
+/* ------------------------------------------------------------ rootless */
+
+/* Runs script as uid NOBODY (a forked child) with /dev/fuse at fuse_mode;
+ * the mode is put back before anything is asserted. */
+static int run_rootless(mode_t fuse_mode, const char *user, const char *script, char *out,
+			size_t size)
+{
+	struct stat st;
+	ck_assert_int_eq(stat("/dev/fuse", &st), 0);
+	ck_assert_int_eq(chmod("/dev/fuse", fuse_mode), 0);
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+			_exit(100);
+		char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+		struct ctr_spec s = {.lower = U,
+				     .upper_dir = upper,
+				     .work_dir = work,
+				     .argv = argv,
+				     .envp = default_env,
+				     .user = user,
+				     .stdin_fd = -1,
+				     .stdout_fd = p[1],
+				     .stderr_fd = 2};
+		int status = -1;
+		error *err = NULL;
+		if (ctr_run(&s, &status, &err) < 0) {
+			dprintf(p[1], "error: %s", err->msg);
+			_exit(101);
+		}
+		_exit(status);
+	}
+	close(p[1]);
+	ssize_t n, len = 0;
+	while ((n = read(p[0], out + len, size - 1 - (size_t)len)) > 0)
+		len += n;
+	out[len] = '\0';
+	close(p[0]);
+	int ws;
+	waitpid(pid, &ws, 0);
+	chmod("/dev/fuse", st.st_mode & 07777);
+	assert_clean();
+	ck_assert_msg(WIFEXITED(ws), "rootless child killed by %d", WTERMSIG(ws));
+	return WEXITSTATUS(ws);
+}
+
+static void rootless_dirs(void)
+{
+	ck_assert_int_eq(chmod(t_dir, 0755), 0);
+	ck_assert_int_eq(chown(upper, NOBODY, NOBODY), 0);
+	ck_assert_int_eq(chown(work, NOBODY, NOBODY), 0);
+}
+
+START_TEST(rootless_run)
+{
+	open_image(IMG_FULL);
+	rootless_dirs();
+	char out[4096];
+	int rc = run_rootless(0666, NULL,
+			      "id -u; echo hi > /f; cat /f; touch /srv/app/x && echo srv;"
+			      "stat -c %u:%g /srv",
+			      out, sizeof(out));
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+	/* /srv's group, 42, is not mapped here: it shows as the overflow id */
+	ck_assert_str_eq(out, "0\nhi\nsrv\n0:65534\n");
+	char p[1024];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/f", upper);
+	ck_assert_str_eq(read_file(p), "hi\n");
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_uint_eq(st.st_uid, NOBODY);
+	/* /srv, copied up for the new file below it, keeps its group 42 in
+	 * the override (the chown the namespace refused) */
+	snprintf(p, sizeof(p), "%s/srv", upper);
+	char v[64] = "";
+	ck_assert_int_gt(lgetxattr(p, "user.containers.override_stat", v, sizeof(v) - 1), 0);
+	ck_assert_str_eq(v, "0:42:0755");
+	snprintf(p, sizeof(p), "%s/srv/app/x", upper);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	/* a chown the kernel does carry out replaces the recorded owner */
+	rc = run_rootless(0666, NULL, "chgrp 0 /srv && stat -c %u:%g /srv", out, sizeof(out));
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+	ck_assert_str_eq(out, "0:0\n");
+	snprintf(p, sizeof(p), "%s/srv", upper);
+	memset(v, 0, sizeof(v));
+	ck_assert_int_gt(lgetxattr(p, "user.containers.override_stat", v, sizeof(v) - 1), 0);
+	ck_assert_str_eq(v, "0:0:0755");
+	ck_assert_int_eq(run_rootless(0666, NULL, "exit 7", out, sizeof(out)), 7);
+}
+END_TEST
+
+/* Subordinate ids: a range for NOBODY is appended to /etc/subuid and
+ * /etc/subgid for the test, and their exact contents put back before
+ * anything is asserted.  A machine that already gives NOBODY a range is
+ * left alone (and this is not tested). */
+#define SUB_START 300000
+
+static const char *const sub_files[] = {"/etc/subuid", "/etc/subgid"};
+static char *sub_saved[2];
+static size_t sub_len[2];
+static int sub_existed[2];
+
+static int subids_add(void)
+{
+	if (access("/usr/bin/newuidmap", X_OK) || access("/usr/bin/newgidmap", X_OK))
+		return 0;
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(sub_files[i], "re");
+		sub_existed[i] = f != NULL;
+		sub_saved[i] = NULL;
+		sub_len[i] = 0;
+		FILE *m = open_memstream(&sub_saved[i], &sub_len[i]);
+		char line[256];
+		while (f && fgets(line, sizeof(line), f))
+			fputs(line, m);
+		fclose(m);
+		if (f)
+			fclose(f);
+		if (strstr(sub_saved[i], "nobody:") || strstr(sub_saved[i], "65534:"))
+			return 0;
+	}
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(sub_files[i], "ae");
+		ck_assert_msg(f != NULL, "%s: %s", sub_files[i], strerror(errno));
+		fprintf(f, "%snobody:%d:65536\n",
+			sub_len[i] && sub_saved[i][sub_len[i] - 1] != '\n' ? "\n" : "", SUB_START);
+		fclose(f);
+	}
+	return 1;
+}
+
+static void subids_restore(void)
+{
+	for (int i = 0; i < 2; i++) {
+		if (!sub_existed[i]) {
+			unlink(sub_files[i]);
+		} else {
+			FILE *f = fopen(sub_files[i], "we");
+			if (f) {
+				fwrite(sub_saved[i], 1, sub_len[i], f);
+				fclose(f);
+			}
+		}
+		free(sub_saved[i]);
+	}
+}
+
+START_TEST(rootless_subids)
+{
+	open_image(IMG_FULL);
+	rootless_dirs();
+	if (!subids_add()) {
+		puts("check_ctr: rootless_subids: no newuidmap, or a range for nobody in "
+		     "/etc/subuid already: not tested");
+		return;
+	}
+	char out[4096], app[4096];
+	int rc = run_rootless(0666, NULL,
+			      "id -u; cat /proc/self/uid_map | wc -l; echo x >> /etc/shadow && "
+			      "echo shadow",
+			      out, sizeof(out));
+	int rc_app = run_rootless(0666, "app", "id -u; id -G; touch /tmp/a", app, sizeof(app));
+	subids_restore();
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+	ck_assert_str_eq(out, "0\n2\nshadow\n");
+	ck_assert_msg(rc_app == 0, "exit %d: %s", rc_app, app);
+	ck_assert_str_eq(app, "1000\n1000 50\n");
+	/* on the host: container id N > 0 is SUB_START + N - 1 */
+	char p[1024];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/tmp/a", upper);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_uint_eq(st.st_uid, SUB_START + 999);
+	ck_assert_uint_eq(st.st_gid, SUB_START + 999);
+	snprintf(p, sizeof(p), "%s/etc/shadow", upper);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert_uint_eq(st.st_uid, NOBODY);
+	ck_assert_uint_eq(st.st_gid, SUB_START + 41);
+}
+END_TEST
+
+START_TEST(rootless_errors)
+{
+	open_image(IMG_FULL);
+	rootless_dirs();
+	char out[4096];
+	ck_assert_int_eq(run_rootless(0600, NULL, "true", out, sizeof(out)), 101);
+	ck_assert_str_eq(out, "error: /dev/fuse: Permission denied: make it usable by your user "
+			      "(chmod 0666 /dev/fuse) or run as root");
+	ck_assert_int_eq(run_rootless(0666, "app", "true", out, sizeof(out)), 101);
+	ck_assert_msg(strstr(out, "user 'app' (uid 1000, gid 1000) does not exist in this "
+				  "rootless container") &&
+			  strstr(out, "/etc/subuid"),
+		      "%s", out);
+}
+END_TEST
+
+static Suite *ctr_suite(void)
+{
+	Suite *s = suite_create("ctr");
+	TCase *tc = tcase_create("run");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, exit_codes);
+	tcase_add_test(tc, stdout_and_stdin);
+	tcase_add_test(tc, writes_reach_upper);
+	tcase_add_test(tc, init_is_pid1);
+	tcase_add_test(tc, init_reaps_and_forwards);
+	tcase_add_test(tc, cwd_created);
+	tcase_add_test(tc, env_exact);
+	tcase_add_test(tc, user_switch);
+	tcase_add_test(tc, host_files_and_hostname);
+	tcase_add_test(tc, proc_and_dev);
+	tcase_add_test(tc, net_none);
+	tcase_add_test(tc, errors_are_clear);
+	tcase_add_test(tc, stubs_removed);
+	tcase_add_test(tc, stubs_in_image_etc);
+	tcase_add_test(tc, caller_interrupted);
+	tcase_add_test(tc, caller_killed);
+	tcase_add_test(tc, rootless_run);
+	tcase_add_test(tc, rootless_subids);
+	tcase_add_test(tc, rootless_errors);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		puts("check_ctr: needs root (namespaces, chmod of /dev/fuse); skipped");
+		return 77;
+	}
+	SRunner *sr = srunner_create(ctr_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

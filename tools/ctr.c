@@ -1,0 +1,626 @@
+/* ctr — running a command in a container: the caller's side (ctr_run) and
+ * the holder process (see ctr_i.h for the process tree). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ctr_i.h"
+#include "fuse_ll.h"
+#include "ovl.h"
+#include "util.h"
+
+/* ------------------------------------------------------------ status pipe */
+
+int ctr_error(error **err, int code, const char *fmt, ...)
+{
+	lfs_buf b = LFS_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	lfs_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	error_make(err, 0, "%s", b.data);
+	(*err)->code = code;
+	lfs_buf_release(&b);
+	return code > 0 ? -code : -1;
+}
+
+/* One record: code, message length, message — at most PIPE_BUF bytes, so
+ * that the write is atomic and records of several writers never mix. */
+struct record {
+	int32_t code;
+	uint32_t len;
+	char msg[PIPE_BUF - 2 * sizeof(uint32_t)];
+};
+
+void ctr_report(const struct ctr_ctx *c, const error *err)
+{
+	struct record r = {.code = err->code};
+	r.len = (uint32_t)strnlen(err->msg, sizeof(r.msg));
+	memcpy(r.msg, err->msg, r.len);
+	ssize_t n = write(c->status_fd, &r, offsetof(struct record, msg) + r.len);
+	(void)n; /* nobody left to tell */
+}
+
+_Noreturn void ctr_die(const struct ctr_ctx *c, error *err, int status)
+{
+	ctr_report(c, err);
+	_exit(status);
+}
+
+/* The first record the children sent, or NULL.  Never blocks: called once
+ * the holder has exited, when every record is in the pipe. */
+static error *read_report(int fd)
+{
+	cleanup_buf lfs_buf b = LFS_BUF_INIT;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	for (;;) {
+		lfs_buf_grow(&b, PIPE_BUF);
+		ssize_t n = read(fd, b.data + b.len, PIPE_BUF);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		lfs_buf_setlen(&b, b.len + (size_t)n);
+	}
+	struct record r;
+	if (b.len < offsetof(struct record, msg))
+		return NULL;
+	memcpy(&r, b.data, offsetof(struct record, msg));
+	size_t len = r.len < b.len - offsetof(struct record, msg)
+			 ? r.len
+			 : b.len - offsetof(struct record, msg);
+	error *e = NULL;
+	ctr_error(&e, r.code, "%.*s", (int)len, b.data + offsetof(struct record, msg));
+	return e;
+}
+
+/* ------------------------------------------------------------ the holder */
+
+static long read_sysctl(const char *path)
+{
+	cleanup_file FILE *f = fopen(path, "re");
+	long v;
+	return f && fscanf(f, "%ld", &v) == 1 ? v : -1;
+}
+
+static int userns_error(error **err, int e)
+{
+	if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == 0)
+		return ctr_error(err, e,
+				 "user namespaces are disabled: sysctl "
+				 "kernel.unprivileged_userns_clone=1, or run as root");
+	if (read_sysctl("/proc/sys/user/max_user_namespaces") == 0)
+		return ctr_error(
+		    err, e,
+		    "user namespaces are disabled: sysctl user.max_user_namespaces=15000, "
+		    "or run as root");
+	if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1)
+		return ctr_error(err, e,
+				 "unprivileged user namespaces are restricted by AppArmor: sysctl "
+				 "kernel.apparmor_restrict_unprivileged_userns=0, or run as root");
+	return error_make(err, e, "cannot create a user namespace");
+}
+
+/* Rootless: a user namespace whose id maps the caller writes (it may need
+ * the set-uid newuidmap), synchronised through sync_fd. */
+static int enter_userns(struct ctr_ctx *c, error **err)
+{
+	/* The caller opens our /proc/PID/uid_map: it must belong to us. */
+	prctl(PR_SET_DUMPABLE, 1);
+	if (unshare(CLONE_NEWUSER) < 0)
+		return userns_error(err, errno);
+	char b = 'u';
+	if (write(c->sync_fd, &b, 1) != 1 || read(c->sync_fd, &b, 1) != 1)
+		return ctr_error(err, EIO, "the user namespace's id maps were not set up");
+	close(c->sync_fd);
+	c->sync_fd = -1;
+	return 0;
+}
+
+/* CTR_NET_NONE: the new network namespace's loopback, up. */
+static int loopback_up(error **err)
+{
+	cleanup_fd int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = {0};
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return error_make(err, errno, "cannot find the container's loopback interface");
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		return error_make(err, errno, "cannot bring up the container's loopback interface");
+	return 0;
+}
+
+static int enter_namespaces(struct ctr_ctx *c, error **err)
+{
+	int ret = c->rootless ? enter_userns(c, err) : 0;
+	if (ret < 0)
+		return ret;
+	/* If the caller dies, the container is stopped and unmounted. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != c->caller)
+		return ctr_error(err, ESRCH, "the caller exited before the container started");
+	int net = c->spec->net == CTR_NET_NONE;
+	if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (net ? CLONE_NEWNET : 0)) < 0)
+		return error_make(err, errno,
+				  "cannot create the container's namespaces (mount, UTS, IPC%s)",
+				  net ? ", network" : "");
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return error_make(err, errno,
+				  "cannot make the container's mount namespace private");
+	const char *host = c->spec->hostname ? c->spec->hostname : "layerfs";
+	if (sethostname(host, strlen(host)) < 0)
+		return error_make(err, errno, "cannot set the container's hostname '%s'", host);
+	return net ? loopback_up(err) : 0;
+}
+
+struct server_arg {
+	const struct ctr_ctx *c;
+	pid_t holder;
+};
+
+/* In the server, once detached: it must react to SIGTERM (libfuse's
+ * handler unmounts), hold none of the run's pipes or the command's stdio,
+ * and unmount when the holder dies. */
+static void server_started(void *arg)
+{
+	const struct server_arg *a = arg;
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	close(a->c->status_fd);
+	const int stdio[] = {a->c->spec->stdin_fd, a->c->spec->stdout_fd, a->c->spec->stderr_fd};
+	for (int i = 0; i < 3; i++)
+		if (stdio[i] > 2)
+			close(stdio[i]);
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != a->holder)
+		raise(SIGTERM);
+}
+
+/* Mounts the overlay on c->mnt; the server is a child of this process,
+ * in its mount namespace. */
+static int start_server(struct ctr_ctx *c, error **err)
+{
+	const struct ctr_spec *s = c->spec;
+	lfs_ovl *ovl = NULL;
+	char *msg = NULL;
+	int r = lfs_ovl_new(s->lower, s->upper_dir, s->work_dir, 1, &ovl, &msg);
+	if (r < 0) {
+		ctr_error(err, -r, "%s", msg);
+		free(msg);
+		return r;
+	}
+	struct server_arg a = {c, getpid()};
+	struct lfs_fuse_opts o = {.allow_other = 1,
+				  .suid = 1, /* su, sudo, ping in the image work */
+				  .fsname = "layerfs",
+				  .on_mounted = server_started,
+				  .on_mounted_arg = &a};
+	r = lfs_fuse_serve(s->lower, ovl, c->mnt, &o, &msg);
+	if (getpid() != a.holder)
+		_exit(r == 0 ? 0 : 1); /* the server, after the unmount */
+	if (r < 0)
+		ctr_error(err, -r, "%s", msg ? msg : strerror(-r));
+	free(msg);
+	lfs_ovl_free(ovl); /* our copy: the server has its own */
+	return r < 0 ? r : 0;
+}
+
+static int make_stubs(struct ctr_ctx *c, error **err)
+{
+	cleanup_fd int root = open(c->mnt, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return error_make(err, errno, "cannot open the container's root '%s'", c->mnt);
+	return ctr_stubs_make(c, root, err);
+}
+
+/* Waits for init; SIGINT/SIGTERM/SIGHUP (from the caller, the terminal or
+ * the caller's death) kill the whole PID namespace. */
+static int wait_init(pid_t pid, const sigset_t *set)
+{
+	for (;;) {
+		int sig = sigwaitinfo(set, NULL), ws;
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+			kill(pid, SIGKILL);
+		if (sig != SIGCHLD)
+			continue;
+		if (waitpid(pid, &ws, WNOHANG) == pid)
+			return WIFSIGNALED(ws) ? 128 + WTERMSIG(ws) : WEXITSTATUS(ws);
+	}
+}
+
+static int run_init(struct ctr_ctx *c, const sigset_t *set, error **err)
+{
+	if (unshare(CLONE_NEWPID) < 0)
+		return error_make(err, errno, "cannot create the container's PID namespace");
+	pid_t pid = fork();
+	if (pid < 0)
+		return error_make(err, errno, "cannot start the container's init");
+	if (pid == 0)
+		ctr_init(c);
+	return wait_init(pid, set);
+}
+
+/* Unmounts the root and reaps the server: once it has exited, every
+ * write has reached the upper dir.  The mount point goes too (the caller
+ * may be gone). */
+static void stop_server(const struct ctr_ctx *c)
+{
+	if (umount2(c->mnt, 0) < 0 && errno == EBUSY)
+		umount2(c->mnt, MNT_DETACH);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	rmdir(c->mnt);
+}
+
+_Noreturn void ctr_holder(struct ctr_ctx *c)
+{
+	error *err = NULL;
+	int code = 1, mounted = 0;
+	/* Blocked, these are queued even where the caller ignores them: the
+	 * parent-death SIGTERM is never lost. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (enter_namespaces(c, &err) >= 0 && start_server(c, &err) >= 0) {
+		mounted = 1;
+		int ret = make_stubs(c, &err);
+		if (ret >= 0)
+			ret = run_init(c, &set, &err);
+		code = ret < 0 ? 1 : ret;
+	}
+	if (err)
+		ctr_report(c, err);
+	if (mounted) {
+		stop_server(c);
+		ctr_stubs_remove(c);
+	}
+	_exit(code);
+}
+
+/* ------------------------------------------------------------ the caller */
+
+struct subid {
+	unsigned long start, count;
+};
+
+struct run {
+	struct ctr_ctx c;
+	int status_rd; /* read end of the status pipe */
+	int sync_fd;   /* rootless: our end of the id-map handshake */
+	int helpers;   /* map with newuidmap/newgidmap */
+	struct subid subuid, subgid;
+	char newuidmap[32], newgidmap[32];
+	sigset_t sigs, old_mask;
+	struct sigaction old_chld;
+};
+
+/* The caller's range in /etc/subuid or /etc/subgid: both are keyed by
+ * user name or uid (as newuidmap and newgidmap read them). */
+static int subid_find(const char *file, const char *name, unsigned id, struct subid *out)
+{
+	cleanup_file FILE *f = fopen(file, "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	char idstr[16];
+	snprintf(idstr, sizeof(idstr), "%u", id);
+	while (f && getline(&line, &cap, f) > 0) {
+		char *save, *who = strtok_r(line, ":\n", &save);
+		char *start = strtok_r(NULL, ":\n", &save), *count = strtok_r(NULL, ":\n", &save);
+		if (!who || !start || !count || (strcmp(who, name) && strcmp(who, idstr)))
+			continue;
+		out->start = strtoul(start, NULL, 10);
+		out->count = strtoul(count, NULL, 10);
+		if (out->count)
+			return 1;
+	}
+	return 0;
+}
+
+static int find_tool(const char *name, char *out, size_t size)
+{
+	static const char *const dirs[] = {"/usr/bin", "/bin", "/usr/sbin", "/sbin"};
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(out, size, "%s/%s", dirs[i], name);
+		if (access(out, X_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Rootless: /dev/fuse must be usable, and the id maps are chosen. */
+static int plan_rootless(struct run *r, error **err)
+{
+	if (access("/dev/fuse", R_OK | W_OK) < 0) {
+		if (errno == ENOENT)
+			return ctr_error(
+			    err, ENODEV,
+			    "/dev/fuse is missing: install the fuse3 package and load the "
+			    "fuse kernel module (modprobe fuse)");
+		return ctr_error(
+		    err, errno,
+		    "/dev/fuse: %s: make it usable by your user (chmod 0666 /dev/fuse) "
+		    "or run as root",
+		    strerror(errno));
+	}
+	char buf[1024];
+	struct passwd pw, *res = NULL;
+	getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res);
+	const char *name = res ? res->pw_name : "";
+	r->helpers = subid_find("/etc/subuid", name, getuid(), &r->subuid) &&
+		     subid_find("/etc/subgid", name, getuid(), &r->subgid) &&
+		     find_tool("newuidmap", r->newuidmap, sizeof(r->newuidmap)) &&
+		     find_tool("newgidmap", r->newgidmap, sizeof(r->newgidmap));
+	r->c.single_id = !r->helpers;
+	return 0;
+}
+
+static int run_helper(const char *tool, pid_t pid, unsigned id, const struct subid *s, error **err)
+{
+	char a[4][24];
+	snprintf(a[0], sizeof(a[0]), "%d", (int)pid);
+	snprintf(a[1], sizeof(a[1]), "%u", id);
+	snprintf(a[2], sizeof(a[2]), "%lu", s->start);
+	snprintf(a[3], sizeof(a[3]), "%lu", s->count);
+	char *argv[] = {(char *)tool, a[0], "0", a[1], "1", "1", a[2], a[3], NULL};
+	char *envp[] = {NULL};
+	pid_t child, w;
+	int ws = 0, e = posix_spawn(&child, tool, NULL, NULL, argv, envp);
+	if (e)
+		return error_make(err, e, "cannot run %s", tool);
+	while ((w = waitpid(child, &ws, 0)) < 0 && errno == EINTR)
+		;
+	if (w < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws))
+		return ctr_error(err, EPERM,
+				 "%s %s failed: check your ranges in /etc/subuid and /etc/subgid",
+				 tool, a[0]);
+	return 0;
+}
+
+static int write_proc(pid_t pid, const char *file, const char *data, error **err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	cleanup_fd int fd = open(path, O_WRONLY | O_CLOEXEC);
+	size_t len = strlen(data);
+	if (fd < 0 || write(fd, data, len) != (ssize_t)len)
+		return error_make(err, errno, "cannot write %s", path);
+	return 0;
+}
+
+/* Container uid/gid 0 is the caller; with a subordinate range, 1..N are
+ * the range, else only 0 exists (and setgroups is denied, as the kernel
+ * requires for an unprivileged gid map). */
+static int write_maps(struct run *r, pid_t pid, error **err)
+{
+	if (r->helpers) {
+		int ret = run_helper(r->newuidmap, pid, getuid(), &r->subuid, err);
+		return ret < 0 ? ret : run_helper(r->newgidmap, pid, getgid(), &r->subgid, err);
+	}
+	char map[32];
+	int ret = write_proc(pid, "setgroups", "deny", err);
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getuid());
+	if (ret >= 0)
+		ret = write_proc(pid, "uid_map", map, err);
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getgid());
+	return ret < 0 ? ret : write_proc(pid, "gid_map", map, err);
+}
+
+static int map_ids(struct run *r, pid_t pid, error **err)
+{
+	char b;
+	ssize_t n;
+	while ((n = read(r->sync_fd, &b, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		return 0; /* the holder failed first: its report says why */
+	int ret = write_maps(r, pid, err);
+	if (ret >= 0 && write(r->sync_fd, "g", 1) != 1)
+		ret = error_make(err, errno, "cannot resume the container process");
+	return ret;
+}
+
+/* Until the holder exits, SIGINT/SIGTERM/SIGHUP are taken from a
+ * signalfd (and passed on as SIGTERM) unless the caller ignores them, and
+ * SIGCHLD is not ignored. */
+static void signals_block(struct run *r)
+{
+	static const int stop[] = {SIGINT, SIGTERM, SIGHUP};
+	struct sigaction dfl = {.sa_handler = SIG_DFL}, cur;
+	sigemptyset(&r->sigs);
+	for (size_t i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
+		if (sigaction(stop[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
+			sigaddset(&r->sigs, stop[i]);
+	pthread_sigmask(SIG_BLOCK, &r->sigs, &r->old_mask);
+	sigaction(SIGCHLD, &dfl, &r->old_chld);
+}
+
+static void signals_restore(struct run *r)
+{
+	sigaction(SIGCHLD, &r->old_chld, NULL);
+	pthread_sigmask(SIG_SETMASK, &r->old_mask, NULL);
+}
+
+/* Returns 0 with *ws, or -errno; *caught: the first signal the caller got. */
+static int wait_holder(struct run *r, pid_t pid, int *ws, int *caught)
+{
+	cleanup_fd int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	cleanup_fd int sfd = signalfd(-1, &r->sigs, SFD_CLOEXEC);
+	while (pfd >= 0 && sfd >= 0) {
+		struct pollfd p[2] = {{pfd, POLLIN, 0}, {sfd, POLLIN, 0}};
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		struct signalfd_siginfo si;
+		if ((p[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (!*caught)
+				*caught = (int)si.ssi_signo;
+			kill(pid, SIGTERM);
+		}
+		if (p[0].revents)
+			break;
+	}
+	while (waitpid(pid, ws, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+static int run_result(struct run *r, int ret, int ws, int caught, int *status, error **err)
+{
+	error *child = read_report(r->status_rd);
+	if (ret < 0 || child) {
+		if (ret >= 0) {
+			*err = child;
+			return child->code > 0 ? -child->code : -1;
+		}
+		error_free(child);
+		return ret;
+	}
+	if (caught)
+		return ctr_error(err, EINTR, "interrupted by SIG%s: the container was stopped",
+				 sigabbrev_np(caught));
+	if (WIFSIGNALED(ws))
+		return ctr_error(err, EIO, "the container's holder process was killed by signal %d",
+				 WTERMSIG(ws));
+	*status = WEXITSTATUS(ws);
+	return 0;
+}
+
+static int run_holder(struct run *r, int *status, error **err)
+{
+	signals_block(r);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		signals_restore(r);
+		return error_make(err, e, "cannot start the container process");
+	}
+	if (pid == 0) {
+		close(r->status_rd);
+		if (r->sync_fd >= 0)
+			close(r->sync_fd);
+		ctr_holder(&r->c);
+	}
+	close(steal_fd(&r->c.status_fd));
+	if (r->c.sync_fd >= 0)
+		close(steal_fd(&r->c.sync_fd));
+	int ret = r->c.rootless ? map_ids(r, pid, err) : 0;
+	if (r->sync_fd >= 0)
+		close(steal_fd(&r->sync_fd)); /* without a go, the holder gives up */
+	int ws = 0, caught = 0, w = wait_holder(r, pid, &ws, &caught);
+	signals_restore(r);
+	if (ret >= 0 && w < 0)
+		ret = error_make(err, -w, "cannot wait for the container process");
+	return run_result(r, ret, ws, caught, status, err);
+}
+
+/* Moves fd above the standard ones, so that the command's stdio set-up
+ * never overwrites it. */
+static int above_stdio(int fd)
+{
+	if (fd < 0 || fd > 2)
+		return fd;
+	int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	close(fd);
+	return moved;
+}
+
+static int make_pipes(struct run *r, error **err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return error_make(err, errno, "cannot create a pipe");
+	r->status_rd = above_stdio(p[0]);
+	r->c.status_fd = above_stdio(p[1]);
+	if (r->c.rootless) {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
+			return error_make(err, errno, "cannot create a socket pair");
+		r->sync_fd = above_stdio(p[0]);
+		r->c.sync_fd = above_stdio(p[1]);
+	}
+	if (r->status_rd < 0 || r->c.status_fd < 0 || (r->c.rootless && r->c.sync_fd < 0))
+		return error_make(err, errno, "cannot set up the container's pipes");
+	return 0;
+}
+
+static int prepare(struct run *r, error **err)
+{
+	const struct ctr_spec *s = r->c.spec;
+	r->c.host_resolv = access("/etc/resolv.conf", R_OK) == 0;
+	r->c.host_hosts = access("/etc/hosts", R_OK) == 0;
+	r->c.mnt = lfs_xasprintf("%s/ctr-root.XXXXXX", s->work_dir);
+	if (!mkdtemp(r->c.mnt)) {
+		int e = errno;
+		free(steal_pointer(&r->c.mnt));
+		return error_make(err, e, "cannot create the root's mount point in work dir '%s'",
+				  s->work_dir);
+	}
+	return make_pipes(r, err);
+}
+
+static int check_spec(const struct ctr_spec *s, error **err)
+{
+	if (!s->argv || !s->argv[0] || !*s->argv[0])
+		return ctr_error(err, EINVAL, "no command to run");
+	if (s->cwd && s->cwd[0] != '/')
+		return ctr_error(err, EINVAL, "working directory '%s' is not an absolute path",
+				 s->cwd);
+	if (!s->upper_dir || !s->work_dir)
+		return ctr_error(err, EINVAL, "no upper or work directory for the container");
+	return 0;
+}
+
+static void run_release(struct run *r)
+{
+	const int fds[] = {r->status_rd, r->sync_fd, r->c.status_fd, r->c.sync_fd};
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	if (r->c.mnt)
+		rmdir(r->c.mnt);
+	free(r->c.mnt);
+}
+
+int ctr_run(const struct ctr_spec *spec, int *status, error **err)
+{
+	struct run r = {
+	    .c = {.spec = spec,
+		  .rootless = geteuid() != 0,
+		  .status_fd = -1,
+		  .sync_fd = -1,
+		  .caller = getpid()},
+	    .status_rd = -1,
+	    .sync_fd = -1,
+	};
+	int ret = check_spec(spec, err);
+	if (ret >= 0 && r.c.rootless)
+		ret = plan_rootless(&r, err);
+	if (ret >= 0)
+		ret = prepare(&r, err);
+	if (ret >= 0)
+		ret = run_holder(&r, status, err);
+	run_release(&r);
+	return ret;
+}

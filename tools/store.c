@@ -742,14 +742,8 @@ static int image_fill_layers(store *s, struct store_image *img, error **err)
 				    "manifest %s: layer %s has media type %s; layerfs reads "
 				    "plain and gzip tar layers only",
 				    img->manifest_digest, digest, mt);
-		struct store_layer *l = &img->layers[i];
-		l->digest = lfs_xstrdup(digest);
-		l->diff_id = lfs_xstrdup(diff);
-		l->media_type = lfs_xstrdup(mt);
 		json_int_t sz = json_integer_value(json_object_get(d, "size"));
-		l->size = sz > 0 ? (uint64_t)sz : 0;
-		l->blob_path = lfs_xasprintf("%s/blobs/sha256/%s", s->root, digest_hex(digest));
-		l->index_path = lfs_xasprintf("%s/indexes/sha256/%s", s->root, digest_hex(diff));
+		store_layer_init(s, &img->layers[i], digest, diff, mt, sz > 0 ? (uint64_t)sz : 0);
 	}
 	return 0;
 }
@@ -1003,20 +997,20 @@ uint64_t store_image_size(const struct store_image *img)
 	return sum;
 }
 
-int store_image_open_layers(store *s, const struct store_image *img, lfs_layer ***out, error **err)
+int store_layers_open(store *s, const struct store_layer *ls, size_t n, const char *what,
+		      lfs_layer ***out, error **err)
 {
 	int saved;
 	if (lock_push(s, LOCK_SHARED, &saved, err) < 0)
 		return -1;
-	lfs_layer **layers = lfs_xcalloc(img->nlayers ? img->nlayers : 1, sizeof(*layers));
+	lfs_layer **layers = lfs_xcalloc(n ? n : 1, sizeof(*layers));
 	int ret = 0;
-	for (size_t i = 0; i < img->nlayers; i++) {
-		const struct store_layer *l = &img->layers[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct store_layer *l = &ls[i];
 		char *msg = NULL;
 		ret = lfs_layer_open(l->blob_path, l->index_path, 0, &layers[i], &msg);
 		if (ret < 0) {
-			error_make(err, 0, "image '%s': layer %s: %s",
-				   img->ref ? img->ref : img->config_digest, l->digest,
+			error_make(err, 0, "%s: layer %s: %s", what, l->digest,
 				   msg ? msg : strerror(-ret));
 			free(msg);
 			store_layers_free(layers, i);
@@ -1028,6 +1022,32 @@ int store_image_open_layers(store *s, const struct store_image *img, lfs_layer *
 		return -1;
 	*out = layers;
 	return 0;
+}
+
+int store_image_open_layers(store *s, const struct store_image *img, lfs_layer ***out, error **err)
+{
+	cleanup_free char *what = lfs_xasprintf("image '%s'", img->ref ? img->ref : img->config_digest);
+	return store_layers_open(s, img->layers, img->nlayers, what, out, err);
+}
+
+int store_layer_init(store *s, struct store_layer *l, const char *digest, const char *diff_id,
+		     const char *media_type, uint64_t size)
+{
+	if (!digest_hex(digest) || !digest_hex(diff_id) || !media_type)
+		return -EINVAL;
+	l->digest = lfs_xstrdup(digest);
+	l->diff_id = lfs_xstrdup(diff_id);
+	l->media_type = lfs_xstrdup(media_type);
+	l->size = size;
+	l->blob_path = lfs_xasprintf("%s/blobs/sha256/%s", s->root, digest_hex(digest));
+	l->index_path = lfs_xasprintf("%s/indexes/sha256/%s", s->root, digest_hex(diff_id));
+	return 0;
+}
+
+void store_layer_release(struct store_layer *l)
+{
+	layer_release(l);
+	memset(l, 0, sizeof(*l));
 }
 
 void store_layers_free(lfs_layer **layers, size_t n)
@@ -1347,6 +1367,8 @@ static int dump_blob(store *s, json_t *j, char digest[7 + 65], size_t *size, err
 	return blob_write(s, text, *size, digest, err);
 }
 
+static bool index_has_digest(json_t *manifests, const char *digest);
+
 static int commit_locked(store *s, const char *ref, json_t *config,
 			 store_staged_layer *const *layers, size_t n, char **image_id, error **err)
 {
@@ -1374,7 +1396,17 @@ static int commit_locked(store *s, const char *ref, json_t *config,
 		      "config", descriptor(MT_CONFIG, cdig, csize), "layers", ldescs);
 	if (dump_blob(s, manifest, mdig, &msize, err) < 0)
 		return error_wrap(err, "writing the image manifest");
-	int replaced = index_set_ref(index, ref, descriptor(MT_MANIFEST, mdig, msize));
+	int replaced = 0;
+	json_t *desc = descriptor(MT_MANIFEST, mdig, msize);
+	if (ref) {
+		replaced = index_set_ref(index, ref, desc);
+	} else {
+		json_t *manifests = json_object_get(index, "manifests");
+		if (index_has_digest(manifests, mdig))
+			json_decref(desc);
+		else
+			json_array_append_new(manifests, desc);
+	}
 	if (index_save(s, index, err) < 0)
 		return -1;
 	*image_id = lfs_xstrdup(cdig);
@@ -1389,10 +1421,13 @@ static int commit_locked(store *s, const char *ref, json_t *config,
 int store_image_commit(store *s, const char *ref, json_t *config, store_staged_layer *const *layers,
 		       size_t nlayers, char **image_id, error **err)
 {
-	int bad = store_ref_check(ref, err);
-	if (bad < 0)
-		return bad;
-	cleanup_free char *norm = store_normalize_ref(ref);
+	cleanup_free char *norm = NULL;
+	if (ref) {
+		int bad = store_ref_check(ref, err);
+		if (bad < 0)
+			return bad;
+		norm = store_normalize_ref(ref);
+	}
 	int saved;
 	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
 		return -1;
@@ -1622,6 +1657,36 @@ static int gc_dir(int dfd, const struct hexset *keep, const char *what, error **
 	return ret;
 }
 
+static int cache_read(int dfd, const char *hex, json_t **out);
+
+/* Build cache entries keep their layer's blob and index. */
+static int gc_mark_cache(store *s, struct hexset *blobs, struct hexset *idx, error **err)
+{
+	cleanup_fd int dfd = openat(s->root_fd, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : error_make(err, errno, "reading %s/cache", s->root);
+	DIR *dir = fdopendir(dup(dfd));
+	if (!dir)
+		return error_make(err, errno, "reading %s/cache", s->root);
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		if (!is_hex64(de->d_name))
+			continue;
+		cleanup_json json_t *e = NULL;
+		if (cache_read(dfd, de->d_name, &e) < 0)
+			continue; /* unreadable: unusable, its layer may go */
+		json_t *l = json_object_get(e, "layer");
+		const char *b = digest_hex(json_string_value(json_object_get(l, "digest")));
+		const char *d = digest_hex(json_string_value(json_object_get(l, "diff_id")));
+		if (b)
+			hexset_add(blobs, b);
+		if (d)
+			hexset_add(idx, d);
+	}
+	closedir(dir);
+	return 0;
+}
+
 static int gc_locked(store *s, error **err)
 {
 	cleanup_json json_t *index = NULL;
@@ -1642,6 +1707,8 @@ static int gc_locked(store *s, error **err)
 			break;
 		}
 	}
+	if (ret == 0)
+		ret = gc_mark_cache(s, &blobs, &idx, err);
 	if (ret == 0) {
 		if (blobs.n)
 			qsort(blobs.v, blobs.n, sizeof(*blobs.v), hex_cmp);
@@ -2063,4 +2130,96 @@ int store_image_commit_raw(store *s, const char *ref, const void *config, size_t
 	if (ret == 0 && manifest_digest)
 		*manifest_digest = lfs_xstrdup(mdig);
 	return ret;
+}
+
+/* ---- build cache ----------------------------------------------------------- */
+
+#define CACHE_ENTRY_MAX (1u << 20)
+
+static int cache_read(int dfd, const char *hex, json_t **out)
+{
+	lfs_buf b = LFS_BUF_INIT;
+	error *e = NULL;
+	int ret = read_file_at(dfd, hex, CACHE_ENTRY_MAX, &b, &e);
+	error_free(e);
+	if (ret < 0) {
+		lfs_buf_release(&b);
+		return -1;
+	}
+	*out = json_loadb(b.data, b.len, 0, NULL);
+	lfs_buf_release(&b);
+	return json_is_object(*out) ? 0 : -1;
+}
+
+int store_cache_get(store *s, const char *key_hex, json_t **entry, error **err)
+{
+	*entry = NULL;
+	if (!is_hex64(key_hex))
+		return fail(err, EINVAL, "bad cache key '%s'", key_hex);
+	int saved;
+	if (lock_push(s, LOCK_SHARED, &saved, err) < 0)
+		return -1;
+	cleanup_fd int dfd = openat(s->root_fd, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	json_t *e = NULL;
+	int found = dfd >= 0 && cache_read(dfd, key_hex, &e) == 0;
+	if (found) {
+		/* An entry whose layer went missing (a store repaired by hand) is a miss. */
+		json_t *l = json_object_get(e, "layer");
+		const char *b = json_string_value(json_object_get(l, "digest"));
+		if (l && !(b && digest_hex(b) && store_blob_present(s, b)))
+			found = 0;
+	}
+	lock_pop(s, saved);
+	if (!found) {
+		json_decref(e);
+		return 1;
+	}
+	*entry = e;
+	return 0;
+}
+
+int store_cache_put(store *s, const char *key_hex, json_t *entry, store_staged_layer *layer,
+		    error **err)
+{
+	if (!is_hex64(key_hex))
+		return fail(err, EINVAL, "bad cache key '%s'", key_hex);
+	int saved;
+	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
+		return -1;
+	int ret = mkdir_at(s->root_fd, "cache", s->private_dirs ? 0700 : 0755, err);
+	cleanup_fd int dfd = -1;
+	if (ret == 0) {
+		dfd = open_dir_at(s->root_fd, "cache", err);
+		ret = dfd < 0 ? -1 : 0;
+	}
+	if (ret == 0 && layer) {
+		ret = staged_commit(s, layer, err);
+		if (ret == 0)
+			json_object_set_new(entry, "layer",
+					    json_pack("{s:s, s:s, s:s, s:I}", "mediaType",
+						      layer->media_type, "digest", layer->digest,
+						      "diff_id", layer->diff_id, "size",
+						      (json_int_t)layer->size));
+	}
+	if (ret == 0) {
+		cleanup_free char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
+		ret = write_atomic(dfd, key_hex, text, strlen(text), err);
+	}
+	lock_pop(s, saved);
+	return ret;
+}
+
+int store_scratch_dir(store *s, const char *what, char **out, error **err)
+{
+	int ret = mkdir_at(s->root_fd, "tmp", 0700, err);
+	if (ret < 0)
+		return ret;
+	char *p = lfs_xasprintf("%s/tmp/%s-XXXXXX", s->root, what);
+	if (!mkdtemp(p)) {
+		ret = error_make(err, errno, "creating a scratch directory in %s/tmp", s->root);
+		free(p);
+		return ret;
+	}
+	*out = p;
+	return 0;
 }

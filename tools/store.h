@@ -5,7 +5,9 @@
  *   oci-layout, index.json, blobs/sha256/<hex>   exactly per the OCI image-layout spec
  *   indexes/sha256/<diff_id hex>                 layer index files (fs/index.h), derived
  *   indexes/files/<key>                          index cache for bare tars (mount --layer)
- *   cache/, containers/                          later: build cache, containers
+ *   cache/<key hex>                              build cache entries (JSON)
+ *   tmp/                                         scratch dirs of running builds
+ *   containers/                                  later: containers
  *   .lock                                        flock: shared for readers, exclusive for writers
  * Image names live in index.json as the org.opencontainers.image.ref.name
  * annotation, "NAME:TAG" exactly as the user gave it (a missing tag becomes
@@ -72,6 +74,16 @@ void store_image_free(struct store_image *img);
 int store_image_open_layers(store *s, const struct store_image *img, lfs_layer ***out,
 			    error **err);
 void store_layers_free(lfs_layer **layers, size_t n);
+/* Opens the layers ls[0..n) (lowest first) as store_image_open_layers
+ * does; what names them in messages ("image 'app:1'"). */
+int store_layers_open(store *s, const struct store_layer *ls, size_t n, const char *what,
+		      lfs_layer ***out, error **err);
+/* Fills *l for a stored layer (paths derived from the digests).  Returns
+ * -EINVAL when a digest is malformed or media_type NULL.  Free the
+ * contents with store_layer_release(). */
+int store_layer_init(store *s, struct store_layer *l, const char *digest, const char *diff_id,
+		     const char *media_type, uint64_t size);
+void store_layer_release(struct store_layer *l);
 
 /* Path of the cached index for a bare tar file (mount --layer): keyed by
  * the tar's real path, device and inode; caller frees. */
@@ -130,7 +142,8 @@ void store_staged_layer_free(store_staged_layer *l);
  * image config (config, borrowed, gets rootfs {type, diff_ids} set from the
  * layers, lowest first) and an OCI manifest as blobs, and points ref
  * (normalised) at it in index.json, replacing an existing entry of that
- * name.  Blobs no longer referenced after the replacement are collected.
+ * name; with ref NULL an unnamed entry is added (unless index.json has one
+ * for that manifest already).  Blobs no longer referenced after the replacement are collected.
  * *image_id (caller frees) is "sha256:<config hex>". */
 int store_image_commit(store *s, const char *ref, json_t *config,
 		       store_staged_layer *const *layers, size_t nlayers, char **image_id,
@@ -236,5 +249,26 @@ int store_remove(store *s, const char *name, int force, store_report_fn *report,
  * Refuses to delete anything (returns an error) if any referenced manifest
  * or config cannot be read, since its references would be unknown. */
 int store_gc(store *s, error **err);
+
+/* --- Build cache --------------------------------------------------------
+ * cache/<key hex>: one JSON object per build step, keyed by the step's
+ * cache key (64 hex digits).  An entry may carry a layer ("layer": {
+ * mediaType, digest, diff_id, size }): store_gc() keeps that layer's blob
+ * and index as long as the entry exists. */
+
+/* 0 and *entry (caller decrefs) when key_hex has a usable entry; 1 (and
+ * *entry NULL) when there is none, it is unreadable, or its layer blob is
+ * missing. */
+int store_cache_get(store *s, const char *key_hex, json_t **entry, error **err);
+/* Under the exclusive lock: moves layer (may be NULL) into place, sets
+ * entry's "layer" to it, and writes entry (borrowed) as cache/<key_hex>
+ * (temp + rename: a reader sees the old entry or the new one). */
+int store_cache_put(store *s, const char *key_hex, json_t *entry, store_staged_layer *layer,
+		    error **err);
+
+/* Creates <root>/tmp/<what>-XXXXXX (mode 0700) for a command's scratch
+ * files on the store's file system; *out (caller frees) is its path.  The
+ * caller removes it. */
+int store_scratch_dir(store *s, const char *what, char **out, error **err);
 
 #endif

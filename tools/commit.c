@@ -13,6 +13,7 @@
 
 #include "archive_io.h"
 #include "cmd.h"
+#include "imgcfg.h"
 #include "commit.h"
 #include "diff_upper.h"
 #include "store.h"
@@ -57,50 +58,13 @@ struct commit_args {
 	const char *target, *ref; /* positionals */
 };
 
-static void json_decref_p(json_t **j)
-{
-	json_decref(*j);
-}
-#define cleanup_json __attribute__((cleanup(json_decref_p)))
-
-static int epoch_from_env(int64_t *out, error **err)
-{
-	const char *sde = getenv("SOURCE_DATE_EPOCH");
-	*out = -1;
-	if (!sde || !*sde)
-		return 0;
-	char *end;
-	errno = 0;
-	long long v = strtoll(sde, &end, 10);
-	if (errno || *end || v < 0)
-		return error_usage(err, "SOURCE_DATE_EPOCH='%s' is not a number of seconds", sde);
-	*out = v;
-	return 0;
-}
-
-/* RFC 3339: SOURCE_DATE_EPOCH when set, else now. */
-static char *created_time(int64_t epoch)
-{
-	struct timespec ts = {0};
-	if (epoch >= 0)
-		ts.tv_sec = (time_t)epoch;
-	else
-		clock_gettime(CLOCK_REALTIME, &ts);
-	struct tm tm;
-	char date[64];
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	return ts.tv_nsec ? lfs_xasprintf("%s.%09ldZ", date, ts.tv_nsec)
-			  : lfs_xasprintf("%sZ", date);
-}
-
 /* Writes the layer of src to fd. */
 static int write_layer(struct upper_src *src, int fd, int gzip, error **err)
 {
 	struct lfs_commit_opts o;
 	lfs_commit_opts_init(&o);
 	o.gzip = gzip;
-	if (epoch_from_env(&o.source_date_epoch, err) < 0)
+	if (imgcfg_epoch(&o.source_date_epoch, err) < 0)
 		return -1;
 	cleanup_fd int ufd = open(src->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ufd < 0)
@@ -132,10 +96,10 @@ static int commit_to_file(struct upper_src *src, const struct commit_args *a, er
 static json_t *new_config(const struct store_image *img, const struct commit_args *a, error **err)
 {
 	int64_t epoch;
-	if (epoch_from_env(&epoch, err) < 0)
+	if (imgcfg_epoch(&epoch, err) < 0)
 		return NULL;
 	json_t *cfg = json_deep_copy(img->config);
-	cleanup_free char *created = created_time(epoch);
+	cleanup_free char *created = imgcfg_time(epoch);
 	json_object_set_new(cfg, "created", json_string(created));
 	if (a->author)
 		json_object_set_new(cfg, "author", json_string(a->author));

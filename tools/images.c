@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "report.h"
 #include "store.h"
 #include "util.h"
 
@@ -29,67 +30,6 @@ struct row {
 	time_t created;	       /* 0 when unknown */
 	uint64_t size;
 };
-
-/* Parses RFC 3339 ("2023-11-14T22:13:20.123456789Z", or with +hh:mm). */
-static time_t parse_rfc3339(const char *s)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-	if (!p)
-		return 0;
-	if (*p == '.')
-		for (p++; isdigit((unsigned char)*p); p++)
-			;
-	time_t t = timegm(&tm);
-	int hh, mm;
-	if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &hh, &mm) == 2)
-		t -= (*p == '+' ? 1 : -1) * (time_t)(hh * 3600 + mm * 60);
-	return t;
-}
-
-/* go-units HumanDuration, as `docker images` prints it ("... ago"). */
-static char *human_duration(time_t created, time_t now)
-{
-	double d = difftime(now, created);
-	long secs = (long)d;
-	long mins = (long)(d / 60);
-	long hours = (long)(d / 3600 + 0.5);
-	if (secs < 1)
-		return lfs_xstrdup("Less than a second ago");
-	if (secs == 1)
-		return lfs_xstrdup("1 second ago");
-	if (secs < 60)
-		return lfs_xasprintf("%ld seconds ago", secs);
-	if (mins == 1)
-		return lfs_xstrdup("About a minute ago");
-	if (mins < 60)
-		return lfs_xasprintf("%ld minutes ago", mins);
-	if (hours == 1)
-		return lfs_xstrdup("About an hour ago");
-	if (hours < 48)
-		return lfs_xasprintf("%ld hours ago", hours);
-	if (hours < 24 * 7 * 2)
-		return lfs_xasprintf("%ld days ago", hours / 24);
-	if (hours < 24 * 30 * 2)
-		return lfs_xasprintf("%ld weeks ago", hours / 24 / 7);
-	if (hours < 24 * 365 * 2)
-		return lfs_xasprintf("%ld months ago", hours / 24 / 30);
-	return lfs_xasprintf("%ld years ago", (long)(d / 3600) / 24 / 365);
-}
-
-/* go-units HumanSizeWithPrecision(size, 3): SI units, 3 significant digits. */
-static char *human_size(uint64_t size)
-{
-	static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-	double v = (double)size;
-	size_t i = 0;
-	while (v >= 1000.0 && i < sizeof(units) / sizeof(units[0]) - 1) {
-		v /= 1000.0;
-		i++;
-	}
-	return lfs_xasprintf("%.3g%s", v, units[i]);
-}
 
 static int row_cmp(const void *a, const void *b)
 {
@@ -125,8 +65,8 @@ static void print_table(const struct row *rows, size_t n, bool no_trunc, time_t 
 		rc[0] = lfs_xstrdup(rows[i].repo);
 		rc[1] = lfs_xstrdup(rows[i].tag);
 		rc[2] = no_trunc ? lfs_xstrdup(rows[i].id) : lfs_xstrndup(rows[i].id + 7, 12);
-		rc[3] = rows[i].created ? human_duration(rows[i].created, now) : lfs_xstrdup("N/A");
-		rc[4] = human_size(rows[i].size);
+		rc[3] = rows[i].created ? report_ago(rows[i].created, now) : lfs_xstrdup("N/A");
+		rc[4] = report_si_size(rows[i].size);
 		for (int c = 0; c < 4; c++)
 			if (strlen(rc[c]) > w[c])
 				w[c] = strlen(rc[c]);
@@ -154,8 +94,8 @@ static void print_json(const struct row *rows, size_t n, bool no_trunc, time_t n
 		if (r->created && localtime_r(&r->created, &tm))
 			strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
 		cleanup_free char *since =
-		    r->created ? human_duration(r->created, now) : lfs_xstrdup("N/A");
-		cleanup_free char *size = human_size(r->size);
+		    r->created ? report_ago(r->created, now) : lfs_xstrdup("N/A");
+		cleanup_free char *size = report_si_size(r->size);
 		cleanup_free char *id = no_trunc ? lfs_xstrdup(r->id) : lfs_xstrndup(r->id + 7, 12);
 		json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
 				      "Containers", "N/A", "CreatedAt", at, "CreatedSince", since,
@@ -183,7 +123,7 @@ static size_t collect_rows(struct store_image **imgs, size_t n, const char *filt
 		}
 		r.id = imgs[i]->config_digest;
 		r.created =
-		    parse_rfc3339(json_string_value(json_object_get(imgs[i]->config, "created")));
+		    report_parse_time(json_string_value(json_object_get(imgs[i]->config, "created")));
 		r.size = store_image_size(imgs[i]);
 		if (row_matches(&r, filter)) {
 			rows[k++] = r;

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "cmd.h"
+#include "imgcfg.h"
 #include "store.h"
 #include "util.h"
 
@@ -30,11 +31,6 @@ static const char usage[] =
     "  -m, --message MSG    set the history comment of the image\n"
     "  -h, --help           show this help\n";
 
-static void json_decref_p(json_t **j)
-{
-	json_decref(*j);
-}
-#define cleanup_json __attribute__((cleanup(json_decref_p)))
 
 /* ---- Dockerfile-style words -------------------------------------------- */
 
@@ -253,45 +249,16 @@ static int apply_change(json_t *cfg, const char *change, error **err)
 	return 0;
 }
 
-/* RFC 3339 creation time: SOURCE_DATE_EPOCH when set, else now (ns). */
-static int created_time(char **out, error **err)
-{
-	const char *sde = getenv("SOURCE_DATE_EPOCH");
-	struct timespec ts;
-	if (sde && *sde) {
-		char *end;
-		errno = 0;
-		long long v = strtoll(sde, &end, 10);
-		if (errno || *end || v < 0)
-			return error_make(err, EINVAL,
-					  "SOURCE_DATE_EPOCH='%s' is not a number of seconds", sde);
-		ts.tv_sec = (time_t)v;
-		ts.tv_nsec = 0;
-	} else {
-		clock_gettime(CLOCK_REALTIME, &ts);
-	}
-	struct tm tm;
-	char date[64];
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
-	*out =
-	    ts.tv_nsec ? lfs_xasprintf("%s.%09ldZ", date, ts.tv_nsec) : lfs_xasprintf("%sZ", date);
-	return 0;
-}
-
 static int build_config(char **changes, size_t nchanges, const char *msg, const char *src,
 			json_t **out, error **err)
 {
-	const char *arch, *variant;
-	store_platform(&arch, &variant);
-	cleanup_free char *created = NULL;
-	if (created_time(&created, err) < 0)
+	int64_t epoch;
+	if (imgcfg_epoch(&epoch, err) < 0)
 		return -1;
-	json_t *inner = json_object();
-	cleanup_json json_t *cfg = json_pack("{s:s, s:s, s:s, s:o}", "architecture", arch, "os",
-					     "linux", "created", created, "config", inner);
-	if (variant)
-		json_object_set_new(cfg, "variant", json_string(variant));
+	cleanup_free char *created = imgcfg_time(epoch);
+	cleanup_json json_t *cfg = imgcfg_new();
+	json_object_set_new(cfg, "created", json_string(created));
+	json_t *inner = imgcfg_inner(cfg);
 	for (size_t i = 0; i < nchanges; i++)
 		if (apply_change(inner, changes[i], err) < 0)
 			return -1;
@@ -299,7 +266,7 @@ static int build_config(char **changes, size_t nchanges, const char *msg, const 
 	json_t *h = json_pack("{s:s, s:s}", "created", created, "created_by", by);
 	if (msg)
 		json_object_set_new(h, "comment", json_string(msg));
-	json_object_set_new(cfg, "history", json_pack("[o]", h));
+	json_array_append_new(json_object_get(cfg, "history"), h);
 	*out = steal_pointer(&cfg);
 	return 0;
 }

@@ -1,8 +1,10 @@
 #include "report.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -236,3 +238,65 @@ const char *report_layer_short(const struct view *v, size_t i)
 	const char *b = strrchr(l, '/');
 	return b ? b + 1 : l;
 }
+
+/* Parses RFC 3339 ("2023-11-14T22:13:20.123456789Z", or with +hh:mm). */
+time_t report_parse_time(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!p)
+		return 0;
+	if (*p == '.')
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	time_t t = timegm(&tm);
+	int hh, mm;
+	if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &hh, &mm) == 2)
+		t -= (*p == '+' ? 1 : -1) * (time_t)(hh * 3600 + mm * 60);
+	return t;
+}
+
+/* go-units HumanDuration, as `docker images` prints it ("... ago"). */
+char *report_ago(time_t created, time_t now)
+{
+	double d = difftime(now, created);
+	long secs = (long)d;
+	long mins = (long)(d / 60);
+	long hours = (long)(d / 3600 + 0.5);
+	if (secs < 1)
+		return lfs_xstrdup("Less than a second ago");
+	if (secs == 1)
+		return lfs_xstrdup("1 second ago");
+	if (secs < 60)
+		return lfs_xasprintf("%ld seconds ago", secs);
+	if (mins == 1)
+		return lfs_xstrdup("About a minute ago");
+	if (mins < 60)
+		return lfs_xasprintf("%ld minutes ago", mins);
+	if (hours == 1)
+		return lfs_xstrdup("About an hour ago");
+	if (hours < 48)
+		return lfs_xasprintf("%ld hours ago", hours);
+	if (hours < 24 * 7 * 2)
+		return lfs_xasprintf("%ld days ago", hours / 24);
+	if (hours < 24 * 30 * 2)
+		return lfs_xasprintf("%ld weeks ago", hours / 24 / 7);
+	if (hours < 24 * 365 * 2)
+		return lfs_xasprintf("%ld months ago", hours / 24 / 30);
+	return lfs_xasprintf("%ld years ago", (long)(d / 3600) / 24 / 365);
+}
+
+/* go-units HumanSizeWithPrecision(size, 3): SI units, 3 significant digits. */
+char *report_si_size(uint64_t size)
+{
+	static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+	double v = (double)size;
+	size_t i = 0;
+	while (v >= 1000.0 && i < sizeof(units) / sizeof(units[0]) - 1) {
+		v /= 1000.0;
+		i++;
+	}
+	return lfs_xasprintf("%.3g%s", v, units[i]);
+}
+

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "error.h"
 #include "store.h"
@@ -33,6 +34,16 @@ void report_mode_string(mode_t m, char out[11]);
 char report_type_char(mode_t m);
 /* "file", "dir", "symlink", "char", "block", "fifo", "socket". */
 const char *report_type_name(mode_t m);
+
+/* RFC 3339 ("2023-11-14T22:13:20.123456789Z", or +hh:mm) to seconds; 0
+ * when unparsable. */
+time_t report_parse_time(const char *s);
+/* "5 minutes ago", as docker prints a creation time (go-units
+ * HumanDuration); caller frees. */
+char *report_ago(time_t created, time_t now);
+/* "1.23MB": SI units with 3 significant digits, as docker prints image
+ * sizes (go-units HumanSizeWithPrecision); caller frees. */
+char *report_si_size(uint64_t size);
 
 /* Writes s as a JSON string (quotes included) to f. */
 void report_json_string(FILE *f, const char *s);

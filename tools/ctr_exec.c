@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ctr_i.h"
+#include "passwd.h"
 #include "util.h"
 
 /* Docker's PATH, for an environment without one. */
@@ -28,141 +29,36 @@ struct user {
 
 /* ------------------------------------------------------------ passwd, group */
 
-/* Splits a line into up to max colon-separated fields, in place. */
-static size_t split_fields(char *line, char **f, size_t max)
-{
-	size_t n = 0;
-	line[strcspn(line, "\n")] = '\0';
-	for (char *p = line; p && n < max;) {
-		f[n++] = p;
-		p = strchr(p, ':');
-		if (p)
-			*p++ = '\0';
-	}
-	return n;
-}
+#define USERDB_MAX (4u << 20)
 
-static int parse_id(const char *s, unsigned *out)
+/* A whole file of the container's root, or NULL when it cannot be read. */
+static char *slurp(const char *path)
 {
-	char *end;
-	if (!*s || strspn(s, "0123456789") != strlen(s))
-		return -1;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || v >= 0xffffffffUL)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
-/* Calls fn with the fields of each line of file that has at least nf of
- * them; fn returns non-zero to stop.  -errno when file cannot be read. */
-static int scan_file(const char *file, size_t nf, int (*fn)(void *arg, char **f), void *arg)
-{
-	cleanup_file FILE *f = fopen(file, "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
+	cleanup_file FILE *f = fopen(path, "re");
 	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		char *fields[7];
-		if (split_fields(line, fields, 7) >= nf && fn(arg, fields))
-			return 1;
-	}
-	return 0;
+		return NULL;
+	lfs_buf b = LFS_BUF_INIT;
+	char chunk[8192];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < USERDB_MAX)
+		lfs_buf_add(&b, chunk, n);
+	return lfs_buf_detach(&b, NULL);
 }
 
-struct pw_query {
-	const char *name; /* or NULL: by uid */
-	unsigned uid;
-	unsigned found_uid, found_gid;
-	char *found_name;
-};
-
-static int pw_match(void *arg, char **f)
-{
-	struct pw_query *q = arg;
-	unsigned uid, gid;
-	if (parse_id(f[2], &uid) < 0 || parse_id(f[3], &gid) < 0)
-		return 0;
-	if (q->name ? strcmp(f[0], q->name) != 0 : uid != q->uid)
-		return 0;
-	q->found_uid = uid;
-	q->found_gid = gid;
-	q->found_name = lfs_xstrdup(f[0]);
-	return 1;
-}
-
-struct gr_query {
-	const char *name;   /* a group to find by name, or NULL */
-	const char *member; /* or: collect the groups listing this user */
-	unsigned gid;
-	struct user *u;
-};
-
-static int gr_match(void *arg, char **f)
-{
-	struct gr_query *q = arg;
-	unsigned gid;
-	if (parse_id(f[2], &gid) < 0)
-		return 0;
-	if (q->name) {
-		q->gid = gid;
-		return !strcmp(f[0], q->name);
-	}
-	for (char *save, *m = strtok_r(f[3], ",", &save); m; m = strtok_r(NULL, ",", &save)) {
-		if (strcmp(m, q->member))
-			continue;
-		q->u->groups = lfs_xrealloc(q->u->groups, (q->u->ngroups + 1) * sizeof(gid_t));
-		q->u->groups[q->u->ngroups++] = gid;
-		break;
-	}
-	return 0;
-}
-
-static int resolve_group(const char *group, struct user *u, error **err)
-{
-	unsigned id;
-	if (parse_id(group, &id) == 0) {
-		u->gid = id;
-		return 0;
-	}
-	struct gr_query q = {.name = group};
-	int r = scan_file("/etc/group", 3, gr_match, &q);
-	if (r <= 0)
-		return ctr_error(err, ENOENT, "group '%s' not found in the image's /etc/group%s",
-				 group, r < 0 ? " (there is none)" : "");
-	u->gid = q.gid;
-	return 0;
-}
-
-/* spec: "name", "uid", "name:group" or "uid:gid"; NULL or "" is root.  As
- * runc: a numeric uid missing from /etc/passwd runs with gid 0, and only
- * a user without an explicit group gets the supplementary groups that
- * list it in /etc/group. */
+/* spec: "name", "uid", "name:group" or "uid:gid"; NULL or "" is root
+ * (passwd.h has the rules, runc's). */
 static int resolve_user(const char *spec, struct user *u, error **err)
 {
-	cleanup_free char *copy = lfs_xstrdup(spec ? spec : "0");
-	char *group = strchr(copy, ':');
-	if (group)
-		*group++ = '\0';
+	cleanup_free char *pw = slurp("/etc/passwd");
+	cleanup_free char *gr = slurp("/etc/group");
+	struct passwd_ids ids;
+	if (passwd_resolve(pw, gr, spec, &ids, err) < 0)
+		return -1;
 	u->name = spec && *spec ? spec : "root";
-	unsigned id = 0;
-	int numeric = !*copy || parse_id(copy, &id) == 0; /* "" or ":group": root */
-	struct pw_query q = {.name = numeric ? NULL : copy, .uid = id};
-	int r = scan_file("/etc/passwd", 4, pw_match, &q);
-	if (!numeric && r <= 0)
-		return ctr_error(err, ENOENT, "user '%s' not found in the image's /etc/passwd%s",
-				 copy, r < 0 ? " (there is none)" : "");
-	cleanup_free char *name = q.found_name;
-	u->uid = r > 0 ? q.found_uid : id;
-	u->gid = r > 0 ? q.found_gid : 0;
-	if (group)
-		return resolve_group(group, u, err);
-	if (name) {
-		struct gr_query g = {.member = name, .u = u};
-		scan_file("/etc/group", 4, gr_match, &g);
-	}
+	u->uid = ids.uid;
+	u->gid = ids.gid;
+	u->groups = ids.groups;
+	u->ngroups = ids.ngroups;
 	return 0;
 }
 

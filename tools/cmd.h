@@ -24,6 +24,8 @@ int cmd_wants_help(int argc, char **argv);
 void cmd_print_usage(const char *usage);
 
 #define LAYERFS_COMMANDS(X)                                                                        \
+	X(build, "Build an image from a Dockerfile")                                               \
+	X(history, "Show the history of an image")                                                 \
 	X(images, "List images in the store")                                                      \
 	X(import, "Create an image from a root filesystem tarball")                                \
 	X(tag, "Give an image another name")                                                       \

@@ -4,6 +4,8 @@
 #   make SANITIZE=address,undefined check
 #   make demo            import the built-in base image, mount it, look inside
 #   make bench           side-by-side benchmark (prints ratios)
+#   make base-images     busybox:latest into the store (tools/base-image.sh)
+#   make base-debian     debian:bookworm (debootstrap, root) and node:18 from it
 #   make deps            install the Debian packages the project needs
 
 CC       ?= cc
@@ -100,6 +102,13 @@ bench: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tests/bench/run.sh
 	@LAYERFS=$(abspath $(BIN)) tests/bench/write.sh
 
+base-images: $(BIN)
+	@LAYERFS=$(abspath $(BIN)) tools/base-image.sh busybox
+
+base-debian: $(BIN)
+	@LAYERFS=$(abspath $(BIN)) tools/base-image.sh debian
+	@LAYERFS=$(abspath $(BIN)) tools/base-image.sh node
+
 # Installs layerfs and mount.fuse.layerfs, so that `mount -t fuse.layerfs`
 # and podman/buildah (mount_program = layerfs) can call it.
 PREFIX ?= /usr/local
@@ -117,4 +126,4 @@ clean:
 ifeq ($(BIN),build/layerfs)
 .PHONY: layerfs
 endif
-.PHONY: all unit check demo bench deps deps-check format clean install
+.PHONY: all unit check demo bench deps deps-check format clean install base-images base-debian

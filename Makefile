@@ -101,6 +101,7 @@ demo: $(BIN)
 bench: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tests/bench/run.sh
 	@LAYERFS=$(abspath $(BIN)) tests/bench/write.sh
+	@LAYERFS=$(abspath $(BIN)) tests/bench/build.sh
 
 base-images: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tools/base-image.sh busybox

@@ -1,6 +1,7 @@
 # layerfs — build, test, demo.
 #   make                 build ./layerfs
 #   make check           unit (Check) + integration tests
+#   make check-slow      tests that need the network (node-app with npm)
 #   make SANITIZE=address,undefined check
 #   make demo            import the built-in base image, mount it, look inside
 #   make bench           side-by-side benchmark (prints ratios)
@@ -95,6 +96,10 @@ export LSAN_OPTIONS := suppressions=$(abspath tests/lsan.supp):print_suppression
 check: $(BIN) $(UNIT_BIN) $(TEST_PROGS)
 	@LAYERFS=$(abspath $(BIN)) tests/run.sh $(UNIT_BIN) -- tests/integration/*.sh
 
+# Tests that need the network and minutes (debootstrap, apt, npm).
+check-slow: $(BIN)
+	@LAYERFS=$(abspath $(BIN)) tests/run.sh -- tests/slow/*.sh
+
 demo: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tests/demo.sh
 
@@ -127,4 +132,4 @@ clean:
 ifeq ($(BIN),build/layerfs)
 .PHONY: layerfs
 endif
-.PHONY: all unit check demo bench deps deps-check format clean install base-images base-debian
+.PHONY: all unit check check-slow demo bench deps deps-check format clean install base-images base-debian

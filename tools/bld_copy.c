@@ -49,6 +49,20 @@ struct walk {
 static int resolve_in(struct walk *w, uint64_t dir, const char *path, int last_follow,
 		      uint64_t *id, struct stat *st);
 
+/* A directory made for a path: owned as asked.  Rootless, the overlay
+ * creates it as the user; the setattr records the owner (override_stat). */
+static int mkdir_owned(lfs_ovl *o, uint64_t dir, const char *name,
+		       const struct lfs_ovl_cred *cred, uint64_t *id, struct stat *st)
+{
+	int r = lfs_ovl_mkdir(o, dir, name, 0755, cred, id, st);
+	if (r < 0 || (st->st_uid == cred->uid && st->st_gid == cred->gid))
+		return r;
+	struct stat a = {0};
+	a.st_uid = cred->uid;
+	a.st_gid = cred->gid;
+	return lfs_ovl_setattr(o, *id, &a, LFS_OVL_SET_UID | LFS_OVL_SET_GID, NULL, st);
+}
+
 /* One component name in dir: creates it as a directory when missing and
  * more components follow (or mkdirs asks), follows a symlink. */
 static int step(struct walk *w, uint64_t *dir, const char *name, int is_last, int follow,
@@ -57,7 +71,7 @@ static int step(struct walk *w, uint64_t *dir, const char *name, int is_last, in
 	uint64_t id;
 	int r = lfs_ovl_lookup(w->o, *dir, name, &id, st);
 	if (r == -ENOENT && w->mkdirs && !is_last)
-		r = lfs_ovl_mkdir(w->o, *dir, name, 0755, &w->cred, &id, st);
+		r = mkdir_owned(w->o, *dir, name, &w->cred, &id, st);
 	if (r < 0)
 		return r;
 	if (S_ISLNK(st->st_mode) && (!is_last || follow)) {
@@ -139,7 +153,7 @@ int bld_ovl_mkdir_p(lfs_ovl *o, const char *path, uid_t uid, gid_t gid, uint64_t
 			r = 0;
 		}
 		if (r == 0)
-			r = lfs_ovl_mkdir(o, parent, name, 0755, &w.cred, id, &st);
+			r = mkdir_owned(o, parent, name, &w.cred, id, &st);
 	}
 	if (r == 0 && !S_ISDIR(st.st_mode))
 		r = -ENOTDIR;
@@ -773,8 +787,26 @@ static int copy_heredoc(lfs_ovl *o, const struct bld_copy *c, const struct df_he
 	return r < 0 ? error_make(err, -r, "writing '%s' to '%s'", h->word, c->dest) : 0;
 }
 
+static int copy_url(lfs_ovl *o, const struct bld_copy *c, const struct bld_url *u, error **err)
+{
+	uint64_t dir;
+	cleanup_free char *leaf = NULL;
+	if (file_target(o, c, u->name, &dir, &leaf, err) < 0)
+		return -1;
+	struct meta m = {S_IFREG | (c->chmod != (mode_t)-1 ? c->chmod : 0600), c->uid, c->gid,
+			 u->mtime};
+	if (lseek(u->fd, 0, SEEK_SET) < 0)
+		return error_make(err, errno, "rewinding the download of '%s'", u->name);
+	struct data d = {u->fd, NULL, 0, NULL, 0};
+	int r = put_file(o, dir, leaf, &m, &d);
+	return r < 0 ? error_make(err, -r, "writing '%s' to '%s'", u->name, c->dest) : 0;
+}
+
 int bld_copy_run(lfs_ovl *o, const struct bld_copy *c, error **err)
 {
+	for (size_t i = 0; i < c->nurls; i++)
+		if (copy_url(o, c, &c->urls[i], err) < 0)
+			return -1;
 	for (size_t i = 0; i < c->nheredocs; i++)
 		if (copy_heredoc(o, c, &c->heredocs[i], err) < 0)
 			return -1;

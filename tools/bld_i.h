@@ -71,6 +71,13 @@ int bld_union_read_file(lfs_union *u, const char *path, size_t max, char **out, 
 
 /* ---- COPY and ADD ------------------------------------------------------ */
 
+/* ADD http(s)://...: a downloaded file. */
+struct bld_url {
+	char *name;            /* the file name the URL gives (its last path component) */
+	int fd;                /* the downloaded bytes */
+	struct timespec mtime; /* Last-Modified, else the download time */
+};
+
 /* Where a COPY/ADD takes its files from. */
 struct bld_source {
 	bctx *ctx;     /* the build context, or */
@@ -92,6 +99,8 @@ struct bld_copy {
 	/* COPY <<EOF / ADD <<EOF: name -> body instead of srcs */
 	const struct df_heredoc *heredocs;
 	size_t nheredocs;
+	const struct bld_url *urls; /* ADD URL sources (mode 0600, as docker) */
+	size_t nurls;
 };
 
 /* Copies into o (an overlay over the current chain) per c. */

@@ -21,6 +21,7 @@
 #include "bld_build.h"
 #include "commit.h"
 #include "ctr.h"
+#include "fetch.h"
 #include "imgcfg.h"
 #include "passwd.h"
 #include "util.h"
@@ -766,6 +767,8 @@ struct copy_job {
 	size_t nwords;
 	struct df_heredoc *heredocs;
 	size_t nheredocs;
+	struct bld_url *urls;
+	size_t nurls;
 	lfs_buf key;
 };
 
@@ -783,7 +786,84 @@ static void copy_job_release(struct copy_job *j)
 		free(j->heredocs[i].body);
 	}
 	free(j->heredocs);
+	for (size_t i = 0; i < j->nurls; i++) {
+		free(j->urls[i].name);
+		close(j->urls[i].fd);
+	}
+	free(j->urls);
 	lfs_buf_release(&j->key);
+}
+
+static int is_url(const char *w)
+{
+	return !strncmp(w, "http://", 7) || !strncmp(w, "https://", 8);
+}
+
+/* The file name a URL gives: its last path component, without the query. */
+static char *url_name(const char *url)
+{
+	const char *p = strstr(url, "://") + 3;
+	size_t end = strcspn(p, "?#");
+	const char *slash = memrchr(p, '/', end);
+	if (!slash)
+		return lfs_xstrdup("");
+	return lfs_xstrndup(slash + 1, end - (size_t)(slash + 1 - p));
+}
+
+static int fetch_one(struct scope *sc, const struct df_instr *in, struct copy_job *j,
+		     const char *url, error **err)
+{
+	const struct df_flag *sum = df_flag_get(in, "checksum");
+	int fd = open(sc->b->scratch, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_make(err, errno, "a temporary file for %s", url);
+	char hex[65];
+	time_t mtime;
+	if (fetch_url(url, fd, (uint64_t)64 << 30, hex, &mtime, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (sum && sum->value && strcmp(sum->value + (strncmp(sum->value, "sha256:", 7) ? 0 : 7), hex)) {
+		close(fd);
+		return error_make(err, 0, "%s: the download's digest is sha256:%s, not %s", url, hex,
+				  sum->value);
+	}
+	j->urls = lfs_xrealloc(j->urls, (j->nurls + 1) * sizeof(*j->urls));
+	struct bld_url *u = &j->urls[j->nurls++];
+	u->name = url_name(url);
+	u->fd = fd;
+	u->mtime.tv_sec = mtime;
+	u->mtime.tv_nsec = 0;
+	if (!mtime)
+		clock_gettime(CLOCK_REALTIME, &u->mtime);
+	lfs_buf_addf(&j->key, "url=%s sha256=%s mtime=%lld\n", url, hex, (long long)mtime);
+	return 0;
+}
+
+/* ADD's URL sources are downloaded (each build: the content decides the
+ * cache) and taken out of the word list. */
+static int take_urls(struct scope *sc, const struct df_instr *in, struct copy_job *j, error **err)
+{
+	size_t k = 0;
+	for (size_t i = 0; i + 1 < j->nwords; i++) {
+		if (!is_url(j->words[i])) {
+			j->words[k++] = j->words[i];
+			continue;
+		}
+		if (in->kind != DF_ADD)
+			return fail_at(sc, in, err, ": COPY cannot take a URL; use ADD for ",
+				       j->words[i]);
+		if (fetch_one(sc, in, j, j->words[i], err) < 0)
+			return wrap_at(sc, in, err);
+		if (!*j->urls[j->nurls - 1].name)
+			return fail_at(sc, in, err, ": cannot tell a file name from the URL ",
+				       j->words[i]);
+		free(j->words[i]);
+	}
+	j->words[k++] = j->words[j->nwords - 1];
+	j->words[k] = NULL;
+	j->nwords = k;
+	return 0;
 }
 
 static int copy_from(struct scope *sc, const struct df_instr *in, struct copy_job *j,
@@ -909,7 +989,7 @@ static int copy_dest(struct scope *sc, const struct df_instr *in, struct copy_jo
 		abs[--l] = '\0';
 	j->c.dest = abs;
 	j->c.dest_dir = slash;
-	if (nsrc + j->nheredocs > 1 || j->c.nsrcs > 1) {
+	if (nsrc + j->nheredocs + j->nurls > 1 || j->c.nsrcs > 1) {
 		if (!slash)
 			return fail_at(sc, in, err,
 				       ": with more than one source file, the destination must "
@@ -954,6 +1034,8 @@ static int copy_prepare(struct scope *sc, const struct df_instr *in, struct copy
 		return -1;
 	if (j->nwords < 2)
 		return fail_at(sc, in, err, ": needs a source and a destination", NULL);
+	if (take_urls(sc, in, j, err) < 0)
+		return -1;
 	size_t nsrc = take_heredocs(sc, in, j, err);
 	const struct df_flag *from = df_flag_get(in, "from");
 	cleanup_free char *from_v = NULL;
@@ -989,6 +1071,8 @@ static int copy_prepare(struct scope *sc, const struct df_instr *in, struct copy
 	}
 	j->c.heredocs = j->heredocs;
 	j->c.nheredocs = j->nheredocs;
+	j->c.urls = j->urls;
+	j->c.nurls = j->nurls;
 	return 0;
 }
 

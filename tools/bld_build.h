@@ -10,25 +10,25 @@
 struct build_opts {
 	char **tags;
 	size_t ntags;
-	const char *file;    /* -f: path of the Dockerfile, NULL: CONTEXT/Dockerfile */
-	char **build_args;   /* K=V or K (value from the environment) */
+	const char *file;  /* -f: path of the Dockerfile, NULL: CONTEXT/Dockerfile */
+	char **build_args; /* K=V or K (value from the environment) */
 	size_t nbuild_args;
-	char **labels;       /* --label K=V */
+	char **labels; /* --label K=V */
 	size_t nlabels;
 	const char *target;
 	const char *iidfile;
 	int no_cache;
 	int quiet;
 	enum bld_progress_mode progress;
-	int network_none;     /* --network=none for every RUN */
+	int network_none; /* --network=none for every RUN */
 	const char *context;
 };
 
 struct stage {
-	char *name;         /* AS name, lower case; NULL when unnamed */
+	char *name; /* AS name, lower case; NULL when unnamed */
 	size_t index;
-	size_t first, end;  /* instructions [first, end): first is the FROM */
-	size_t nsteps;      /* FROM + file-changing instructions: the N of [i/N] */
+	size_t first, end; /* instructions [first, end): first is the FROM */
+	size_t nsteps;	   /* FROM + file-changing instructions: the N of [i/N] */
 	int needed, built;
 	struct bld_img img;
 };
@@ -37,18 +37,18 @@ struct build {
 	const struct build_opts *o;
 	store *s;
 	struct df_file *df;
-	char *df_name;       /* for messages: "Dockerfile" as given */
+	char *df_name; /* for messages: "Dockerfile" as given */
 	ign *ignore;
-	bctx *ctx;           /* opened on first use */
+	bctx *ctx; /* opened on first use */
 	struct stage *st;
 	size_t nst;
 	struct stage *target; /* the stage whose image is the result */
-	json_t *meta_args;   /* ARGs before the first FROM: name -> string or null */
-	json_t *build_args;  /* --build-arg: name -> string */
-	json_t *used_args;   /* names of build args some ARG consumed */
+	json_t *meta_args;    /* ARGs before the first FROM: name -> string or null */
+	json_t *build_args;   /* --build-arg: name -> string */
+	json_t *used_args;    /* names of build args some ARG consumed */
 	bld_progress *prog;
-	int64_t epoch;       /* SOURCE_DATE_EPOCH or -1 */
-	char *scratch;       /* <store>/tmp/build-XXXXXX */
+	int64_t epoch; /* SOURCE_DATE_EPOCH or -1 */
+	char *scratch; /* <store>/tmp/build-XXXXXX */
 	unsigned nscratch;
 };
 
@@ -57,9 +57,9 @@ struct scope {
 	struct build *b;
 	struct stage *st;
 	struct bld_img *img;
-	json_t *args;   /* ARGs declared in this stage: name -> string or null */
-	size_t step;    /* steps done, for [i/N] */
-	int cmd_set;    /* this stage set CMD (so ENTRYPOINT keeps it) */
+	json_t *args; /* ARGs declared in this stage: name -> string or null */
+	size_t step;  /* steps done, for [i/N] */
+	int cmd_set;  /* this stage set CMD (so ENTRYPOINT keeps it) */
 };
 
 /* Runs instruction in (not FROM) of the stage. */

@@ -46,13 +46,13 @@ struct walk {
 	unsigned links;
 };
 
-static int resolve_in(struct walk *w, uint64_t dir, const char *path, int last_follow,
-		      uint64_t *id, struct stat *st);
+static int resolve_in(struct walk *w, uint64_t dir, const char *path, int last_follow, uint64_t *id,
+		      struct stat *st);
 
 /* A directory made for a path: owned as asked.  Rootless, the overlay
  * creates it as the user; the setattr records the owner (override_stat). */
-static int mkdir_owned(lfs_ovl *o, uint64_t dir, const char *name,
-		       const struct lfs_ovl_cred *cred, uint64_t *id, struct stat *st)
+static int mkdir_owned(lfs_ovl *o, uint64_t dir, const char *name, const struct lfs_ovl_cred *cred,
+		       uint64_t *id, struct stat *st)
 {
 	int r = lfs_ovl_mkdir(o, dir, name, 0755, cred, id, st);
 	if (r < 0 || (st->st_uid == cred->uid && st->st_gid == cred->gid))
@@ -91,8 +91,8 @@ static int step(struct walk *w, uint64_t *dir, const char *name, int is_last, in
 }
 
 /* The parent of a node is needed for "..": kept as a stack of ids. */
-static int resolve_in(struct walk *w, uint64_t dir, const char *path, int last_follow,
-		      uint64_t *id, struct stat *st)
+static int resolve_in(struct walk *w, uint64_t dir, const char *path, int last_follow, uint64_t *id,
+		      struct stat *st)
 {
 	cleanup_free char *p = lfs_xstrdup(path);
 	uint64_t stack[256];
@@ -248,7 +248,7 @@ static int copy_data(lfs_ovl *o, lfs_ovl_file *fh, const struct data *d)
 			return -errno;
 	}
 	cleanup_free char *buf = lfs_xmalloc(COPY_CHUNK);
-	for (off_t off = lseek(out, 0, SEEK_END);; ) {
+	for (off_t off = lseek(out, 0, SEEK_END);;) {
 		ssize_t n = d->u ? lfs_union_read(d->u, d->id, buf, COPY_CHUNK, (uint64_t)off)
 				 : pread(d->fd, buf, COPY_CHUNK, off);
 		if (n < 0)
@@ -331,7 +331,7 @@ struct dir_times {
 	struct {
 		uint64_t id;
 		struct meta m;
-	} *v;
+	} * v;
 	size_t n;
 };
 
@@ -357,9 +357,9 @@ static void dir_times_apply(lfs_ovl *o, struct dir_times *t)
 struct ctx_copy {
 	lfs_ovl *o;
 	const struct bld_copy *c;
-	const char *root_rel;  /* the source being copied */
-	uint64_t dest;         /* where root_rel's contents go */
-	const char *as_name;   /* the name a non-directory source gets in dest */
+	const char *root_rel; /* the source being copied */
+	uint64_t dest;	      /* where root_rel's contents go */
+	const char *as_name;  /* the name a non-directory source gets in dest */
 	struct {
 		char *rel;
 		uint64_t id;
@@ -374,9 +374,9 @@ static int parent_of(struct ctx_copy *cc, const char *rel, uint64_t *id)
 	while (cc->depth > 0) {
 		const char *p = cc->stack[cc->depth - 1].rel;
 		size_t n = strlen(p);
-		int child = !strcmp(p, ".") ? !strchr(rel, '/')
-					    : !strncmp(rel, p, n) && rel[n] == '/' &&
-						  !strchr(rel + n + 1, '/');
+		int child = !strcmp(p, ".")
+				? !strchr(rel, '/')
+				: !strncmp(rel, p, n) && rel[n] == '/' && !strchr(rel + n + 1, '/');
 		if (child) {
 			*id = cc->stack[cc->depth - 1].id;
 			return 0;
@@ -421,7 +421,8 @@ static int ctx_entry(void *arg, const char *rel, int parent_fd, const char *name
 		char target[4096];
 		ssize_t n = readlinkat(parent_fd, name, target, sizeof(target) - 1);
 		if (n < 0)
-			return error_make(err, errno, "reading link '%s' of the build context", rel);
+			return error_make(err, errno, "reading link '%s' of the build context",
+					  rel);
 		target[n] = '\0';
 		r = put_symlink(cc->o, dir, dname, target, &m);
 	} else if (S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
@@ -514,16 +515,15 @@ static int extract_link(struct extract *x, uint64_t dir, const char *leaf, const
 	uint64_t id, found;
 	struct stat st;
 	if (bld_ovl_resolve(x->o, abs, 0, 0, 0, 0, &id, &st, NULL) < 0)
-		return error_make(err, ENOENT, "%s: member '%s' links to missing '%s'", x->src,
-				  rel, target);
+		return error_make(err, ENOENT, "%s: member '%s' links to missing '%s'", x->src, rel,
+				  target);
 	int r = clear_name(x->o, dir, leaf, 0, &found);
 	if (r == 0)
 		r = lfs_ovl_link(x->o, id, dir, leaf, &st);
 	return r < 0 ? error_make(err, -r, "%s: member '%s'", x->src, rel) : 0;
 }
 
-static int extract_entry(struct extract *x, struct archive *a, struct archive_entry *e,
-			 error **err)
+static int extract_entry(struct extract *x, struct archive *a, struct archive_entry *e, error **err)
 {
 	cleanup_free char *rel = member_path(archive_entry_pathname(e));
 	if (!rel)
@@ -535,7 +535,8 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
 	const char *leaf;
 	if (member_parent(x, rel, &dir, &leaf, err) < 0)
 		return -1;
-	struct meta m = {archive_entry_mode(e), (uid_t)archive_entry_uid(e),
+	struct meta m = {archive_entry_mode(e),
+			 (uid_t)archive_entry_uid(e),
 			 (gid_t)archive_entry_gid(e),
 			 {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
 	if (x->c->chmod != (mode_t)-1)
@@ -779,8 +780,8 @@ static int copy_heredoc(lfs_ovl *o, const struct bld_copy *c, const struct df_he
 	cleanup_free char *leaf = NULL;
 	if (file_target(o, c, h->word, &dir, &leaf, err) < 0)
 		return -1;
-	struct meta m = {S_IFREG | (c->chmod != (mode_t)-1 ? c->chmod : 0644), c->uid, c->gid,
-			 {0, 0}};
+	struct meta m = {
+	    S_IFREG | (c->chmod != (mode_t)-1 ? c->chmod : 0644), c->uid, c->gid, {0, 0}};
 	clock_gettime(CLOCK_REALTIME, &m.mtime);
 	struct data d = {-1, NULL, 0, h->body, strlen(h->body)};
 	int r = put_file(o, dir, leaf, &m, &d);
@@ -827,8 +828,7 @@ struct glob {
 	size_t n;
 };
 
-static int glob_at(struct glob *g, uint64_t dir, const char *prefix, const char *rest,
-		   error **err);
+static int glob_at(struct glob *g, uint64_t dir, const char *prefix, const char *rest, error **err);
 
 struct glob_dir {
 	struct glob *g;
@@ -854,8 +854,7 @@ static int glob_child(void *ctx, const char *name, uint64_t id, mode_t type, uin
 	return 0;
 }
 
-static int glob_at(struct glob *g, uint64_t dir, const char *prefix, const char *rest,
-		   error **err)
+static int glob_at(struct glob *g, uint64_t dir, const char *prefix, const char *rest, error **err)
 {
 	while (*rest == '/')
 		rest++;
@@ -866,8 +865,8 @@ static int glob_at(struct glob *g, uint64_t dir, const char *prefix, const char 
 		return 0;
 	}
 	const char *slash = strchr(rest, '/');
-	cleanup_free char *comp = slash ? lfs_xstrndup(rest, (size_t)(slash - rest))
-					: lfs_xstrdup(rest);
+	cleanup_free char *comp =
+	    slash ? lfs_xstrndup(rest, (size_t)(slash - rest)) : lfs_xstrdup(rest);
 	struct glob_dir d = {g, prefix, comp, slash ? slash : "", err, 0};
 	if (!strpbrk(comp, "*?[\\")) {
 		uint64_t id;

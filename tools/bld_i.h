@@ -54,10 +54,10 @@ char *bld_progress_tail(bld_progress *p, int id, unsigned lines);
 /* ---- images under construction --------------------------------------- */
 
 struct bld_img {
-	json_t *config;              /* whole image config, without rootfs */
-	struct store_layer *layers;  /* lowest first */
+	json_t *config;		    /* whole image config, without rootfs */
+	struct store_layer *layers; /* lowest first */
 	size_t nlayers;
-	char key[65];                /* cache key of this state (hex) */
+	char key[65]; /* cache key of this state (hex) */
 };
 
 void bld_img_release(struct bld_img *img);
@@ -73,29 +73,29 @@ int bld_union_read_file(lfs_union *u, const char *path, size_t max, char **out, 
 
 /* ADD http(s)://...: a downloaded file. */
 struct bld_url {
-	char *name;            /* the file name the URL gives (its last path component) */
-	int fd;                /* the downloaded bytes */
+	char *name;	       /* the file name the URL gives (its last path component) */
+	int fd;		       /* the downloaded bytes */
 	struct timespec mtime; /* Last-Modified, else the download time */
 };
 
 /* Where a COPY/ADD takes its files from. */
 struct bld_source {
-	bctx *ctx;     /* the build context, or */
-	lfs_union *u;  /* a stage or image (COPY --from) */
+	bctx *ctx;	  /* the build context, or */
+	lfs_union *u;	  /* a stage or image (COPY --from) */
 	const char *what; /* "build context" / "stage 'builder'" for messages */
 };
 
 struct bld_copy {
 	const struct bld_source *src;
-	char **srcs;          /* expanded matches (context-relative or absolute in u) */
+	char **srcs; /* expanded matches (context-relative or absolute in u) */
 	size_t nsrcs;
-	const char *dest;     /* absolute, inside the image */
-	int dest_dir;         /* dest names a directory (ends in '/' or several sources) */
-	uid_t uid;            /* owner of everything copied (and created parents) */
+	const char *dest; /* absolute, inside the image */
+	int dest_dir;	  /* dest names a directory (ends in '/' or several sources) */
+	uid_t uid;	  /* owner of everything copied (and created parents) */
 	gid_t gid;
-	int keep_owner;       /* COPY --from without --chown: the source's owners */
-	mode_t chmod;         /* --chmod bits, or (mode_t)-1 to keep the source's */
-	int add;              /* ADD: extract local tar archives */
+	int keep_owner; /* COPY --from without --chown: the source's owners */
+	mode_t chmod;	/* --chmod bits, or (mode_t)-1 to keep the source's */
+	int add;	/* ADD: extract local tar archives */
 	/* COPY <<EOF / ADD <<EOF: name -> body instead of srcs */
 	const struct df_heredoc *heredocs;
 	size_t nheredocs;

@@ -25,9 +25,9 @@
 #include "bld_i.h"
 #include "util.h"
 
-#define TAIL_KEEP  40 /* lines of output kept per step (error messages) */
-#define TTY_TAIL   6  /* lines shown under a running step */
-#define REDRAW_NS  100000000L
+#define TAIL_KEEP 40 /* lines of output kept per step (error messages) */
+#define TTY_TAIL  6  /* lines shown under a running step */
+#define REDRAW_NS 100000000L
 
 enum vstate { V_RUNNING, V_DONE, V_CACHED, V_ERROR };
 
@@ -37,8 +37,8 @@ struct vertex {
 	double start, end;
 	char *lines[TAIL_KEEP]; /* ring of complete lines */
 	unsigned nlines, head;
-	lfs_buf partial;        /* an unfinished line */
-	int last_cr;            /* the previous byte was '\r' (a "\r\n" is one break) */
+	lfs_buf partial; /* an unfinished line */
+	int last_cr;	 /* the previous byte was '\r' (a "\r\n" is one break) */
 	char *error;
 };
 

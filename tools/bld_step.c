@@ -29,9 +29,9 @@
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define PASSWD_MAX   (4u << 20)
 
-static const char *const proxy_args[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY",
-					 "https_proxy", "FTP_PROXY", "ftp_proxy",
-					 "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", NULL};
+static const char *const proxy_args[] = {"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy",
+					 "FTP_PROXY",  "ftp_proxy",  "NO_PROXY",    "no_proxy",
+					 "ALL_PROXY",  "all_proxy",  NULL};
 
 const char *bld_lookup(void *scope, const char *name)
 {
@@ -158,8 +158,8 @@ static int do_expose(struct scope *sc, const struct df_instr *in, error **err)
 		if (proto)
 			*proto = '\0';
 		size_t digits = strspn(w[i], "0123456789-");
-		if (!*w[i] || w[i][digits] || (strcmp(p, "tcp") && strcmp(p, "udp") &&
-						 strcmp(p, "sctp"))) {
+		if (!*w[i] || w[i][digits] ||
+		    (strcmp(p, "tcp") && strcmp(p, "udp") && strcmp(p, "sctp"))) {
 			ret = fail_at(sc, in, err, ": invalid port ", w[i]);
 			break;
 		}
@@ -242,9 +242,9 @@ static int64_t go_duration(const char *s)
 	static const struct {
 		const char *unit;
 		int64_t ns;
-	} units[] = {{"ns", 1},		  {"us", 1000},		 {"µs", 1000},
-		     {"ms", 1000000},	  {"s", 1000000000LL},	 {"m", 60000000000LL},
-		     {"h", 3600000000000LL}};
+	} units[] = {
+	    {"ns", 1},		 {"us", 1000},	       {"µs", 1000},	      {"ms", 1000000},
+	    {"s", 1000000000LL}, {"m", 60000000000LL}, {"h", 3600000000000LL}};
 	int64_t total = 0;
 	if (!*s)
 		return -1;
@@ -311,7 +311,8 @@ static int do_healthcheck(struct scope *sc, const struct df_instr *in, error **e
 		return 0;
 	}
 	if (strncasecmp(r, "CMD", 3) || (r[3] && r[3] != ' ' && r[3] != '\t'))
-		return fail_at(sc, in, err, ": expected HEALTHCHECK NONE or HEALTHCHECK [OPTIONS] CMD ...",
+		return fail_at(sc, in, err,
+			       ": expected HEALTHCHECK NONE or HEALTHCHECK [OPTIONS] CMD ...",
 			       NULL);
 	r += 3;
 	r += strspn(r, " \t");
@@ -351,8 +352,8 @@ static int do_workdir_meta(struct scope *sc, const struct df_instr *in, error **
 	if (!*v)
 		return fail_at(sc, in, err, ": needs a path", NULL);
 	const char *cur = json_string_value(json_object_get(inner(sc), "WorkingDir"));
-	cleanup_free char *joined = v[0] == '/' ? lfs_xstrdup(v)
-						 : lfs_xasprintf("%s/%s", cur && *cur ? cur : "", v);
+	cleanup_free char *joined =
+	    v[0] == '/' ? lfs_xstrdup(v) : lfs_xasprintf("%s/%s", cur && *cur ? cur : "", v);
 	/* clean: collapse "//", ".", ".." (Go's path.Clean) */
 	lfs_buf b = LFS_BUF_INIT;
 	char *save = NULL;
@@ -400,7 +401,8 @@ static int chain_add(struct scope *sc, json_t *layer, error **err)
 			     json_string_value(json_object_get(layer, "diff_id")),
 			     json_string_value(json_object_get(layer, "mediaType")),
 			     size > 0 ? (uint64_t)size : 0) < 0)
-		return error_make(err, EBADMSG, "a build cache entry is malformed; rerun with --no-cache");
+		return error_make(err, EBADMSG,
+				  "a build cache entry is malformed; rerun with --no-cache");
 	struct bld_img *img = sc->img;
 	img->layers = lfs_xrealloc(img->layers, (img->nlayers + 1) * sizeof(*img->layers));
 	img->layers[img->nlayers++] = l;
@@ -427,7 +429,8 @@ static void apply_entry(struct scope *sc, json_t *entry, const char *by, error *
 		*ret = -1;
 		return;
 	}
-	bld_history_add(sc, json_string_value(json_object_get(entry, "created")), by, layer != NULL);
+	bld_history_add(sc, json_string_value(json_object_get(entry, "created")), by,
+			layer != NULL);
 	*ret = 0;
 }
 
@@ -762,7 +765,7 @@ struct copy_job {
 	struct bld_source src;
 	struct stage *from_stage;
 	struct store_image *from_image;
-	struct chain from;     /* the --from image's union */
+	struct chain from; /* the --from image's union */
 	char **words;
 	size_t nwords;
 	struct df_heredoc *heredocs;
@@ -823,10 +826,11 @@ static int fetch_one(struct scope *sc, const struct df_instr *in, struct copy_jo
 		close(fd);
 		return -1;
 	}
-	if (sum && sum->value && strcmp(sum->value + (strncmp(sum->value, "sha256:", 7) ? 0 : 7), hex)) {
+	if (sum && sum->value &&
+	    strcmp(sum->value + (strncmp(sum->value, "sha256:", 7) ? 0 : 7), hex)) {
 		close(fd);
-		return error_make(err, 0, "%s: the download's digest is sha256:%s, not %s", url, hex,
-				  sum->value);
+		return error_make(err, 0, "%s: the download's digest is sha256:%s, not %s", url,
+				  hex, sum->value);
 	}
 	j->urls = lfs_xrealloc(j->urls, (j->nurls + 1) * sizeof(*j->urls));
 	struct bld_url *u = &j->urls[j->nurls++];
@@ -877,7 +881,8 @@ static int copy_from(struct scope *sc, const struct df_instr *in, struct copy_jo
 			return fail_at(sc, in, err, ": stage is not built before this one: ", from);
 		j->from.n = j->from_stage->img.nlayers;
 		lfs_buf_addf(&j->key, "from=%s\n", j->from_stage->img.key);
-		return bld_img_open(sc->b->s, &j->from_stage->img, &j->from.layers, &j->from.u, err);
+		return bld_img_open(sc->b->s, &j->from_stage->img, &j->from.layers, &j->from.u,
+				    err);
 	}
 	if (store_image_resolve(sc->b->s, from, &j->from_image, err) < 0) {
 		error_free(*err);
@@ -901,7 +906,8 @@ static int copy_from(struct scope *sc, const struct df_instr *in, struct copy_jo
 static int copy_sources_ctx(struct scope *sc, struct copy_job *j, size_t nsrc, error **err)
 {
 	if (!sc->b->ctx) {
-		cleanup_free char *cache = lfs_xasprintf("%s/cache/context-stat", store_root(sc->b->s));
+		cleanup_free char *cache =
+		    lfs_xasprintf("%s/cache/context-stat", store_root(sc->b->s));
 		if (ctx_open(sc->b->o->context, sc->b->ignore, cache, &sc->b->ctx, err) < 0)
 			return -1;
 	}
@@ -982,8 +988,7 @@ static int copy_dest(struct scope *sc, const struct df_instr *in, struct copy_jo
 	const char *d = j->words[j->nwords - 1];
 	const char *wd = json_string_value(json_object_get(inner(sc), "WorkingDir"));
 	int slash = d[strlen(d) - 1] == '/' || !strcmp(d, ".") || !strcmp(d, "..");
-	char *abs = d[0] == '/' ? lfs_xstrdup(d)
-				: lfs_xasprintf("%s/%s", wd && *wd ? wd : "", d);
+	char *abs = d[0] == '/' ? lfs_xstrdup(d) : lfs_xasprintf("%s/%s", wd && *wd ? wd : "", d);
 	size_t l = strlen(abs);
 	while (l > 1 && abs[l - 1] == '/')
 		abs[--l] = '\0';
@@ -1192,21 +1197,44 @@ static int meta_step(struct scope *sc, const struct df_instr *in, error **err)
 {
 	int r = 0;
 	switch (in->kind) {
-	case DF_ENV: r = do_env(sc, in, err); break;
-	case DF_LABEL: r = do_label(sc, in, err); break;
-	case DF_EXPOSE: r = do_expose(sc, in, err); break;
-	case DF_CMD: r = do_cmd(sc, in, "Cmd"); break;
-	case DF_ENTRYPOINT: r = do_cmd(sc, in, "Entrypoint"); break;
-	case DF_USER: r = do_word(sc, in, "User", err); break;
-	case DF_STOPSIGNAL: r = do_word(sc, in, "StopSignal", err); break;
-	case DF_VOLUME: r = do_volume(sc, in, err); break;
-	case DF_SHELL: r = do_shell(sc, in, err); break;
-	case DF_HEALTHCHECK: r = do_healthcheck(sc, in, err); break;
-	case DF_ONBUILD: r = do_onbuild(sc, in); break;
+	case DF_ENV:
+		r = do_env(sc, in, err);
+		break;
+	case DF_LABEL:
+		r = do_label(sc, in, err);
+		break;
+	case DF_EXPOSE:
+		r = do_expose(sc, in, err);
+		break;
+	case DF_CMD:
+		r = do_cmd(sc, in, "Cmd");
+		break;
+	case DF_ENTRYPOINT:
+		r = do_cmd(sc, in, "Entrypoint");
+		break;
+	case DF_USER:
+		r = do_word(sc, in, "User", err);
+		break;
+	case DF_STOPSIGNAL:
+		r = do_word(sc, in, "StopSignal", err);
+		break;
+	case DF_VOLUME:
+		r = do_volume(sc, in, err);
+		break;
+	case DF_SHELL:
+		r = do_shell(sc, in, err);
+		break;
+	case DF_HEALTHCHECK:
+		r = do_healthcheck(sc, in, err);
+		break;
+	case DF_ONBUILD:
+		r = do_onbuild(sc, in);
+		break;
 	case DF_MAINTAINER:
 		json_object_set_new(sc->img->config, "author", json_string(in->rest));
 		break;
-	default: return error_make(err, EINVAL, "BUG: %s is not a metadata step", in->text);
+	default:
+		return error_make(err, EINVAL, "BUG: %s is not a metadata step", in->text);
 	}
 	if (r < 0)
 		return (*err && strncmp((*err)->msg, sc->b->df_name, strlen(sc->b->df_name)))

@@ -72,27 +72,47 @@ static int parse_progress(const char *s, struct build_opts *o, error **err)
 static int parse_args(int argc, char **argv, struct build_opts *o, error **err)
 {
 	enum { O_ARG = 256, O_LABEL, O_TARGET, O_NOCACHE, O_PROGRESS, O_NET, O_IID };
-	static const struct option opts[] = {
-	    {"tag", required_argument, NULL, 't'},	   {"file", required_argument, NULL, 'f'},
-	    {"build-arg", required_argument, NULL, O_ARG}, {"label", required_argument, NULL, O_LABEL},
-	    {"target", required_argument, NULL, O_TARGET}, {"no-cache", no_argument, NULL, O_NOCACHE},
-	    {"progress", required_argument, NULL, O_PROGRESS},
-	    {"network", required_argument, NULL, O_NET},   {"quiet", no_argument, NULL, 'q'},
-	    {"iidfile", required_argument, NULL, O_IID},   {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {{"tag", required_argument, NULL, 't'},
+					     {"file", required_argument, NULL, 'f'},
+					     {"build-arg", required_argument, NULL, O_ARG},
+					     {"label", required_argument, NULL, O_LABEL},
+					     {"target", required_argument, NULL, O_TARGET},
+					     {"no-cache", no_argument, NULL, O_NOCACHE},
+					     {"progress", required_argument, NULL, O_PROGRESS},
+					     {"network", required_argument, NULL, O_NET},
+					     {"quiet", no_argument, NULL, 'q'},
+					     {"iidfile", required_argument, NULL, O_IID},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
 	o->progress = isatty(STDERR_FILENO) ? BLD_PROGRESS_TTY : BLD_PROGRESS_PLAIN;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:f:qh", opts, NULL)) != -1) {
 		switch (c) {
-		case 't': add_str(&o->tags, &o->ntags, optarg); break;
-		case 'f': o->file = optarg; break;
-		case O_ARG: add_str(&o->build_args, &o->nbuild_args, optarg); break;
-		case O_LABEL: add_str(&o->labels, &o->nlabels, optarg); break;
-		case O_TARGET: o->target = optarg; break;
-		case O_NOCACHE: o->no_cache = 1; break;
-		case O_IID: o->iidfile = optarg; break;
-		case 'q': o->quiet = 1; break;
+		case 't':
+			add_str(&o->tags, &o->ntags, optarg);
+			break;
+		case 'f':
+			o->file = optarg;
+			break;
+		case O_ARG:
+			add_str(&o->build_args, &o->nbuild_args, optarg);
+			break;
+		case O_LABEL:
+			add_str(&o->labels, &o->nlabels, optarg);
+			break;
+		case O_TARGET:
+			o->target = optarg;
+			break;
+		case O_NOCACHE:
+			o->no_cache = 1;
+			break;
+		case O_IID:
+			o->iidfile = optarg;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
 		case O_NET:
 			if (strcmp(optarg, "host") && strcmp(optarg, "none") &&
 			    strcmp(optarg, "default"))
@@ -103,8 +123,11 @@ static int parse_args(int argc, char **argv, struct build_opts *o, error **err)
 			if (parse_progress(optarg, o, err) < 0)
 				return -1;
 			break;
-		case 'h': cmd_print_usage(usage); return 1;
-		default: return error_usage(err, "see 'layerfs build --help'");
+		case 'h':
+			cmd_print_usage(usage);
+			return 1;
+		default:
+			return error_usage(err, "see 'layerfs build --help'");
 		}
 	}
 	if (optind != argc - 1)
@@ -148,8 +171,8 @@ char *bld_step_name(const struct scope *sc, size_t i, const char *text)
 {
 	if (sc->b->nst == 1)
 		return lfs_xasprintf("[%zu/%zu] %s", i, sc->st->nsteps, text);
-	cleanup_free char *label = sc->st->name ? lfs_xstrdup(sc->st->name)
-						: lfs_xasprintf("stage-%zu", sc->st->index);
+	cleanup_free char *label =
+	    sc->st->name ? lfs_xstrdup(sc->st->name) : lfs_xasprintf("stage-%zu", sc->st->index);
 	return lfs_xasprintf("[%s %zu/%zu] %s", label, i, sc->st->nsteps, text);
 }
 
@@ -223,10 +246,10 @@ void bld_img_copy(struct bld_img *dst, const struct bld_img *src)
 	dst->layers = lfs_xcalloc(src->nlayers + 1, sizeof(*dst->layers));
 	for (size_t i = 0; i < src->nlayers; i++) {
 		const struct store_layer *l = &src->layers[i];
-		dst->layers[i] = (struct store_layer){lfs_xstrdup(l->digest), lfs_xstrdup(l->diff_id),
-						      lfs_xstrdup(l->media_type), l->size,
-						      lfs_xstrdup(l->blob_path),
-						      lfs_xstrdup(l->index_path)};
+		dst->layers[i] =
+		    (struct store_layer){lfs_xstrdup(l->digest),     lfs_xstrdup(l->diff_id),
+					 lfs_xstrdup(l->media_type), l->size,
+					 lfs_xstrdup(l->blob_path),  lfs_xstrdup(l->index_path)};
 	}
 	memcpy(dst->key, src->key, sizeof(dst->key));
 }
@@ -274,8 +297,7 @@ static int is_file_step(enum df_kind k)
 }
 
 /* "AS name" of a FROM: the words after the image. */
-static int from_words(struct build *b, const struct df_instr *in, char ***w, size_t *n,
-		      error **err)
+static int from_words(struct build *b, const struct df_instr *in, char ***w, size_t *n, error **err)
 {
 	if (df_expand_words(in->rest, b->df->escape, bld_meta_lookup, b, w, n, err) < 0)
 		return -1;
@@ -323,8 +345,9 @@ static int plan_meta_arg(struct build *b, const struct df_instr *in, error **err
 		if (given)
 			json_object_set_new(b->used_args, kv[i].key, json_true());
 		json_object_set_new(b->meta_args, kv[i].key,
-				    given ? json_incref(given)
-					  : kv[i].value ? json_string(kv[i].value) : json_null());
+				    given	  ? json_incref(given)
+				    : kv[i].value ? json_string(kv[i].value)
+						  : json_null());
 	}
 	df_kv_free(kv, n);
 	return 0;
@@ -334,8 +357,8 @@ static void platform_args(struct build *b)
 {
 	const char *arch, *variant;
 	store_platform(&arch, &variant);
-	cleanup_free char *plat = variant ? lfs_xasprintf("linux/%s/%s", arch, variant)
-					  : lfs_xasprintf("linux/%s", arch);
+	cleanup_free char *plat =
+	    variant ? lfs_xasprintf("linux/%s/%s", arch, variant) : lfs_xasprintf("linux/%s", arch);
 	static const char *const pre[] = {"TARGET", "BUILD"};
 	for (int i = 0; i < 2; i++) {
 		cleanup_free char *k1 = lfs_xasprintf("%sPLATFORM", pre[i]);
@@ -505,9 +528,15 @@ static int run_onbuild(struct scope *sc, error **err)
 	json_array_foreach(ob, i, t)
 	{
 		struct df_instr *in = NULL;
-		ret = df_parse_line(sc->b->df_name, json_string_value(t), sc->b->df->escape, &in,
-				    err);
-		if (ret == 0) {
+		ret = json_is_string(t)
+			  ? df_parse_line(sc->b->df_name, json_string_value(t), sc->b->df->escape,
+					  &in, err)
+			  : error_make(err, 0, "the base image's OnBuild holds a non-string");
+		if (ret == 0 &&
+		    (in->kind == DF_FROM || in->kind == DF_ONBUILD || in->kind == DF_MAINTAINER)) {
+			ret = error_make(err, 0, "'%s' cannot be an ONBUILD trigger", in->text);
+			df_instr_free(in);
+		} else if (ret == 0) {
 			ret = bld_exec(sc, in, err);
 			df_instr_free(in);
 		}
@@ -632,8 +661,8 @@ static int export_image(struct build *b, struct bld_img *img, error **err)
 static int read_dockerfile(struct build *b, error **err)
 {
 	const struct build_opts *o = b->o;
-	cleanup_free char *path = o->file ? lfs_xstrdup(o->file)
-					  : lfs_xasprintf("%s/Dockerfile", o->context);
+	cleanup_free char *path =
+	    o->file ? lfs_xstrdup(o->file) : lfs_xasprintf("%s/Dockerfile", o->context);
 	b->df_name = lfs_xstrdup(o->file ? o->file : "Dockerfile");
 	lfs_buf text = LFS_BUF_INIT;
 	cleanup_fd int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(0);
@@ -676,9 +705,9 @@ static void warn_unused_args(struct build *b)
 	{
 		if (json_object_get(b->used_args, k))
 			continue;
-		int proxy = !strncasecmp(k, "http_proxy", 10) || !strncasecmp(k, "https_proxy", 11) ||
-			    !strncasecmp(k, "ftp_proxy", 9) || !strncasecmp(k, "no_proxy", 8) ||
-			    !strncasecmp(k, "all_proxy", 9);
+		int proxy = !strncasecmp(k, "http_proxy", 10) ||
+			    !strncasecmp(k, "https_proxy", 11) || !strncasecmp(k, "ftp_proxy", 9) ||
+			    !strncasecmp(k, "no_proxy", 8) || !strncasecmp(k, "all_proxy", 9);
 		if (!proxy)
 			lfs_buf_addf(&list, "%s%s", list.len ? " " : "", k);
 	}

@@ -77,7 +77,8 @@ int fetch_url(const char *url, int fd, uint64_t max, char sha256_hex[65], time_t
 	EVP_DigestFinal_ex(k.md, md, &len);
 	EVP_MD_CTX_free(k.md);
 	if (k.err == EFBIG)
-		return error_make(err, 0, "%s: larger than %llu bytes", url, (unsigned long long)max);
+		return error_make(err, 0, "%s: larger than %llu bytes", url,
+				  (unsigned long long)max);
 	if (k.err)
 		return error_make(err, k.err, "%s: writing the download", url);
 	if (rc != CURLE_OK)

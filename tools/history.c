@@ -53,15 +53,24 @@ static int parse_args(int argc, char **argv, struct hist_opts *o, error **err)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "H:qh", opts, NULL)) != -1) {
 		switch (c) {
-		case O_NOTRUNC: o->no_trunc = 1; break;
-		case 'H': o->human = strcmp(optarg, "false") && strcmp(optarg, "0"); break;
-		case 'q': o->quiet = 1; break;
+		case O_NOTRUNC:
+			o->no_trunc = 1;
+			break;
+		case 'H':
+			o->human = strcmp(optarg, "false") && strcmp(optarg, "0");
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
 		case O_FORMAT:
 			if (report_parse_format(optarg, &o->fmt, err) < 0)
 				return -1;
 			break;
-		case 'h': cmd_print_usage(usage); return 1;
-		default: return error_usage(err, "see 'layerfs history --help'");
+		case 'h':
+			cmd_print_usage(usage);
+			return 1;
+		default:
+			return error_usage(err, "see 'layerfs history --help'");
 		}
 	}
 	if (optind != argc - 1)
@@ -125,12 +134,13 @@ static void print_table(struct row *r, size_t n, const struct hist_opts *o)
 			continue;
 		}
 		time_t t = report_parse_time(r[i].created);
-		cleanup_free char *when = !t ? lfs_xstrdup("N/A")
-				       : o->human ? report_ago(t, now)
-						  : lfs_xstrdup(r[i].created);
+		cleanup_free char *when = !t	     ? lfs_xstrdup("N/A")
+					  : o->human ? report_ago(t, now)
+						     : lfs_xstrdup(r[i].created);
 		cleanup_free char *by = cell_by(r[i].created_by, o->no_trunc);
-		cleanup_free char *size = o->human ? report_si_size(r[i].size)
-						   : lfs_xasprintf("%llu", (unsigned long long)r[i].size);
+		cleanup_free char *size =
+		    o->human ? report_si_size(r[i].size)
+			     : lfs_xasprintf("%llu", (unsigned long long)r[i].size);
 		printf("%-14s %-19s %-47s %-9s %s\n", id, when, by, size,
 		       r[i].comment ? r[i].comment : "");
 	}

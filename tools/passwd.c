@@ -121,8 +121,8 @@ static int resolve_group(const char *group, const char *g, gid_t *out, error **e
 			  group ? "" : " (the image has no /etc/group)");
 }
 
-int passwd_resolve(const char *passwd, const char *group, const char *spec,
-		   struct passwd_ids *out, error **err)
+int passwd_resolve(const char *passwd, const char *group, const char *spec, struct passwd_ids *out,
+		   error **err)
 {
 	memset(out, 0, sizeof(*out));
 	cleanup_free char *user = lfs_xstrdup(spec && *spec ? spec : "0");
@@ -145,8 +145,8 @@ int passwd_resolve(const char *passwd, const char *group, const char *spec,
 		out->uid = (uid_t)q.id;
 		out->gid = 0;
 	} else {
-		return error_make(err, 0, "user '%s' not found in the image's /etc/passwd%s",
-				  name, passwd ? "" : " (the image has no /etc/passwd)");
+		return error_make(err, 0, "user '%s' not found in the image's /etc/passwd%s", name,
+				  passwd ? "" : " (the image has no /etc/passwd)");
 	}
 	if (g) {
 		out->have_group = 1;

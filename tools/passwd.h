@@ -27,7 +27,7 @@ struct passwd_ids {
  * a named group.  The user's primary gid comes from passwd unless spec
  * names a group; supplementary groups (only when spec names no group, as
  * runc) are those of group listing the user's name. */
-int passwd_resolve(const char *passwd, const char *group, const char *spec,
-		   struct passwd_ids *out, error **err);
+int passwd_resolve(const char *passwd, const char *group, const char *spec, struct passwd_ids *out,
+		   error **err);
 
 #endif

@@ -15,8 +15,8 @@
 # The app is examples/node-app's shape on the busybox base (no network):
 # package.json, server.js, a stand-in for `npm install` that writes
 # node_modules/ from package.json (2000 files), DockerfilesOpt ordering.
-# With BENCH_NODE=1 and node:18 in the layerfs store (make base-debian),
-# the real examples/node-app is timed too (npm install from the registry).
+# (The real examples/node-app needs node:18 and the npm registry:
+# `make check-slow` runs it.)
 #
 # Times: wall clock, median of BENCH_REPS (default 5), page cache warm
 # (builds are about cache hits, not cold disks).

@@ -31,19 +31,6 @@ static void json_decref_p(json_t **j)
 }
 #define cleanup_json __attribute__((cleanup(json_decref_p)))
 
-static int failc(error **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int failc(error **err, int code, const char *fmt, ...)
-{
-	lfs_buf b = LFS_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	lfs_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	error_make(err, 0, "%s", b.data);
-	lfs_buf_release(&b);
-	(*err)->code = code;
-	return -code;
-}
 
 /* ---- output files ---------------------------------------------------------- */
 
@@ -169,7 +156,7 @@ static int sv_blob(struct saver *v, const char *digest)
 			return 0;
 	cleanup_free char *path = store_blob_path(v->s, digest);
 	if (!path)
-		return failc(v->err, EBADMSG, "invalid digest '%s' in the store", digest);
+		return error_fail(v->err, EBADMSG, "invalid digest '%s' in the store", digest);
 	cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
@@ -374,7 +361,7 @@ static struct member *member_add(struct source *src, char *name)
 
 static int hostile(struct source *src, error **err, const char *name, const char *why)
 {
-	return failc(err, EPERM,
+	return error_fail(err, EPERM,
 		     "%s: refusing member '%s': %s; the archive is not a valid image "
 		     "archive",
 		     src->desc, name, why);
@@ -388,7 +375,7 @@ static int tar_copy_member(struct source *src, struct archive *a, struct member 
 	for (;;) {
 		la_ssize_t n = archive_read_data(a, buf, COPY_CHUNK);
 		if (n < 0)
-			return failc(err, EIO, "%s: reading member '%s': %s", src->desc, m->name,
+			return error_fail(err, EIO, "%s: reading member '%s': %s", src->desc, m->name,
 				     archive_error_string(a));
 		if (n == 0)
 			break;
@@ -451,7 +438,7 @@ static int read_tar(struct source *src, int fd, error **err)
 	archive_read_support_filter_all(a);
 	int ret = 0;
 	if (archive_read_open_fd(a, fd, COPY_CHUNK) != ARCHIVE_OK) {
-		ret = failc(err, EINVAL,
+		ret = error_fail(err, EINVAL,
 			    "%s is not a tar archive (%s); give a docker save or OCI "
 			    "archive, or an OCI layout directory",
 			    src->desc, archive_error_string(a));
@@ -462,7 +449,7 @@ static int read_tar(struct source *src, int fd, error **err)
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			ret = failc(err, EIO, "%s: %s; the archive is truncated or corrupt",
+			ret = error_fail(err, EIO, "%s: %s; the archive is truncated or corrupt",
 				    src->desc, archive_error_string(a));
 			break;
 		}
@@ -491,7 +478,7 @@ static int dir_open(struct source *src, const char *name, error **err)
 			if (e == ELOOP || e == ENOTDIR)
 				return hostile(src, err, name,
 					       "a symlink in its path is not followed");
-			return failc(err, e, "%s: %s is missing: %s", src->desc, name, strerror(e));
+			return error_fail(err, e, "%s: %s is missing: %s", src->desc, name, strerror(e));
 		}
 		if (!slash) {
 			struct stat st;
@@ -551,7 +538,7 @@ static int source_get(struct source *src, const char *name, struct member **out,
 	for (int hops = 0; hops <= MAX_SYMLINKS; hops++) {
 		struct member *m = member_find(src, cur);
 		if (!m)
-			return failc(err, ENOENT,
+			return error_fail(err, ENOENT,
 				     "%s: '%s' is missing from the archive (referenced as '%s')",
 				     src->desc, cur, name);
 		if (!m->link) {
@@ -561,7 +548,7 @@ static int source_get(struct source *src, const char *name, struct member **out,
 		free(cur);
 		cur = lfs_xstrdup(m->link);
 	}
-	return failc(err, ELOOP, "%s: too many links resolving '%s'", src->desc, name);
+	return error_fail(err, ELOOP, "%s: too many links resolving '%s'", src->desc, name);
 }
 
 /* Reads a small member (JSON). */
@@ -571,10 +558,10 @@ static int source_read(struct source *src, const char *name, lfs_buf *out, error
 	if (source_get(src, name, &m, err) < 0)
 		return -1;
 	if (!m->blob)
-		return failc(err, EINVAL, "%s: '%s' is used both as a layer and as metadata",
+		return error_fail(err, EINVAL, "%s: '%s' is used both as a layer and as metadata",
 			     src->desc, name);
 	if (m->size > JSON_MAX)
-		return failc(err, EFBIG, "%s: '%s' is too large (%" PRIu64 " bytes) for metadata",
+		return error_fail(err, EFBIG, "%s: '%s' is too large (%" PRIu64 " bytes) for metadata",
 			     src->desc, name, m->size);
 	lfs_buf_reset(out);
 	lfs_buf_grow(out, (size_t)m->size);
@@ -593,7 +580,7 @@ static int source_json(struct source *src, const char *name, lfs_buf *raw, json_
 	json_error_t je;
 	*out = json_loadb(raw->data, raw->len, 0, &je);
 	if (!*out)
-		return failc(err, EBADMSG, "%s: '%s' is not valid JSON (line %d: %s)", src->desc,
+		return error_fail(err, EBADMSG, "%s: '%s' is not valid JSON (line %d: %s)", src->desc,
 			     name, je.line, je.text);
 	return 0;
 }
@@ -656,7 +643,7 @@ static int stage_layer(struct loader *L, const char *name, const char *want_dige
 	if (source_get(&L->src, name, &m, err) < 0)
 		return -1;
 	if (want_digest && strcmp(m->digest, want_digest))
-		return failc(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			     "%s: '%s' does not match its digest %s (its bytes hash "
 			     "to %s)",
 			     L->src.desc, name, want_digest, *m->digest ? m->digest : "nothing");
@@ -671,7 +658,7 @@ static int stage_layer(struct loader *L, const char *name, const char *want_dige
 			return -1;
 	} else {
 		if (!m->blob)
-			return failc(err, EINVAL, "%s: '%s' is used twice", L->src.desc, name);
+			return error_fail(err, EINVAL, "%s: '%s' is used twice", L->src.desc, name);
 		if (store_layer_stage_blob(L->src.s, steal_pointer(&m->blob), media_type, diff_id,
 					   &l, err) < 0)
 			return error_wrap(err, "%s: '%s'", L->src.desc, name);
@@ -728,7 +715,7 @@ static int load_oci_manifest(struct loader *L, const char *mdigest, struct pendi
 	struct member *mm;
 	source_get(&L->src, mname, &mm, err);
 	if (strcmp(mm->digest, mdigest))
-		return failc(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			     "%s: manifest %s does not match its digest (its bytes "
 			     "hash to %s)",
 			     L->src.desc, mdigest, mm->digest);
@@ -742,7 +729,7 @@ static int load_oci_manifest(struct loader *L, const char *mdigest, struct pendi
 	struct member *cm;
 	source_get(&L->src, cname, &cm, err);
 	if (strcmp(cm->digest, cd))
-		return failc(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			     "%s: config %s does not match its digest (its bytes hash "
 			     "to %s)",
 			     L->src.desc, cd, cm->digest);
@@ -750,7 +737,7 @@ static int load_oci_manifest(struct loader *L, const char *mdigest, struct pendi
 	cleanup_json json_t *diff_ids = config_diff_ids(&p->config);
 	json_t *layers = json_object_get(man, "layers");
 	if (json_array_size(diff_ids) != json_array_size(layers))
-		return failc(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			     "%s: image %s: the manifest has %zu layers, the config %zu diff_ids",
 			     L->src.desc, mdigest, json_array_size(layers),
 			     json_array_size(diff_ids));
@@ -762,7 +749,7 @@ static int load_oci_manifest(struct loader *L, const char *mdigest, struct pendi
 		const char *why;
 		const char *ld = json_string_value(json_object_get(d, "digest"));
 		if (!manifest_layer_type_ok(mt, &why))
-			return failc(err, ENOTSUP, "%s: layer %s has media type %s: %s",
+			return error_fail(err, ENOTSUP, "%s: layer %s has media type %s: %s",
 				     L->src.desc, ld, mt, why);
 		cleanup_free char *lname = lfs_xasprintf("blobs/sha256/%s", ld + 7);
 		if (stage_layer(L, lname, ld, mt, json_string_value(json_array_get(diff_ids, i)),
@@ -795,7 +782,7 @@ static int load_oci(struct loader *L, json_t *docker, error **err)
 		return -1;
 	json_t *ms = json_object_get(index, "manifests");
 	if (!json_is_array(ms))
-		return failc(err, EBADMSG, "%s: index.json has no manifests array", L->src.desc);
+		return error_fail(err, EBADMSG, "%s: index.json has no manifests array", L->src.desc);
 	struct platform plat;
 	platform_parse(NULL, &plat, err);
 	size_t i;
@@ -808,7 +795,7 @@ static int load_oci(struct loader *L, json_t *docker, error **err)
 		cleanup_free char *name = oci_desc_name(d);
 		cleanup_json json_t *sub = NULL;
 		if (!dg || strncmp(dg, "sha256:", 7) || strlen(dg) != 71) {
-			ret = failc(err, EBADMSG, "%s: index.json entry %zu has a bad digest",
+			ret = error_fail(err, EBADMSG, "%s: index.json entry %zu has a bad digest",
 				    L->src.desc, i);
 			break;
 		}
@@ -824,7 +811,7 @@ static int load_oci(struct loader *L, json_t *docker, error **err)
 			}
 			dg = json_string_value(json_object_get(d, "digest"));
 			if (!dg || strlen(dg) != 71) {
-				ret = failc(err, EBADMSG, "%s: bad digest in index", L->src.desc);
+				ret = error_fail(err, EBADMSG, "%s: bad digest in index", L->src.desc);
 				break;
 			}
 		}
@@ -863,14 +850,14 @@ static int load_docker_entry(struct loader *L, json_t *e, error **err)
 	const char *cfg = json_string_value(json_object_get(e, "Config"));
 	json_t *layers = json_object_get(e, "Layers");
 	if (!cfg || !json_is_array(layers))
-		return failc(err, EBADMSG, "%s: manifest.json entry without Config or Layers",
+		return error_fail(err, EBADMSG, "%s: manifest.json entry without Config or Layers",
 			     L->src.desc);
 	struct pending *p = pending_new(L);
 	if (source_read(&L->src, cfg, &p->config, err) < 0)
 		return -1;
 	cleanup_json json_t *diff_ids = config_diff_ids(&p->config);
 	if (json_array_size(diff_ids) != json_array_size(layers))
-		return failc(err, EBADMSG, "%s: %s lists %zu diff_ids for %zu layers", L->src.desc,
+		return error_fail(err, EBADMSG, "%s: %s lists %zu diff_ids for %zu layers", L->src.desc,
 			     cfg, json_array_size(diff_ids), json_array_size(layers));
 	size_t i;
 	json_t *l;
@@ -878,7 +865,7 @@ static int load_docker_entry(struct loader *L, json_t *e, error **err)
 	{
 		const char *name = json_string_value(l);
 		if (!name)
-			return failc(err, EBADMSG, "%s: bad Layers entry", L->src.desc);
+			return error_fail(err, EBADMSG, "%s: bad Layers entry", L->src.desc);
 		if (stage_layer(L, name, NULL, NULL, json_string_value(json_array_get(diff_ids, i)),
 				err) < 0)
 			return -1;
@@ -907,7 +894,7 @@ static int load_docker_entry(struct loader *L, json_t *e, error **err)
 	{
 		cleanup_free char *f = reference_familiar_str(json_string_value(l));
 		if (!f)
-			return failc(err, EINVAL, "%s: invalid RepoTags entry '%s'", L->src.desc,
+			return error_fail(err, EINVAL, "%s: invalid RepoTags entry '%s'", L->src.desc,
 				     json_string_value(l) ? json_string_value(l) : "");
 		pending_add_ref(p, f);
 	}
@@ -970,17 +957,17 @@ static int load_source(struct loader *L, archive_loaded_fn *fn, void *arg, error
 	bool has_index = source_has(&L->src, "index.json");
 	bool has_docker = source_has(&L->src, "manifest.json");
 	if (!has_index && !has_docker)
-		return failc(err, EINVAL,
+		return error_fail(err, EINVAL,
 			     "%s has neither index.json nor manifest.json; give a "
 			     "docker save or OCI archive, or an OCI layout directory",
 			     L->src.desc);
 	if (has_docker && source_json(&L->src, "manifest.json", &raw, &docker, err) < 0)
 		return -1;
 	if (docker && !json_is_array(docker))
-		return failc(err, EBADMSG, "%s: manifest.json is not an array", L->src.desc);
+		return error_fail(err, EBADMSG, "%s: manifest.json is not an array", L->src.desc);
 	int ret = has_index ? load_oci(L, docker, err) : load_docker(L, docker, err);
 	if (ret == 0 && L->nimg == 0)
-		ret = failc(err, ENOENT, "%s holds no images", L->src.desc);
+		ret = error_fail(err, ENOENT, "%s holds no images", L->src.desc);
 	if (ret == 0)
 		ret = commit_all(L, fn, arg, err);
 	return ret;

@@ -83,6 +83,18 @@ static json_t *inner(struct scope *sc)
 	return imgcfg_inner(sc->img->config);
 }
 
+/* config.config.<field> as an object (Labels, ExposedPorts, Volumes),
+ * created when missing. */
+static json_t *inner_object(struct scope *sc, const char *field)
+{
+	json_t *o = json_object_get(inner(sc), field);
+	if (!json_is_object(o)) {
+		o = json_object();
+		json_object_set_new(inner(sc), field, o);
+	}
+	return o;
+}
+
 /* ---- metadata instructions ----------------------------------------------------- */
 
 static int do_env(struct scope *sc, const struct df_instr *in, error **err)
@@ -103,11 +115,7 @@ static int do_label(struct scope *sc, const struct df_instr *in, error **err)
 	size_t n;
 	if (df_parse_kv(sc->b->df, in, bld_lookup, sc, &kv, &n, err) < 0)
 		return -1;
-	json_t *labels = json_object_get(inner(sc), "Labels");
-	if (!json_is_object(labels)) {
-		labels = json_object();
-		json_object_set_new(inner(sc), "Labels", labels);
-	}
+	json_t *labels = inner_object(sc, "Labels");
 	for (size_t i = 0; i < n; i++)
 		json_object_set_new(labels, kv[i].key, json_string(kv[i].value ? kv[i].value : ""));
 	df_kv_free(kv, n);
@@ -146,11 +154,7 @@ static int do_expose(struct scope *sc, const struct df_instr *in, error **err)
 	size_t n;
 	if (expand_words(sc, in, &w, &n, err) < 0)
 		return -1;
-	json_t *ports = json_object_get(inner(sc), "ExposedPorts");
-	if (!json_is_object(ports)) {
-		ports = json_object();
-		json_object_set_new(inner(sc), "ExposedPorts", ports);
-	}
+	json_t *ports = inner_object(sc, "ExposedPorts");
 	int ret = 0;
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		char *proto = strchr(w[i], '/');
@@ -214,11 +218,7 @@ static int do_volume(struct scope *sc, const struct df_instr *in, error **err)
 	size_t n;
 	if (expand_words(sc, in, &w, &n, err) < 0)
 		return -1;
-	json_t *vols = json_object_get(inner(sc), "Volumes");
-	if (!json_is_object(vols)) {
-		vols = json_object();
-		json_object_set_new(inner(sc), "Volumes", vols);
-	}
+	json_t *vols = inner_object(sc, "Volumes");
 	for (size_t i = 0; i < n; i++)
 		if (*w[i])
 			json_object_set_new(vols, w[i], json_object());

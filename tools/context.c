@@ -84,19 +84,6 @@ struct bctx {
 	uint32_t today;
 };
 
-static int __attribute__((format(printf, 3, 4))) fail(error **err, int code, const char *fmt, ...)
-{
-	lfs_buf b = LFS_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	lfs_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	error_make(err, 0, "%s", b.data);
-	lfs_buf_release(&b);
-	(*err)->code = code;
-	return -code;
-}
-
 static int64_t ts_ns(struct timespec t)
 {
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
@@ -566,7 +553,7 @@ static int visit_dir(struct walker *w, int pfd, const char *name, const struct s
 	if (fd == -EACCES && ex)
 		return 0; /* Docker skips what it cannot read when it is excluded */
 	if (fd == -EAGAIN)
-		return fail(w->err, EAGAIN,
+		return error_fail(w->err, EAGAIN,
 			    "'%s' changed while the build context was read; try again", shown);
 	if (fd < 0)
 		return error_make(w->err, -fd, "reading '%s' in the build context", shown);
@@ -660,7 +647,7 @@ static int walk_from(bctx *c, const char *rel, ctx_walk_fn *fn, void *arg, error
 	cleanup_fd int pfd = open_rel_dir(c, rel, plen, O_PATH);
 	int e = pfd < 0 ? -pfd : fstatat(pfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
 	if (e == ENOENT || e == ENOTDIR || e == ELOOP)
-		return fail(err, ENOENT, "'%s' not found in the build context", rel);
+		return error_fail(err, ENOENT, "'%s' not found in the build context", rel);
 	if (e)
 		return error_make(err, e, "reading '%s' in the build context", rel);
 	const unsigned char *pstate = dir_state(c, rel, plen, st);
@@ -677,7 +664,7 @@ int ctx_walk(bctx *c, const char *rel, ctx_walk_fn *fn, void *arg, error **err)
 	struct stat st;
 
 	if (!rel_ok(rel))
-		return fail(err, EINVAL, "'%s' is not a path in the build context", rel);
+		return error_fail(err, EINVAL, "'%s' is not a path in the build context", rel);
 	if (strcmp(rel, "."))
 		return walk_from(c, rel, fn, arg, err);
 	if (fstat(c->dirfd, &st) < 0)
@@ -869,7 +856,7 @@ int ctx_glob(bctx *c, const char *src, char ***matches, size_t *n, error **err)
 	int r;
 
 	if (!strcmp(clean, "..") || !strncmp(clean, "../", 3))
-		return fail(err, EPERM, "COPY source '%s' is outside the build context", src);
+		return error_fail(err, EPERM, "COPY source '%s' is outside the build context", src);
 	if (!strcmp(clean, ".")) {
 		*matches = lfs_xcalloc(2, sizeof(char *));
 		(*matches)[0] = lfs_xstrdup(".");
@@ -883,7 +870,7 @@ int ctx_glob(bctx *c, const char *src, char ***matches, size_t *n, error **err)
 	size_t ncomp = split_path(clean, comps, max);
 
 	if (!patterns_ok(comps, ncomp))
-		return fail(err, EINVAL,
+		return error_fail(err, EINVAL,
 			    "COPY source '%s': malformed pattern (an unterminated '[' class or a "
 			    "trailing '\\')",
 			    src);
@@ -892,7 +879,7 @@ int ctx_glob(bctx *c, const char *src, char ***matches, size_t *n, error **err)
 	level.n = level.alloc = 1;
 	r = glob_steps(&g, comps, ncomp, &level);
 	if (r == 0 && !level.n)
-		r = fail(err, ENOENT, "'%s' not found in the build context%s", src,
+		r = error_fail(err, ENOENT, "'%s' not found in the build context%s", src,
 			 g.hidden ? " (excluded by .dockerignore)" : "");
 	if (r == 0) {
 		*n = level.n;
@@ -1111,7 +1098,7 @@ static int compute_digest(struct sum *s, const char *rel, int pfd, const char *n
 	else
 		put_data(&s->data, 'O', NULL, 0), r = read_xattrs_path(pfd, name, &s->xattrs);
 	if (r == -EAGAIN)
-		return fail(err, EAGAIN, "'%s' changed while the build context was read; try again",
+		return error_fail(err, EAGAIN, "'%s' changed while the build context was read; try again",
 			    rel);
 	if (r < 0)
 		return error_make(err, -r, "reading '%s' in the build context", rel);

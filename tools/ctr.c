@@ -29,18 +29,6 @@
 
 /* ------------------------------------------------------------ status pipe */
 
-int ctr_error(error **err, int code, const char *fmt, ...)
-{
-	lfs_buf b = LFS_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	lfs_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	error_make(err, 0, "%s", b.data);
-	(*err)->code = code;
-	lfs_buf_release(&b);
-	return code > 0 ? -code : -1;
-}
 
 /* One record: code, message length, message — at most PIPE_BUF bytes, so
  * that the write is atomic and records of several writers never mix. */
@@ -88,7 +76,7 @@ static error *read_report(int fd)
 			 ? r.len
 			 : b.len - offsetof(struct record, msg);
 	error *e = NULL;
-	ctr_error(&e, r.code, "%.*s", (int)len, b.data + offsetof(struct record, msg));
+	error_fail(&e, r.code, "%.*s", (int)len, b.data + offsetof(struct record, msg));
 	return e;
 }
 
@@ -104,16 +92,16 @@ static long read_sysctl(const char *path)
 static int userns_error(error **err, int e)
 {
 	if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == 0)
-		return ctr_error(err, e,
+		return error_fail(err, e,
 				 "user namespaces are disabled: sysctl "
 				 "kernel.unprivileged_userns_clone=1, or run as root");
 	if (read_sysctl("/proc/sys/user/max_user_namespaces") == 0)
-		return ctr_error(
+		return error_fail(
 		    err, e,
 		    "user namespaces are disabled: sysctl user.max_user_namespaces=15000, "
 		    "or run as root");
 	if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1)
-		return ctr_error(err, e,
+		return error_fail(err, e,
 				 "unprivileged user namespaces are restricted by AppArmor: sysctl "
 				 "kernel.apparmor_restrict_unprivileged_userns=0, or run as root");
 	return error_make(err, e, "cannot create a user namespace");
@@ -129,7 +117,7 @@ static int enter_userns(struct ctr_ctx *c, error **err)
 		return userns_error(err, errno);
 	char b = 'u';
 	if (write(c->sync_fd, &b, 1) != 1 || read(c->sync_fd, &b, 1) != 1)
-		return ctr_error(err, EIO, "the user namespace's id maps were not set up");
+		return error_fail(err, EIO, "the user namespace's id maps were not set up");
 	close(c->sync_fd);
 	c->sync_fd = -1;
 	return 0;
@@ -156,7 +144,7 @@ static int enter_namespaces(struct ctr_ctx *c, error **err)
 		return ret;
 	/* If the caller dies, the container is stopped and unmounted. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != c->caller)
-		return ctr_error(err, ESRCH, "the caller exited before the container started");
+		return error_fail(err, ESRCH, "the caller exited before the container started");
 	int net = c->spec->net == CTR_NET_NONE;
 	if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (net ? CLONE_NEWNET : 0)) < 0)
 		return error_make(err, errno,
@@ -204,7 +192,7 @@ static int start_server(struct ctr_ctx *c, error **err)
 	char *msg = NULL;
 	int r = lfs_ovl_new(s->lower, s->upper_dir, s->work_dir, 1, &ovl, &msg);
 	if (r < 0) {
-		ctr_error(err, -r, "%s", msg);
+		error_fail(err, -r, "%s", msg);
 		free(msg);
 		return r;
 	}
@@ -218,7 +206,7 @@ static int start_server(struct ctr_ctx *c, error **err)
 	if (getpid() != a.holder)
 		_exit(r == 0 ? 0 : 1); /* the server, after the unmount */
 	if (r < 0)
-		ctr_error(err, -r, "%s", msg ? msg : strerror(-r));
+		error_fail(err, -r, "%s", msg ? msg : strerror(-r));
 	free(msg);
 	lfs_ovl_free(ovl); /* our copy: the server has its own */
 	return r < 0 ? r : 0;
@@ -355,11 +343,11 @@ static int plan_rootless(struct run *r, error **err)
 {
 	if (access("/dev/fuse", R_OK | W_OK) < 0) {
 		if (errno == ENOENT)
-			return ctr_error(
+			return error_fail(
 			    err, ENODEV,
 			    "/dev/fuse is missing: install the fuse3 package and load the "
 			    "fuse kernel module (modprobe fuse)");
-		return ctr_error(
+		return error_fail(
 		    err, errno,
 		    "/dev/fuse: %s: make it usable by your user (chmod 0666 /dev/fuse) "
 		    "or run as root",
@@ -393,7 +381,7 @@ static int run_helper(const char *tool, pid_t pid, unsigned id, const struct sub
 	while ((w = waitpid(child, &ws, 0)) < 0 && errno == EINTR)
 		;
 	if (w < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws))
-		return ctr_error(err, EPERM,
+		return error_fail(err, EPERM,
 				 "%s %s failed: check your ranges in /etc/subuid and /etc/subgid",
 				 tool, a[0]);
 	return 0;
@@ -499,10 +487,10 @@ static int run_result(struct run *r, int ret, int ws, int caught, int *status, e
 		return ret;
 	}
 	if (caught)
-		return ctr_error(err, EINTR, "interrupted by SIG%s: the container was stopped",
+		return error_fail(err, EINTR, "interrupted by SIG%s: the container was stopped",
 				 sigabbrev_np(caught));
 	if (WIFSIGNALED(ws))
-		return ctr_error(err, EIO, "the container's holder process was killed by signal %d",
+		return error_fail(err, EIO, "the container's holder process was killed by signal %d",
 				 WTERMSIG(ws));
 	*status = WEXITSTATUS(ws);
 	return 0;
@@ -583,12 +571,12 @@ static int prepare(struct run *r, error **err)
 static int check_spec(const struct ctr_spec *s, error **err)
 {
 	if (!s->argv || !s->argv[0] || !*s->argv[0])
-		return ctr_error(err, EINVAL, "no command to run");
+		return error_fail(err, EINVAL, "no command to run");
 	if (s->cwd && s->cwd[0] != '/')
-		return ctr_error(err, EINVAL, "working directory '%s' is not an absolute path",
+		return error_fail(err, EINVAL, "working directory '%s' is not an absolute path",
 				 s->cwd);
 	if (!s->upper_dir || !s->work_dir)
-		return ctr_error(err, EINVAL, "no upper or work directory for the container");
+		return error_fail(err, EINVAL, "no upper or work directory for the container");
 	return 0;
 }
 

@@ -119,7 +119,7 @@ static int switch_user(const struct ctr_ctx *c, const struct user *u, error **er
 	if (setresgid(u->gid, u->gid, u->gid) == 0 && setresuid(u->uid, u->uid, u->uid) == 0)
 		return 0;
 	if (errno == EINVAL)
-		return ctr_error(err, EINVAL,
+		return error_fail(err, EINVAL,
 				 "user '%s' (uid %u, gid %u) does not exist in this rootless "
 				 "container: give your user a range in /etc/subuid and /etc/subgid "
 				 "(and install newuidmap, package uidmap), or run as root",
@@ -130,12 +130,12 @@ static int switch_user(const struct ctr_ctx *c, const struct user *u, error **er
 static int exec_error(error **err, const char *path, int e)
 {
 	if (e == ENOENT && access(path, F_OK) == 0)
-		return ctr_error(err, ENOENT,
+		return error_fail(err, ENOENT,
 				 "cannot run '%s': its interpreter (#! line or dynamic loader) is "
 				 "missing in the image",
 				 path);
 	if (e == ENOENT)
-		return ctr_error(err, ENOENT, "'%s' not found in the image", path);
+		return error_fail(err, ENOENT, "'%s' not found in the image", path);
 	return error_make(err, e, "cannot run '%s'", path);
 }
 
@@ -180,9 +180,9 @@ static void exec_command(const struct ctr_spec *s, error **err)
 			break;
 	}
 	if (denied)
-		ctr_error(err, EACCES, "'%s' (in PATH %s) is not executable", file, path);
+		error_fail(err, EACCES, "'%s' (in PATH %s) is not executable", file, path);
 	else
-		ctr_error(err, ENOENT, "'%s' not found in the image (PATH %s)", file, path);
+		error_fail(err, ENOENT, "'%s' not found in the image (PATH %s)", file, path);
 }
 
 /* Signals as a freshly started program expects them: default actions

@@ -50,10 +50,6 @@ struct ctr_ctx {
 	unsigned stubs; /* enum ctr_stub: what the holder created */
 };
 
-/* Like error_make, but the message is taken as is (no ": strerror" appended)
- * and the error carries code; returns -code. */
-int ctr_error(error **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 /* Sends err to the caller through the status pipe (one atomic write: the
  * first record is the one the caller reports). */
 void ctr_report(const struct ctr_ctx *c, const error *err);

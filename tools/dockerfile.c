@@ -32,19 +32,6 @@ struct where {
 	unsigned line, col;
 };
 
-static int fail(error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(error **err, const char *fmt, ...)
-{
-	lfs_buf b = LFS_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	lfs_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	error_make(err, 0, "%s", b.data);
-	lfs_buf_release(&b);
-	(*err)->code = EINVAL;
-	return -EINVAL;
-}
 
 static int fail_at(error **err, const struct where *at, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -56,7 +43,7 @@ static int fail_at(error **err, const struct where *at, const char *fmt, ...)
 	va_start(ap, fmt);
 	lfs_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
-	fail(err, "%s", b.data);
+	error_fail(err, EINVAL, "%s", b.data);
 	lfs_buf_release(&b);
 	return -EINVAL;
 }
@@ -476,7 +463,7 @@ static int lex_word(struct lex *lx, lfs_buf *out, struct words *w, error **err)
 {
 	int ret = lex_run(lx, -1, lx->raw_esc, out, w);
 	if (ret < 0)
-		fail(err, "'%.200s%s': %s", lx->s, strlen(lx->s) > 200 ? "..." : "", lx->msg.data);
+		error_fail(err, EINVAL, "'%.200s%s': %s", lx->s, strlen(lx->s) > 200 ? "..." : "", lx->msg.data);
 	lfs_buf_release(&lx->msg);
 	return ret;
 }
@@ -1232,7 +1219,7 @@ int df_parse(const char *name, const char *text, size_t len, struct df_file **ou
 	}
 	if (!ps.have_from) {
 		parser_release(&ps);
-		return fail(err, "%s: no build stage in %s: add a FROM instruction", name, name);
+		return error_fail(err, EINVAL, "%s: no build stage in %s: add a FROM instruction", name, name);
 	}
 	struct df_file *f = lfs_xcalloc(1, sizeof(*f));
 	f->name = lfs_xstrdup(name);

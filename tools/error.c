@@ -30,6 +30,19 @@ int error_make(error **err, int code, const char *fmt, ...)
 	return ret_of(e);
 }
 
+int error_fail(error **err, int code, const char *fmt, ...)
+{
+	lfs_buf b = LFS_BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	lfs_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	error_make(err, 0, "%s", b.data);
+	lfs_buf_release(&b);
+	(*err)->code = code;
+	return ret_of(*err);
+}
+
 int error_usage(error **err, const char *fmt, ...)
 {
 	lfs_buf b = LFS_BUF_INIT;

@@ -18,6 +18,9 @@ typedef struct error {
 /* Sets *err to a new error "msg" (+ ": strerror(code)" when code != 0).
  * Returns -1 (or -code when code > 0) so callers can `return error_make(...)`. */
 int error_make(error **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Like error_make, for a message that already says what failed and what
+ * to do: keeps code for callers but does not append strerror(code). */
+int error_fail(error **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* A usage error: exit status 2. */
 int error_usage(error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A failure that has already been reported, or needs no message (grep

@@ -820,19 +820,6 @@ void ign_free(ign *m)
 
 /* ---- parsing ---------------------------------------------------------------- */
 
-static int __attribute__((format(printf, 3, 4))) fail(error **err, int code, const char *fmt, ...)
-{
-	lfs_buf b = LFS_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	lfs_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	error_make(err, 0, "%s", b.data);
-	lfs_buf_release(&b);
-	(*err)->code = code;
-	return -code;
-}
-
 /* patternmatcher.New for one pattern p (what ReadAll produced). */
 static int add_pattern(ign *m, const char *p, size_t n, const char *src, size_t line, error **err)
 {
@@ -844,13 +831,13 @@ static int add_pattern(ign *m, const char *p, size_t n, const char *src, size_t 
 		return 0;
 	clean_into(&c, p, n);
 	if (c.data[0] == '!' && c.len == 1)
-		return fail(err, EINVAL, "%s:%zu: illegal exclusion pattern \"!\"", src, line);
+		return error_fail(err, EINVAL, "%s:%zu: illegal exclusion pattern \"!\"", src, line);
 	pat.excl = c.data[0] == '!';
 	pat.len = c.len - pat.excl;
 	pat.text = lfs_xstrndup(c.data + pat.excl, pat.len);
 	if (go_match(pat.text, pat.len, ".", 1) < 0 || compile(&pat) < 0) {
 		pat_release(&pat);
-		return fail(err, EINVAL,
+		return error_fail(err, EINVAL,
 			    "%s:%zu: malformed pattern '%s' (an unterminated or empty '[' class, "
 			    "a reversed range or a trailing '\\')",
 			    src, line, c.data);

@@ -75,21 +75,6 @@ struct store_blob {
 	char digest[7 + 65]; /* after finish */
 };
 
-/* Like error_make, for messages that already say what to do: keeps the
- * errno code for callers but does not append strerror(). */
-static int __attribute__((format(printf, 3, 4))) fail(error **err, int code, const char *fmt, ...)
-{
-	lfs_buf b = LFS_BUF_INIT;
-	va_list ap;
-	va_start(ap, fmt);
-	lfs_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	error_make(err, 0, "%s", b.data);
-	lfs_buf_release(&b);
-	(*err)->code = code;
-	return -code;
-}
-
 /* ---- small helpers ---------------------------------------------------- */
 
 static void json_decref_p(json_t **j)
@@ -496,23 +481,23 @@ static bool domain_ok(const char *c, size_t n)
 int store_ref_check(const char *ref, error **err)
 {
 	if (!*ref)
-		return fail(err, EINVAL, "empty image name");
+		return error_fail(err, EINVAL, "empty image name");
 	if (strchr(ref, '@'))
-		return fail(err, EINVAL, "invalid image name '%s': give NAME[:TAG], not a digest",
+		return error_fail(err, EINVAL, "invalid image name '%s': give NAME[:TAG], not a digest",
 			    ref);
 	cleanup_free char *repo = NULL;
 	cleanup_free char *tag = NULL;
 	store_ref_split(ref, &repo, &tag);
 	const char *t = tag_sep(ref) ? tag : NULL;
 	if (strlen(repo) > 255)
-		return fail(err, EINVAL, "invalid image name '%s': longer than 255 bytes", ref);
+		return error_fail(err, EINVAL, "invalid image name '%s': longer than 255 bytes", ref);
 	if (t) {
 		size_t n = strlen(t);
 		bool ok = n >= 1 && n <= 128 && (isalnum((unsigned char)t[0]) || t[0] == '_');
 		for (size_t i = 1; ok && i < n; i++)
 			ok = isalnum((unsigned char)t[i]) || strchr("_.-", t[i]);
 		if (!ok)
-			return fail(err, EINVAL,
+			return error_fail(err, EINVAL,
 				    "invalid tag '%s' in '%s': a tag is up to 128 letters, "
 				    "digits, '_', '.' or '-', not starting with '.' or '-'",
 				    t, ref);
@@ -526,7 +511,7 @@ int store_ref_check(const char *ref, error **err)
 			    (memchr(p, '.', n) || memchr(p, ':', n) ||
 			     (n == 9 && !memcmp(p, "localhost", 9)));
 		if (host ? !domain_ok(p, n) : !path_component_ok(p, n))
-			return fail(err, EINVAL,
+			return error_fail(err, EINVAL,
 				    "invalid image name '%s': each part of a repository "
 				    "name is lowercase letters and digits, separated by "
 				    "'.', '_', '__' or '-'",
@@ -591,7 +576,7 @@ static int index_load(store *s, json_t **out, error **err)
 	json_error_t je;
 	json_t *j = json_loadb(b.data, b.len, 0, &je);
 	if (!j)
-		return fail(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			    "%s/index.json: invalid JSON at line %d: %s; the store is "
 			    "damaged, restore the file from a backup",
 			    s->root, je.line, je.text);
@@ -602,7 +587,7 @@ static int index_load(store *s, json_t **out, error **err)
 	}
 	if (!json_is_array(m)) {
 		json_decref(j);
-		return fail(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			    "%s/index.json: not an OCI image index (no 'manifests' "
 			    "array); restore the file from a backup",
 			    s->root);
@@ -643,7 +628,7 @@ static int blob_read_json(store *s, const char *digest, json_t **out, size_t *si
 {
 	const char *hex = digest_hex(digest);
 	if (!hex)
-		return fail(err, EBADMSG, "invalid digest '%s'", digest ? digest : "(none)");
+		return error_fail(err, EBADMSG, "invalid digest '%s'", digest ? digest : "(none)");
 	cleanup_buf lfs_buf b = LFS_BUF_INIT;
 	if (read_file_at(s->blobs_fd, hex, JSON_BLOB_MAX, &b, err) < 0)
 		return error_wrap(err, "blob %s", digest);
@@ -738,7 +723,7 @@ static int image_fill_layers(store *s, struct store_image *img, error **err)
 			return error_make(err, EBADMSG, "manifest %s: layer %zu: bad descriptor",
 					  img->manifest_digest, i);
 		if (!layer_type_ok(mt))
-			return fail(err, ENOTSUP,
+			return error_fail(err, ENOTSUP,
 				    "manifest %s: layer %s has media type %s; layerfs reads "
 				    "plain and gzip tar layers only",
 				    img->manifest_digest, digest, mt);
@@ -759,7 +744,7 @@ static int image_load(store *s, const char *manifest_digest, const char *ref,
 		goto fail;
 	const char *mt = json_string_value(json_object_get(img->manifest, "mediaType"));
 	if (mt && strcmp(mt, MT_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)) {
-		fail(err, ENOTSUP,
+		error_fail(err, ENOTSUP,
 		     "manifest %s has media type %s; layerfs reads "
 		     "single-platform OCI image manifests",
 		     manifest_digest, mt);
@@ -870,7 +855,7 @@ static int match_by_id(store *s, json_t *manifests, const char *name, struct mat
 		if (!ch || strncmp(ch, hex, n))
 			continue;
 		if (m->config_digest && strcmp(m->config_digest, cd)) {
-			return fail(err, EINVAL,
+			return error_fail(err, EINVAL,
 				    "image ID '%s' is ambiguous: it starts both %.19s and "
 				    "%.19s; give more digits",
 				    name, m->config_digest, cd);
@@ -885,7 +870,7 @@ static int match_by_id(store *s, json_t *manifests, const char *name, struct mat
 
 static int not_found(error **err, const char *name)
 {
-	return fail(err, ENOENT, "image '%s' not found; run 'layerfs images' to list images", name);
+	return error_fail(err, ENOENT, "image '%s' not found; run 'layerfs images' to list images", name);
 }
 
 /* Finds what name refers to: a reference first, like docker, then an ID. */
@@ -894,7 +879,7 @@ static int index_match(store *s, json_t *index, const char *name, struct match *
 	json_t *manifests = json_object_get(index, "manifests");
 	memset(m, 0, sizeof(*m));
 	if (!*name)
-		return fail(err, EINVAL, "empty image name");
+		return error_fail(err, EINVAL, "empty image name");
 	if (strncmp(name, "sha256:", 7) && match_by_name(manifests, name, m) > 0)
 		return 0;
 	int r = match_by_id(s, manifests, name, m, err);
@@ -920,7 +905,7 @@ int store_image_resolve(store *s, const char *name, struct store_image **out, er
 	if (ret == 0) {
 		json_t *d = json_array_get(json_object_get(index, "manifests"), m.idx[0]);
 		if (desc_is_index(d))
-			ret = fail(err, ENOTSUP,
+			ret = error_fail(err, ENOTSUP,
 				   "'%s' is a multi-platform image index; layerfs reads "
 				   "single-platform images",
 				   name);
@@ -1152,7 +1137,7 @@ static int copy_gzip(int in, unsigned char *ibuf, size_t have, struct sink *k, c
 		zs.avail_out = COPY_CHUNK;
 		int r = inflate(&zs, Z_NO_FLUSH);
 		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
-			ret = fail(err, EIO,
+			ret = error_fail(err, EIO,
 				   "%s: corrupt gzip data after %" PRIu64
 				   " bytes of tar (%s); check the file with 'gzip -t'",
 				   src, k->size, zs.msg ? zs.msg : "inflate failed");
@@ -1166,7 +1151,7 @@ static int copy_gzip(int in, unsigned char *ibuf, size_t have, struct sink *k, c
 			in_member = false;
 	}
 	if (ret == 0 && in_member)
-		ret = fail(err, EIO,
+		ret = error_fail(err, EIO,
 			   "%s: the gzip stream is truncated; the file is incomplete, "
 			   "download or create it again",
 			   src);
@@ -1183,13 +1168,13 @@ static int copy_layer(int in, struct sink *k, const char *src, error **err)
 	if (n < 0)
 		return error_make(err, errno, "reading %s", src);
 	if (n == 0)
-		return fail(err, EINVAL, "%s is empty; give a tar archive of a root file system",
+		return error_fail(err, EINVAL, "%s is empty; give a tar archive of a root file system",
 			    src);
 	if (n >= 2 && ibuf[0] == 0x1f && ibuf[1] == 0x8b)
 		return copy_gzip(in, ibuf, (size_t)n, k, src, err);
 	const char *comp = other_compression(ibuf, (size_t)n);
 	if (comp)
-		return fail(err, ENOTSUP,
+		return error_fail(err, ENOTSUP,
 			    "%s is compressed with %s; layerfs imports plain or gzip tars", src,
 			    comp);
 	while (n > 0) {
@@ -1207,17 +1192,17 @@ static int index_error(error **err, int code, const char *src, const char *msg)
 	const char *what = msg ? msg : strerror(-code);
 	switch (code) {
 	case -EINVAL:
-		return fail(err, EINVAL,
+		return error_fail(err, EINVAL,
 			    "%s cannot be used as a layer: %s; recreate the archive without "
 			    "that member (e.g. 'tar -C ROOTFS -cf %s .')",
 			    src, what, src);
 	case -EIO:
-		return fail(err, EIO,
+		return error_fail(err, EIO,
 			    "%s is truncated or corrupt: %s; check it with 'tar -tvf %s' "
 			    "and create or download it again",
 			    src, what, src);
 	case -EFBIG:
-		return fail(err, EFBIG, "%s exceeds layerfs's limits: %s", src, what);
+		return error_fail(err, EFBIG, "%s exceeds layerfs's limits: %s", src, what);
 	default:
 		return error_make(err, code < 0 ? -code : EIO, "indexing %s: %s", src, what);
 	}
@@ -1310,7 +1295,7 @@ static int staged_commit(store *s, store_staged_layer *l, error **err)
 	if (!l->blob_tmp) {
 		/* A present blob: a concurrent rmi + gc may have collected it. */
 		if (faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-			return fail(err, ENOENT,
+			return error_fail(err, ENOENT,
 				    "layer %s was removed from the store while this command "
 				    "ran; run the command again",
 				    l->digest);
@@ -1515,7 +1500,7 @@ static int remove_locked(store *s, const char *name, int force, store_report_fn 
 	for (size_t i = 0; i < m.n; i++)
 		named += desc_ref(json_array_get(manifests, m.idx[i])) != NULL;
 	if (m.by_id && named > 1 && !force) {
-		fail(err, EBUSY,
+		error_fail(err, EBUSY,
 		     "conflict: unable to delete %.12s (must be forced) - image is "
 		     "referenced in multiple repositories; remove its names one by one or "
 		     "use 'layerfs rmi -f'",
@@ -1751,14 +1736,14 @@ int store_blob_read(store *s, const char *digest, lfs_buf *out, error **err)
 {
 	const char *hex = digest_hex(digest);
 	if (!hex)
-		return fail(err, EBADMSG, "invalid digest '%s'", digest ? digest : "(none)");
+		return error_fail(err, EBADMSG, "invalid digest '%s'", digest ? digest : "(none)");
 	lfs_buf_reset(out);
 	if (read_file_at(s->blobs_fd, hex, JSON_BLOB_MAX, out, err) < 0)
 		return error_wrap(err, "blob %s", digest);
 	char got[65];
 	sha256_hex(out->data, out->len, got);
 	if (strcmp(got, hex))
-		return fail(err, EBADMSG, "blob %s is corrupt (its contents hash to sha256:%s)",
+		return error_fail(err, EBADMSG, "blob %s is corrupt (its contents hash to sha256:%s)",
 			    digest, got);
 	return 0;
 }
@@ -1767,7 +1752,7 @@ int store_blob_begin(store *s, const char *expected_digest, uint64_t expected_si
 		     store_blob **out, error **err)
 {
 	if (expected_digest && !digest_hex(expected_digest))
-		return fail(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			    "invalid digest '%s': layerfs expects sha256:<64 lowercase hex>",
 			    expected_digest);
 	store_blob *b = lfs_xcalloc(1, sizeof(*b));
@@ -1791,7 +1776,7 @@ int store_blob_begin(store *s, const char *expected_digest, uint64_t expected_si
 int store_blob_write(store_blob *b, const void *data, size_t len, error **err)
 {
 	if (b->expect_size != UINT64_MAX && b->size + len > b->expect_size)
-		return fail(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			    "blob %s is larger than the %" PRIu64 " bytes its descriptor gives",
 			    *b->expect ? b->expect : "(unknown)", b->expect_size);
 	if (write_full(b->fd, data, len) < 0)
@@ -1823,11 +1808,11 @@ int store_blob_finish(store_blob *b, error **err)
 	memcpy(b->digest, "sha256:", 7);
 	hex_of(md, b->digest + 7);
 	if (b->expect_size != UINT64_MAX && b->size != b->expect_size)
-		return fail(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			    "blob %s: got %" PRIu64 " bytes, its descriptor says %" PRIu64,
 			    *b->expect ? b->expect : b->digest, b->size, b->expect_size);
 	if (*b->expect && strcmp(b->expect, b->digest))
-		return fail(err, EBADMSG, "blob %s does not match its digest: its bytes hash to %s",
+		return error_fail(err, EBADMSG, "blob %s does not match its digest: its bytes hash to %s",
 			    b->expect, b->digest);
 	if (fsync(b->fd) < 0)
 		return error_make(err, errno, "writing blob %s", b->digest);
@@ -1882,13 +1867,13 @@ static int layer_kind(int fd, const char *digest, int *gzip, error **err)
 		return error_make(err, errno, "reading layer %s", digest);
 	*gzip = n >= 2 && m[0] == 0x1f && m[1] == 0x8b;
 	if (n >= 4 && !memcmp(m, "\x28\xb5\x2f\xfd", 4))
-		return fail(err, ENOTSUP,
+		return error_fail(err, ENOTSUP,
 			    "layer %s is zstd-compressed; layerfs stores and mounts plain and "
 			    "gzip layers only (zstd is not supported yet)",
 			    digest);
 	const char *comp = other_compression(m, (size_t)n);
 	if (comp)
-		return fail(err, ENOTSUP,
+		return error_fail(err, ENOTSUP,
 			    "layer %s is compressed with %s; layerfs reads plain "
 			    "and gzip layers",
 			    digest, comp);
@@ -1923,7 +1908,7 @@ static int stage_index_verified(store_staged_layer *l, int fd, error **err)
 	char got[7 + 65] = "sha256:";
 	hex_of(d, got + 7);
 	if (*l->diff_id && strcmp(got, l->diff_id))
-		return fail(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			    "layer %s: its uncompressed contents hash to %s, but the image "
 			    "config says diff_id %s; the image is corrupt",
 			    l->digest, got, l->diff_id);
@@ -1953,7 +1938,7 @@ int store_layer_stage_blob(store *s, store_blob *b, const char *media_type, cons
 {
 	if (diff_id && !digest_hex(diff_id)) {
 		store_blob_free(b);
-		return fail(err, EBADMSG, "invalid diff_id '%s'", diff_id);
+		return error_fail(err, EBADMSG, "invalid diff_id '%s'", diff_id);
 	}
 	store_staged_layer *l = staged_new(s, b->digest, diff_id);
 	l->size = b->size;
@@ -1992,7 +1977,7 @@ int store_layer_stage_present(store *s, const char *digest, const char *media_ty
 {
 	const char *hex = digest_hex(digest);
 	if (!hex || (diff_id && !digest_hex(diff_id)))
-		return fail(err, EBADMSG, "invalid layer digest '%s' or diff_id '%s'", digest,
+		return error_fail(err, EBADMSG, "invalid layer digest '%s' or diff_id '%s'", digest,
 			    diff_id ? diff_id : "");
 	cleanup_fd int fd = openat(s->blobs_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
@@ -2020,7 +2005,7 @@ static int raw_check(json_t *man, const void *config, size_t config_len,
 	const char *mt = json_string_value(json_object_get(man, "mediaType"));
 	if (json_integer_value(json_object_get(man, "schemaVersion")) != 2 ||
 	    (mt && strcmp(mt, MT_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)))
-		return fail(err, ENOTSUP,
+		return error_fail(err, ENOTSUP,
 			    "manifest has media type %s; layerfs stores OCI and docker v2 "
 			    "schema 2 image manifests",
 			    mt ? mt : "(none)");
@@ -2030,7 +2015,7 @@ static int raw_check(json_t *man, const void *config, size_t config_len,
 	const char *cdig = digest_hex(desc_digest(cd));
 	if (!cdig || strcmp(cdig, hex) ||
 	    json_integer_value(json_object_get(cd, "size")) != (json_int_t)config_len)
-		return fail(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			    "the manifest's config descriptor (%s) does not match the config "
 			    "(sha256:%s, %zu bytes)",
 			    desc_digest(cd) ? desc_digest(cd) : "none", hex, config_len);
@@ -2038,7 +2023,7 @@ static int raw_check(json_t *man, const void *config, size_t config_len,
 	json_t *diff_ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
 	json_t *ld = json_object_get(man, "layers");
 	if (json_array_size(ld) != n || json_array_size(diff_ids) != n)
-		return fail(err, EBADMSG,
+		return error_fail(err, EBADMSG,
 			    "the manifest lists %zu layers and the config %zu diff_ids; "
 			    "expected %zu",
 			    json_array_size(ld), json_array_size(diff_ids), n);
@@ -2048,11 +2033,11 @@ static int raw_check(json_t *man, const void *config, size_t config_len,
 		const char *di = json_string_value(json_array_get(diff_ids, i));
 		if (!dg || strcmp(dg, layers[i]->digest) ||
 		    json_integer_value(json_object_get(d, "size")) != (json_int_t)layers[i]->size)
-			return fail(err, EBADMSG,
+			return error_fail(err, EBADMSG,
 				    "manifest layer %zu (%s) is not the blob stored (%s)", i,
 				    dg ? dg : "none", layers[i]->digest);
 		if (!di || strcmp(di, layers[i]->diff_id))
-			return fail(err, EBADMSG, "config diff_id %zu (%s) is not layer %s's (%s)",
+			return error_fail(err, EBADMSG, "config diff_id %zu (%s) is not layer %s's (%s)",
 				    i, di ? di : "none", layers[i]->digest, layers[i]->diff_id);
 	}
 	return 0;
@@ -2112,12 +2097,12 @@ int store_image_commit_raw(store *s, const char *ref, const void *config, size_t
 	json_error_t je;
 	cleanup_json json_t *man = json_loadb(manifest, manifest_len, 0, &je);
 	if (!json_is_object(man))
-		return fail(err, EBADMSG, "the image manifest is not a JSON object");
+		return error_fail(err, EBADMSG, "the image manifest is not a JSON object");
 	if (!json_is_object(json_object_get(man, "config")))
-		return fail(err, EBADMSG, "the image manifest has no config descriptor");
+		return error_fail(err, EBADMSG, "the image manifest has no config descriptor");
 	cleanup_json json_t *cfg = json_loadb(config, config_len, 0, &je);
 	if (!json_is_object(cfg))
-		return fail(err, EBADMSG, "the image config is not a JSON object");
+		return error_fail(err, EBADMSG, "the image config is not a JSON object");
 	if (raw_check(man, config, config_len, layers, nlayers, err) < 0)
 		return -1;
 	int saved;
@@ -2155,7 +2140,7 @@ int store_cache_get(store *s, const char *key_hex, json_t **entry, error **err)
 {
 	*entry = NULL;
 	if (!is_hex64(key_hex))
-		return fail(err, EINVAL, "bad cache key '%s'", key_hex);
+		return error_fail(err, EINVAL, "bad cache key '%s'", key_hex);
 	int saved;
 	if (lock_push(s, LOCK_SHARED, &saved, err) < 0)
 		return -1;
@@ -2182,7 +2167,7 @@ int store_cache_put(store *s, const char *key_hex, json_t *entry, store_staged_l
 		    error **err)
 {
 	if (!is_hex64(key_hex))
-		return fail(err, EINVAL, "bad cache key '%s'", key_hex);
+		return error_fail(err, EINVAL, "bad cache key '%s'", key_hex);
 	int saved;
 	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
 		return -1;

@@ -9,8 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -536,21 +534,16 @@ static void chain_close(struct chain *c)
 
 /* ---- RUN -------------------------------------------------------------------------------- */
 
+/* RUN output, as ctr_run reads it, to the step's progress lines. */
 struct pump {
-	int fd;
 	bld_progress *p;
 	int id;
 };
 
-static void *pump_main(void *arg)
+static void on_output(void *arg, const char *data, size_t len)
 {
 	struct pump *pu = arg;
-	char buf[8192];
-	ssize_t n;
-	while ((n = read(pu->fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0)
-			bld_progress_log(pu->p, pu->id, buf, (size_t)n);
-	return NULL;
+	bld_progress_log(pu->p, pu->id, data, len);
 }
 
 /* The command a RUN runs: exec form as is; shell form (with heredocs)
@@ -677,21 +670,13 @@ static int run_exec(struct scope *sc, const struct df_instr *in, json_t *argv, c
 					.stdin_fd = -1,
 					.stdout_fd = pfd[1],
 					.stderr_fd = pfd[1]};
-		struct pump pu = {pfd[0], sc->b->prog, id};
-		pthread_t th;
-		/* ctr_run handles SIGINT/SIGTERM/SIGHUP: the reader must not take them */
-		sigset_t block, old;
-		sigemptyset(&block);
-		sigaddset(&block, SIGINT);
-		sigaddset(&block, SIGTERM);
-		sigaddset(&block, SIGHUP);
-		pthread_sigmask(SIG_BLOCK, &block, &old);
-		pthread_create(&th, NULL, pump_main, &pu);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		struct pump pu = {sc->b->prog, id};
+		spec.output_fd = pfd[0];
+		spec.on_output = on_output;
+		spec.on_output_arg = &pu;
 		int status = 0;
 		ret = ctr_run(&spec, &status, err);
 		close(pfd[1]);
-		pthread_join(th, NULL);
 		close(pfd[0]);
 		df_strv_free(av);
 		if (ret == 0 && status != 0) {

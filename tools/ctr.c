@@ -451,15 +451,32 @@ static void signals_restore(struct run *r)
 	pthread_sigmask(SIG_SETMASK, &r->old_mask, NULL);
 }
 
+/* Hands what output_fd holds to on_output; 0 at EOF or when nothing is
+ * there (non-blocking), else 1. */
+static int pump_output(const struct ctr_spec *s)
+{
+	char buf[16384];
+	ssize_t n = read(s->output_fd, buf, sizeof(buf));
+	if (n > 0)
+		s->on_output(s->on_output_arg, buf, (size_t)n);
+	return n > 0 || (n < 0 && errno == EINTR);
+}
+
 /* Returns 0 with *ws, or -errno; *caught: the first signal the caller got. */
 static int wait_holder(struct run *r, pid_t pid, int *ws, int *caught)
 {
+	const struct ctr_spec *s = r->c.spec;
 	cleanup_fd int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	cleanup_fd int sfd = signalfd(-1, &r->sigs, SFD_CLOEXEC);
+	int out = s->on_output ? s->output_fd : -1;
+	if (out >= 0)
+		fcntl(out, F_SETFL, fcntl(out, F_GETFL) | O_NONBLOCK);
 	while (pfd >= 0 && sfd >= 0) {
-		struct pollfd p[2] = {{pfd, POLLIN, 0}, {sfd, POLLIN, 0}};
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		struct pollfd p[3] = {{pfd, POLLIN, 0}, {sfd, POLLIN, 0}, {out, POLLIN, 0}};
+		if (poll(p, out >= 0 ? 3 : 2, -1) < 0 && errno != EINTR)
 			break;
+		if (out >= 0 && (p[2].revents & (POLLIN | POLLHUP)) && !pump_output(s))
+			out = -1; /* EOF: every writer is gone */
 		struct signalfd_siginfo si;
 		if ((p[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (!*caught)
@@ -469,6 +486,8 @@ static int wait_holder(struct run *r, pid_t pid, int *ws, int *caught)
 		if (p[0].revents)
 			break;
 	}
+	while (out >= 0 && pump_output(s))
+		;
 	while (waitpid(pid, ws, 0) < 0)
 		if (errno != EINTR)
 			return -errno;

@@ -70,6 +70,15 @@ struct ctr_spec {
 	const char *user;       /* "name", "uid", "name:group", "uid:gid"; NULL: root */
 	const char *hostname;   /* NULL: "layerfs" */
 	enum ctr_net net;
+	/* With on_output set: output_fd (a pipe's read end, typically the
+	 * other end of stdout_fd/stderr_fd) is read by ctr_run in the calling
+	 * thread while the container runs, and each chunk handed to
+	 * on_output; what is left when it is done is read too (output_fd is
+	 * made non-blocking).  So the caller needs no reader thread, which
+	 * would be running while ctr_run forks. */
+	int output_fd;
+	void (*on_output)(void *arg, const char *data, size_t len);
+	void *on_output_arg;
 	int stdin_fd;           /* -1: /dev/null */
 	int stdout_fd;          /* -1: /dev/null */
 	int stderr_fd;          /* -1: /dev/null */

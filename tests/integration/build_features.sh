@@ -19,7 +19,7 @@ command -v setpriv >/dev/null || bail_out "setpriv missing (apt-get install util
 t_tmpdir
 tmp=$T_TMP
 export LAYERFS_ROOT=$tmp/store
-plan 24
+plan 23
 
 b_base || bail_out "importing the busybox base failed"
 c=$tmp/ctx

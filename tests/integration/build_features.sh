@@ -19,7 +19,7 @@ command -v setpriv >/dev/null || bail_out "setpriv missing (apt-get install util
 t_tmpdir
 tmp=$T_TMP
 export LAYERFS_ROOT=$tmp/store
-plan 23
+plan 25
 
 b_base || bail_out "importing the busybox base failed"
 c=$tmp/ctx
@@ -113,6 +113,13 @@ is "$("$LAYERFS" cat args:1 /v)" "v=42" "--build-arg reaches RUN"
 grep -qx keep.txt "$tmp/ls" && ! grep -qx drop.txt "$tmp/ls"
 check "app.Dockerfile.dockerignore is used instead of .dockerignore" $?
 is "$(b_cfg args:1 '$j->[0]{Config}{Labels}{team}')" "core" "--label"
+
+# --- FROM NAME@sha256:DIGEST and COPY --from=IMAGE (not a stage)
+digest=$(b_cfg busybox:latest '$j->[0]{LayerFS}{ManifestDigest}')
+printf 'FROM busybox@%s\nCOPY --from=here:1 /etc/greeting /from-image\n' "$digest" >"$c/Dockerfile"
+lbuild -t bydigest:1 "$c"
+check "FROM busybox@$digest builds" $?
+is "$("$LAYERFS" cat bydigest:1 /from-image)" "hello heredoc" "COPY --from an image in the store"
 
 # --- the terminal display (through a pty)
 script -qec "'$LAYERFS' build --progress=tty --build-arg V=42 -t tty:1 -f '$c/app.Dockerfile' '$c'" /dev/null >"$tmp/tty" 2>&1

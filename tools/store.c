@@ -1354,6 +1354,20 @@ static int dump_blob(store *s, json_t *j, char digest[7 + 65], size_t *size, err
 
 static bool index_has_digest(json_t *manifests, const char *digest);
 
+/* index.json already points ref at manifest digest. */
+static bool index_points(json_t *index, const char *ref, const char *digest)
+{
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(index, "manifests"), i, d)
+	{
+		const char *r = desc_ref(d), *g = desc_digest(d);
+		if (r && g && !strcmp(r, ref) && !strcmp(g, digest))
+			return true;
+	}
+	return false;
+}
+
 static int commit_locked(store *s, const char *ref, json_t *config,
 			 store_staged_layer *const *layers, size_t n, char **image_id, error **err)
 {
@@ -1383,7 +1397,11 @@ static int commit_locked(store *s, const char *ref, json_t *config,
 		return error_wrap(err, "writing the image manifest");
 	int replaced = 0;
 	json_t *desc = descriptor(MT_MANIFEST, mdig, msize);
-	if (ref) {
+	if (ref && index_points(index, ref, mdig)) {
+		json_decref(desc); /* a rebuild with nothing changed: nothing to write */
+		*image_id = lfs_xstrdup(cdig);
+		return 0;
+	} else if (ref) {
 		replaced = index_set_ref(index, ref, desc);
 	} else {
 		json_t *manifests = json_object_get(index, "manifests");

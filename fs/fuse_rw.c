@@ -280,7 +280,7 @@ static void rw_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 static void rw_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	fuse_reply_err(req, 0);
+	fuse_reply_err(req, -lfs_ovl_fsyncdir(O(req), ino, datasync));
 }
 
 static void rw_statfs(fuse_req_t req, fuse_ino_t ino)

@@ -1702,6 +1702,32 @@ int lfs_ovl_fsync(lfs_ovl *o, lfs_ovl_file *fh, int datasync)
 	return (datasync ? fdatasync(fh->fd) : fsync(fh->fd)) < 0 ? -errno : 0;
 }
 
+/* A directory only in the lower has nothing of its own to sync. */
+static int fsyncdir_locked(lfs_ovl *o, struct oino *ino, int datasync, int *fd)
+{
+	*fd = -1;
+	if (ino != o->root && !ino->upper)
+		return 0;
+	int pfd = dir_fd(o, ino);
+	if (pfd < 0)
+		return pfd == -ENOENT ? 0 : pfd;
+	/* fsync needs a real descriptor, not the O_PATH one */
+	*fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return *fd < 0 ? -errno : 0;
+}
+
+int lfs_ovl_fsyncdir(lfs_ovl *o, uint64_t id, int datasync)
+{
+	int fd;
+	int ret = LOCKED(o, fsyncdir_locked(o, ino_of(o, id), datasync, &fd));
+	if (ret == 0 && fd >= 0) { /* outside the lock: the disk may be slow */
+		if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+			ret = -errno;
+		close(fd);
+	}
+	return ret;
+}
+
 int lfs_ovl_fallocate(lfs_ovl *o, lfs_ovl_file *fh, int mode, off_t off, off_t len)
 {
 	if (fh->fd < 0)

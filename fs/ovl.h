@@ -104,6 +104,9 @@ int lfs_ovl_create(lfs_ovl *o, uint64_t parent, const char *name, mode_t mode, i
 ssize_t lfs_ovl_read(lfs_ovl *o, lfs_ovl_file *fh, void *buf, size_t len, off_t off);
 ssize_t lfs_ovl_write(lfs_ovl *o, lfs_ovl_file *fh, const void *buf, size_t len, off_t off);
 int lfs_ovl_fsync(lfs_ovl *o, lfs_ovl_file *fh, int datasync);
+/* Syncs the directory's upper copy (entries created, renamed, removed);
+ * a directory that exists only below has nothing to sync. */
+int lfs_ovl_fsyncdir(lfs_ovl *o, uint64_t id, int datasync);
 int lfs_ovl_fallocate(lfs_ovl *o, lfs_ovl_file *fh, int mode, off_t off, off_t len);
 /* The upper descriptor of an open file, -1 for a lower one (read only). */
 int lfs_ovl_file_fd(const lfs_ovl_file *fh);

@@ -162,6 +162,24 @@ START_TEST(write_copies_up_and_keeps_lower)
 }
 END_TEST
 
+START_TEST(fsyncdir_syncs_upper_dirs_only)
+{
+	L[NL++] = T_LAYER({'d', "low"}, {'f', "low/f", 0644, "x"});
+	open_ovl();
+	uint64_t low, made;
+	struct stat st;
+	struct lfs_ovl_cred c = {0, 0};
+	ck_assert_int_eq(lfs_ovl_lookup(O, LFS_OVL_ROOT, "low", &low, &st), 0);
+	ck_assert_int_eq(lfs_ovl_fsyncdir(O, low, 0), 0); /* only below: nothing to sync */
+	ck_assert(!upper_has("low"));
+	ck_assert_int_eq(lfs_ovl_mkdir(O, LFS_OVL_ROOT, "new", 0755, &c, &made, &st), 0);
+	ck_assert_int_eq(lfs_ovl_fsyncdir(O, made, 0), 0);
+	ck_assert_int_eq(lfs_ovl_fsyncdir(O, made, 1), 0);
+	ck_assert_int_eq(lfs_ovl_fsyncdir(O, LFS_OVL_ROOT, 0), 0);
+	close_ovl();
+}
+END_TEST
+
 START_TEST(unlink_and_rmdir_leave_whiteouts)
 {
 	L[NL++] = T_LAYER({'f', "a", 0, "x"}, {'d', "d"}, {'f', "d/f"});
@@ -309,6 +327,7 @@ static Suite *ovl_suite(void)
 	tcase_add_checked_fixture(tc, t_setup, t_teardown);
 	tcase_add_test(tc, write_copies_up_and_keeps_lower);
 	tcase_add_test(tc, unlink_and_rmdir_leave_whiteouts);
+	tcase_add_test(tc, fsyncdir_syncs_upper_dirs_only);
 	tcase_add_test(tc, mkdir_over_whiteout_is_opaque);
 	tcase_add_test(tc, rename_lower_directory_copies_subtree);
 	tcase_add_test(tc, rename_flags);

@@ -162,7 +162,7 @@ install: $(BIN)
 	ln -sf ../bin/layerfs $(DESTDIR)$(PREFIX)/sbin/mount.fuse.layerfs
 
 format:
-	clang-format -i fs/*.[ch] tools/*.[ch] tests/unit/*.[ch]
+	clang-format -i fs/*.[ch] tools/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c
 
 clean:
 	rm -rf build build-san $(FUZZ_BUILD) layerfs

@@ -17,6 +17,14 @@ if [ ! -d "$seeds" ]; then
 	echo "fuzz_$name: no seed corpus in $seeds" >&2
 	exit 1
 fi
+# Harnesses that write files (fuzz_image_json: a store per input, fsync'd)
+# get a scratch TMPDIR, on tmpfs when there is one.
+shm=/dev/shm
+[ -d "$shm" ] && [ -w "$shm" ] || shm=${TMPDIR:-/tmp}
+TMPDIR=$(mktemp -d "$shm/layerfs-fuzz-$name.XXXXXX")
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
+
 rm -rf "$work"
 mkdir -p "$work" "$crashes"
 cp -r "$seeds/." "$work/"

@@ -8,6 +8,9 @@
 #   make base-images     busybox:latest into the store (tools/base-image.sh)
 #   make base-debian     debian:bookworm (debootstrap, root) and node:18 from it
 #   make deps            install the Debian packages the project needs
+#   make fuzz            build the libFuzzer harnesses (clang) and run each for
+#                        FUZZ_SECONDS (60) from tests/fuzz/corpus/<name>/
+#   make fuzz-short      the same for 10 s each (CI)
 
 CC       ?= cc
 PKGS     := fuse3 libarchive zlib libcrypto jansson libcurl
@@ -71,6 +74,41 @@ $(BUILD)/tests/check_%: tests/unit/check_%.c $(HDRS) $(LIBS)
 
 unit: $(UNIT_BIN)
 
+# libFuzzer harnesses.  They link the same archives, built by clang with
+# -fsanitize=fuzzer-no-link,address,undefined in $(FUZZ_BUILD): `make fuzz`
+# runs a sub-make with BUILD/CC/SANITIZE/CFLAGS set for it, which builds
+# the fuzz-bins target there; then each harness runs for FUZZ_SECONDS from
+# a scratch copy of its seed corpus (the committed seeds are never changed).
+# A crash, leak or timeout fails the run and its input is kept under
+# $(FUZZ_BUILD)/crashes/<name>/.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(HDRS) $(LIBS)
+	@mkdir -p $(dir $@)
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz-build:
+	@CFLAGS='-g -O1' $(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) \
+		SANITIZE=fuzzer-no-link,address,undefined fuzz-bins
+
+# One target per harness, so that make -j runs them side by side.
+FUZZ_RUNS := $(FUZZ_NAMES:%=fuzz-run-%)
+$(FUZZ_RUNS): fuzz-run-%: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_BUILD) $* $(FUZZ_SECONDS)
+
+fuzz: $(FUZZ_RUNS)
+
+fuzz-short:
+	@$(MAKE) --no-print-directory FUZZ_SECONDS=10 fuzz
+
 # Stand-alone test programs run by the integration scripts (they find them
 # beside the layerfs binary, in $(BUILD)/tests/).
 TEST_PROGS := $(BUILD)/tests/posix_check $(BUILD)/tests/random_ops
@@ -124,12 +162,12 @@ install: $(BIN)
 	ln -sf ../bin/layerfs $(DESTDIR)$(PREFIX)/sbin/mount.fuse.layerfs
 
 format:
-	clang-format -i fs/*.[ch] tools/*.[ch] tests/unit/*.[ch]
+	clang-format -i fs/*.[ch] tools/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c
 
 clean:
-	rm -rf build build-san layerfs
+	rm -rf build build-san $(FUZZ_BUILD) layerfs
 
 ifeq ($(BIN),build/layerfs)
 .PHONY: layerfs
 endif
-.PHONY: all unit check check-slow demo bench deps deps-check format clean install base-images base-debian
+.PHONY: all unit fuzz fuzz-short fuzz-build fuzz-bins $(FUZZ_RUNS) check check-slow demo bench deps deps-check format clean install base-images base-debian

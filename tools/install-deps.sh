@@ -6,6 +6,8 @@ set -eu
 
 # Build: compiler, libraries (headers via -dev), pkg-config.
 BUILD_PKGS="gcc make pkg-config libfuse3-dev libarchive-dev zlib1g-dev libssl-dev libjansson-dev check libcurl4-openssl-dev"
+# Fuzzing (make fuzz): clang with the libFuzzer and sanitizer runtimes.
+FUZZ_PKGS="clang libclang-rt-14-dev"
 # Run and test: fusermount3, getfattr/setfattr, prove, a static busybox for the
 # built-in demo/test root filesystem, fuse-overlayfs as the benchmark anchor,
 # newuidmap/newgidmap for rootless builds, debootstrap for the debian base
@@ -14,7 +16,7 @@ RUN_PKGS="fuse3 attr perl busybox-static fuse-overlayfs util-linux tar gzip skop
 
 missing=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
-for p in $BUILD_PKGS $RUN_PKGS; do
+for p in $BUILD_PKGS $FUZZ_PKGS $RUN_PKGS; do
 	have_pkg "$p" || missing="$missing $p"
 done
 

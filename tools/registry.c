@@ -155,7 +155,7 @@ static size_t on_write(char *data, size_t sz, size_t nm, void *arg)
 	return n;
 }
 
-static char *header_value(const char *line, size_t n, const char *name)
+char *registry_header_value(const char *line, size_t n, const char *name)
 {
 	size_t k = strlen(name);
 	if (n <= k || strncasecmp(line, name, k) || line[k] != ':')
@@ -167,6 +167,26 @@ static char *header_value(const char *line, size_t n, const char *name)
 	while (e > v && isspace((unsigned char)e[-1]))
 		e--;
 	return lfs_xstrndup(v, (size_t)(e - v));
+}
+
+/* Digits of a status code in p[0..end), after blanks, as strtol would read
+ * them, but never past end: libcurl's header lines are not NUL-terminated. */
+static long status_digits(const char *p, const char *end)
+{
+	long code = 0;
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	for (int k = 0; p < end && isdigit((unsigned char)*p) && k < 9; p++, k++)
+		code = code * 10 + (*p - '0');
+	return code;
+}
+
+long registry_status_code(const char *line, size_t n)
+{
+	if (n <= 5 || strncmp(line, "HTTP/", 5))
+		return -1;
+	const char *sp = memchr(line, ' ', n);
+	return status_digits(sp ? sp + 1 : line + (n > 9 ? 9 : n), line + n);
 }
 
 static void set_hdr(char **dst, char *v)
@@ -181,11 +201,8 @@ static size_t on_header(char *line, size_t sz, size_t nm, void *arg)
 {
 	struct resp *p = arg;
 	size_t n = sz * nm;
-	if (n > 5 && !strncmp(line, "HTTP/", 5)) { /* a new response (redirect, 100) */
-		long code = strtol(line + 9 < line + n ? line + 9 : line, NULL, 10);
-		const char *sp = memchr(line, ' ', n);
-		if (sp)
-			code = strtol(sp + 1, NULL, 10);
+	long code = registry_status_code(line, n);
+	if (code >= 0) { /* a new response (redirect, 100) */
 		p->discard = code >= 300 || (code != 200 && code != 206);
 		if (code == 200 && p->blob && store_blob_written(p->blob) > 0) {
 			/* Range ignored: start over. */
@@ -195,10 +212,10 @@ static size_t on_header(char *line, size_t sz, size_t nm, void *arg)
 			p->base = 0;
 		}
 	}
-	set_hdr(&p->ctype, header_value(line, n, "Content-Type"));
-	set_hdr(&p->digest, header_value(line, n, "Docker-Content-Digest"));
-	set_hdr(&p->www, header_value(line, n, "WWW-Authenticate"));
-	set_hdr(&p->location, header_value(line, n, "Location"));
+	set_hdr(&p->ctype, registry_header_value(line, n, "Content-Type"));
+	set_hdr(&p->digest, registry_header_value(line, n, "Docker-Content-Digest"));
+	set_hdr(&p->www, registry_header_value(line, n, "WWW-Authenticate"));
+	set_hdr(&p->location, registry_header_value(line, n, "Location"));
 	return n;
 }
 

@@ -92,5 +92,13 @@ struct www_auth {
  * or token values, backslash escapes).  -EINVAL when unparseable. */
 int registry_parse_www_authenticate(const char *hdr, struct www_auth *out);
 void www_auth_release(struct www_auth *a);
+/* One response header line as libcurl hands it over: line[0..n), with its
+ * CRLF, NOT NUL-terminated.  registry_status_code: the status of an
+ * "HTTP/x y ..." line (a new response: redirect, 100, retry), -1 for any
+ * other line.  registry_header_value: the value of header `name`
+ * (case-insensitive), blanks trimmed, as a new string (caller frees);
+ * NULL when the line is another header. */
+long registry_status_code(const char *line, size_t n);
+char *registry_header_value(const char *line, size_t n, const char *name);
 
 #endif

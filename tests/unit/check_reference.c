@@ -122,6 +122,42 @@ START_TEST(test_www_authenticate)
 }
 END_TEST
 
+/* Header lines come from libcurl without a NUL: the parsers must stay
+ * inside [line, line + n).  Each line is copied to a buffer of exactly its
+ * length, so that ASan (make SANITIZE=address check) sees any overread. */
+static char *exact(const char *s)
+{
+	size_t n = strlen(s);
+	char *p = malloc(n);
+	memcpy(p, s, n);
+	return p;
+}
+
+START_TEST(test_header_lines)
+{
+	char *l = exact("HTTP/1.1 206 Partial Content\r\n");
+	ck_assert_int_eq(registry_status_code(l, 30), 206);
+	free(l);
+	l = exact("HTTP/2 200");
+	ck_assert_int_eq(registry_status_code(l, 10), 200);
+	free(l);
+	/* Blanks after the space, then the end of the line: read nothing more. */
+	l = exact("HTTP/2(206 \r\n");
+	ck_assert_int_eq(registry_status_code(l, 13), 0);
+	free(l);
+	l = exact("HTTP/1.1 99999999999999999999");
+	ck_assert_int_ge(registry_status_code(l, 29), 0);
+	free(l);
+	l = exact("Content-Type: text/plain\r\n");
+	ck_assert_int_eq(registry_status_code(l, 26), -1);
+	char *v = registry_header_value(l, 26, "content-type");
+	ck_assert_str_eq(v, "text/plain");
+	free(v);
+	ck_assert_ptr_null(registry_header_value(l, 26, "Content-Length"));
+	free(l);
+}
+END_TEST
+
 static const char *INDEX =
     "{\"schemaVersion\":2,\"manifests\":["
     "{\"digest\":\"sha256:a\",\"platform\":{\"os\":\"linux\",\"architecture\":\"arm\","
@@ -211,6 +247,7 @@ static Suite *reference_suite(void)
 	tcase_add_test(tc, test_invalid);
 	tcase_add_test(tc, test_host);
 	tcase_add_test(tc, test_www_authenticate);
+	tcase_add_test(tc, test_header_lines);
 	tcase_add_test(tc, test_platform);
 	tcase_add_test(tc, test_manifest);
 	suite_add_tcase(s, tc);

@@ -443,7 +443,6 @@ static int record_layer(struct scope *sc, lfs_union *lower, const char *upper, c
 	cleanup_fd int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_fd int wfd = work ? open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	o.exclude_dirfd = wfd;
-	cleanup_free char *tmp = lfs_xasprintf("%s/layer.tar", upper);
 	cleanup_fd int fd = open(sc->b->scratch, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (ufd < 0 || fd < 0)
 		return error_make(err, errno, "preparing the layer of '%s'", by);

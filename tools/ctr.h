@@ -58,6 +58,29 @@
 enum ctr_net {
 	CTR_NET_HOST = 0, /* share the host's network namespace */
 	CTR_NET_NONE,     /* a new network namespace with only lo (up) */
+	/* A new network namespace with lo and outbound access through
+	 * slirp4netns (its tap device, 10.0.2.100/24, DNS 10.0.2.3); ports[]
+	 * are published on the host by a proxy that lives in the caller's
+	 * network namespace and connects inside through a helper process in
+	 * the container's (rootlesskit's "builtin" port driver).  When
+	 * slirp4netns is missing: an error naming the package. */
+	CTR_NET_PRIVATE,
+};
+
+/* -v SRC:DST[:ro]: a host path bound at dst inside the root (created as a
+ * mount stub when missing, removed from the upper afterwards). */
+struct ctr_mount {
+	const char *src; /* host path, absolute */
+	const char *dst; /* absolute path inside the root */
+	int readonly;
+};
+
+/* -p [IP:]HOST:CTR[/udp] */
+struct ctr_port {
+	const char *host_ip; /* NULL: 0.0.0.0 */
+	unsigned host_port;
+	unsigned ctr_port;
+	int udp;
 };
 
 struct ctr_spec {
@@ -73,6 +96,18 @@ struct ctr_spec {
 	int stdin_fd;           /* -1: /dev/null */
 	int stdout_fd;          /* -1: /dev/null */
 	int stderr_fd;          /* -1: /dev/null */
+	/* stdin_fd is the slave of a pty: the command runs in a new session
+	 * with it as its controlling terminal (Ctrl-C reaches it as SIGINT). */
+	int tty;
+	const struct ctr_mount *mounts;
+	size_t nmounts;
+	const struct ctr_port *ports; /* only with CTR_NET_PRIVATE */
+	size_t nports;
+	/* Called in the caller once the container's init runs, with its pid
+	 * in the caller's PID namespace (what ctr_exec joins, what a stop
+	 * signals); may be NULL. */
+	void (*on_started)(void *arg, pid_t init_pid);
+	void *on_started_arg;
 };
 
 /* Runs spec->argv to completion.  Returns 0 with *status = the command's
@@ -97,5 +132,20 @@ struct ctr_spec {
  * need) meanwhile.  The stdio fds stay open in the caller; the command
  * gets only them (every other fd is closed at execve). */
 int ctr_run(const struct ctr_spec *spec, int *status, error **err);
+
+/* `layerfs exec`: runs a command inside the running container whose init
+ * is init_pid (joins its user, mount, PID, UTS, IPC and network
+ * namespaces and its root), as ctr_run runs its command (user, cwd, env,
+ * stdio, tty), and waits for it.  *status as ctr_run.  Errors: the
+ * container is not running (-ESRCH), permission (naming what to do). */
+struct ctr_exec_spec {
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;
+	const char *user;
+	int stdin_fd, stdout_fd, stderr_fd;
+	int tty;
+};
+int ctr_exec(pid_t init_pid, const struct ctr_exec_spec *spec, int *status, error **err);
 
 #endif

@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,7 +29,6 @@
 #include "util.h"
 
 /* ------------------------------------------------------------ status pipe */
-
 
 /* One record: code, message length, message — at most PIPE_BUF bytes, so
  * that the write is atomic and records of several writers never mix. */
@@ -93,8 +93,8 @@ static int userns_error(error **err, int e)
 {
 	if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == 0)
 		return error_fail(err, e,
-				 "user namespaces are disabled: sysctl "
-				 "kernel.unprivileged_userns_clone=1, or run as root");
+				  "user namespaces are disabled: sysctl "
+				  "kernel.unprivileged_userns_clone=1, or run as root");
 	if (read_sysctl("/proc/sys/user/max_user_namespaces") == 0)
 		return error_fail(
 		    err, e,
@@ -102,8 +102,8 @@ static int userns_error(error **err, int e)
 		    "or run as root");
 	if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1)
 		return error_fail(err, e,
-				 "unprivileged user namespaces are restricted by AppArmor: sysctl "
-				 "kernel.apparmor_restrict_unprivileged_userns=0, or run as root");
+				  "unprivileged user namespaces are restricted by AppArmor: sysctl "
+				  "kernel.apparmor_restrict_unprivileged_userns=0, or run as root");
 	return error_make(err, e, "cannot create a user namespace");
 }
 
@@ -174,6 +174,8 @@ static void server_started(void *arg)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close(a->c->status_fd);
+	if (a->c->started_fd >= 0)
+		close(a->c->started_fd);
 	const int stdio[] = {a->c->spec->stdin_fd, a->c->spec->stdout_fd, a->c->spec->stderr_fd};
 	for (int i = 0; i < 3; i++)
 		if (stdio[i] > 2)
@@ -244,6 +246,7 @@ static int run_init(struct ctr_ctx *c, const sigset_t *set, error **err)
 		return error_make(err, errno, "cannot start the container's init");
 	if (pid == 0)
 		ctr_init(c);
+	close(steal_fd(&c->started_fd)); /* init's only: its death hangs it up */
 	return wait_init(pid, set);
 }
 
@@ -296,9 +299,10 @@ struct subid {
 
 struct run {
 	struct ctr_ctx c;
-	int status_rd; /* read end of the status pipe */
-	int sync_fd;   /* rootless: our end of the id-map handshake */
-	int helpers;   /* map with newuidmap/newgidmap */
+	int status_rd;	/* read end of the status pipe */
+	int started_rd; /* our end of init's socket (SO_PASSCRED) */
+	int sync_fd;	/* rootless: our end of the id-map handshake */
+	int helpers;	/* map with newuidmap/newgidmap */
 	struct subid subuid, subgid;
 	char newuidmap[32], newgidmap[32];
 	sigset_t sigs, old_mask;
@@ -382,8 +386,8 @@ static int run_helper(const char *tool, pid_t pid, unsigned id, const struct sub
 		;
 	if (w < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws))
 		return error_fail(err, EPERM,
-				 "%s %s failed: check your ranges in /etc/subuid and /etc/subgid",
-				 tool, a[0]);
+				  "%s %s failed: check your ranges in /etc/subuid and /etc/subgid",
+				  tool, a[0]);
 	return 0;
 }
 
@@ -451,15 +455,35 @@ static void signals_restore(struct run *r)
 	pthread_sigmask(SIG_SETMASK, &r->old_mask, NULL);
 }
 
+/* Init said it runs: its pid, as the kernel translated it for us. */
+static void started(struct run *r)
+{
+	char b, cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = {&b, 1};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	ssize_t n = recvmsg(r->started_rd, &m, MSG_CMSG_CLOEXEC);
+	struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&m) : NULL;
+	close(steal_fd(&r->started_rd));
+	if (!cm || cm->cmsg_type != SCM_CREDENTIALS || !r->c.spec->on_started)
+		return;
+	struct ucred cred;
+	memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+	r->c.spec->on_started(r->c.spec->on_started_arg, cred.pid);
+}
+
 /* Returns 0 with *ws, or -errno; *caught: the first signal the caller got. */
 static int wait_holder(struct run *r, pid_t pid, int *ws, int *caught)
 {
 	cleanup_fd int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	cleanup_fd int sfd = signalfd(-1, &r->sigs, SFD_CLOEXEC);
 	while (pfd >= 0 && sfd >= 0) {
-		struct pollfd p[2] = {{pfd, POLLIN, 0}, {sfd, POLLIN, 0}};
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		struct pollfd p[3] = {
+		    {pfd, POLLIN, 0}, {sfd, POLLIN, 0}, {r->started_rd, POLLIN, 0}};
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
+		if (p[2].revents)
+			started(r);
 		struct signalfd_siginfo si;
 		if ((p[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (!*caught)
@@ -488,10 +512,11 @@ static int run_result(struct run *r, int ret, int ws, int caught, int *status, e
 	}
 	if (caught)
 		return error_fail(err, EINTR, "interrupted by SIG%s: the container was stopped",
-				 sigabbrev_np(caught));
+				  sigabbrev_np(caught));
 	if (WIFSIGNALED(ws))
-		return error_fail(err, EIO, "the container's holder process was killed by signal %d",
-				 WTERMSIG(ws));
+		return error_fail(err, EIO,
+				  "the container's holder process was killed by signal %d",
+				  WTERMSIG(ws));
 	*status = WEXITSTATUS(ws);
 	return 0;
 }
@@ -507,11 +532,13 @@ static int run_holder(struct run *r, int *status, error **err)
 	}
 	if (pid == 0) {
 		close(r->status_rd);
+		close(r->started_rd);
 		if (r->sync_fd >= 0)
 			close(r->sync_fd);
 		ctr_holder(&r->c);
 	}
 	close(steal_fd(&r->c.status_fd));
+	close(steal_fd(&r->c.started_fd));
 	if (r->c.sync_fd >= 0)
 		close(steal_fd(&r->c.sync_fd));
 	int ret = r->c.rootless ? map_ids(r, pid, err) : 0;
@@ -542,13 +569,21 @@ static int make_pipes(struct run *r, error **err)
 		return error_make(err, errno, "cannot create a pipe");
 	r->status_rd = above_stdio(p[0]);
 	r->c.status_fd = above_stdio(p[1]);
+	int one = 1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p) < 0)
+		return error_make(err, errno, "cannot create a socket pair");
+	r->started_rd = above_stdio(p[0]);
+	r->c.started_fd = above_stdio(p[1]);
+	if (setsockopt(r->started_rd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+		return error_make(err, errno, "cannot set up the container's start socket");
 	if (r->c.rootless) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
 			return error_make(err, errno, "cannot create a socket pair");
 		r->sync_fd = above_stdio(p[0]);
 		r->c.sync_fd = above_stdio(p[1]);
 	}
-	if (r->status_rd < 0 || r->c.status_fd < 0 || (r->c.rootless && r->c.sync_fd < 0))
+	if (r->status_rd < 0 || r->c.status_fd < 0 || r->started_rd < 0 || r->c.started_fd < 0 ||
+	    (r->c.rootless && r->c.sync_fd < 0))
 		return error_make(err, errno, "cannot set up the container's pipes");
 	return 0;
 }
@@ -568,21 +603,46 @@ static int prepare(struct run *r, error **err)
 	return make_pipes(r, err);
 }
 
+/* A volume's paths: absolute, the destination without "." or ".." (its
+ * stubs are recorded by path) and not the root itself. */
+static int check_mount(const struct ctr_mount *m, error **err)
+{
+	struct stat st;
+	if (!m->src || m->src[0] != '/' || !m->dst || m->dst[0] != '/')
+		return error_fail(err, EINVAL, "volume '%s:%s': both paths must be absolute",
+				  m->src ? m->src : "", m->dst ? m->dst : "");
+	if (stat(m->src, &st) < 0)
+		return error_make(err, errno, "volume source '%s'", m->src);
+	cleanup_free char *d = lfs_xstrdup(m->dst);
+	int parts = 0;
+	for (char *save, *n = strtok_r(d, "/", &save); n; n = strtok_r(NULL, "/", &save), parts++)
+		if (!strcmp(n, ".") || !strcmp(n, ".."))
+			return error_fail(err, EINVAL, "volume destination '%s' has '%s' in it",
+					  m->dst, n);
+	if (!parts)
+		return error_fail(err, EINVAL, "a volume cannot be mounted at '/'");
+	return 0;
+}
+
 static int check_spec(const struct ctr_spec *s, error **err)
 {
 	if (!s->argv || !s->argv[0] || !*s->argv[0])
 		return error_fail(err, EINVAL, "no command to run");
 	if (s->cwd && s->cwd[0] != '/')
 		return error_fail(err, EINVAL, "working directory '%s' is not an absolute path",
-				 s->cwd);
+				  s->cwd);
 	if (!s->upper_dir || !s->work_dir)
 		return error_fail(err, EINVAL, "no upper or work directory for the container");
+	for (size_t i = 0; i < s->nmounts; i++)
+		if (check_mount(&s->mounts[i], err) < 0)
+			return -EINVAL;
 	return 0;
 }
 
 static void run_release(struct run *r)
 {
-	const int fds[] = {r->status_rd, r->sync_fd, r->c.status_fd, r->c.sync_fd};
+	const int fds[] = {r->status_rd, r->sync_fd,	r->c.status_fd,
+			   r->c.sync_fd, r->started_rd, r->c.started_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -598,8 +658,10 @@ int ctr_run(const struct ctr_spec *spec, int *status, error **err)
 		  .rootless = geteuid() != 0,
 		  .status_fd = -1,
 		  .sync_fd = -1,
+		  .started_fd = -1,
 		  .caller = getpid()},
 	    .status_rd = -1,
+	    .started_rd = -1,
 	    .sync_fd = -1,
 	};
 	int ret = check_spec(spec, err);

@@ -33,6 +33,14 @@ enum ctr_stub {
 	CTR_STUB_ETC_COPIED = 1 << 6, /* /etc came into the upper only for a stub */
 };
 
+/* A volume's mount point the holder created, or a directory that
+ * creating it copied into the upper (rel: from the root, no leading /). */
+struct ctr_vstub {
+	char *rel;
+	int dir;
+	int copied;
+};
+
 /* What every process of one run knows (set up by the caller before the
  * first fork, read-only afterwards except stubs, which only the holder
  * writes). */
@@ -46,8 +54,11 @@ struct ctr_ctx {
 	int host_hosts;	 /* ... and /etc/hosts */
 	int status_fd;	 /* write end of the status pipe (>= 3) */
 	int sync_fd;	 /* rootless: the holder's end of the id-map handshake */
+	int started_fd;	 /* init's end of the socket that tells the caller it runs */
 	pid_t caller;
-	unsigned stubs; /* enum ctr_stub: what the holder created */
+	unsigned stubs;		  /* enum ctr_stub: what the holder created */
+	struct ctr_vstub *vstubs; /* only the holder's */
+	size_t nvstubs;
 };
 
 /* Sends err to the caller through the status pipe (one atomic write: the

@@ -6,7 +6,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
+#include <poll.h>
 #include <pthread.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -29,9 +31,9 @@ static lfs_layer *L;
 static lfs_union *U;
 static char upper[512], work[512];
 
-static const char *const applets[] = {"sh",   "echo",	  "cat",  "id",	 "ls",	  "ps",
-				      "kill", "sleep",	  "env",  "pwd", "touch", "mkdir",
-				      "stat", "hostname", "head", "wc",	 "test",  "true"};
+static const char *const applets[] = {
+    "sh",    "echo", "cat",	 "id",	 "ls", "ps",   "kill", "sleep", "env",	 "pwd", "touch",
+    "mkdir", "stat", "hostname", "head", "wc", "test", "true", "tty",	"httpd", "rm"};
 
 /* /bin/busybox: the host's static one, its bytes in the tar. */
 static void write_busybox(struct archive *a)
@@ -144,6 +146,8 @@ struct run {
 	char *const *envp;
 	char *const *argv; /* NULL: /bin/sh -c script */
 	enum ctr_net net;
+	const struct ctr_mount *mounts;
+	size_t nmounts;
 	int stdin_fd;
 	int quiet; /* stderr to /dev/null */
 	int rc, status;
@@ -190,6 +194,8 @@ static void run_ctr(struct run *r, const char *script)
 	    .stdin_fd = r->stdin_fd > 0 ? r->stdin_fd : -1,
 	    .stdout_fd = p[1],
 	    .stderr_fd = r->quiet ? -1 : 2,
+	    .mounts = r->mounts,
+	    .nmounts = r->nmounts,
 	};
 	r->status = -1;
 	r->rc = ctr_run(&s, &r->status, &r->err);
@@ -572,6 +578,207 @@ START_TEST(caller_killed)
 }
 END_TEST
 
+/* ------------------------------------------------------------ tty */
+
+struct tty_run {
+	char *const *argv;
+	int slave, status, rc;
+	error *err;
+};
+
+static void *tty_thread(void *arg)
+{
+	struct tty_run *t = arg;
+	struct ctr_spec s = {.lower = U,
+			     .upper_dir = upper,
+			     .work_dir = work,
+			     .argv = t->argv,
+			     .envp = default_env,
+			     .stdin_fd = t->slave,
+			     .stdout_fd = t->slave,
+			     .stderr_fd = t->slave,
+			     .tty = 1};
+	t->rc = ctr_run(&s, &t->status, &t->err);
+	return NULL;
+}
+
+/* Reads the pty's master until want shows up (or 20 s pass). */
+static void read_until(int master, const char *want, char *buf, size_t size)
+{
+	size_t len = 0;
+	buf[0] = '\0';
+	time_t t0 = time(NULL);
+	while (!strstr(buf, want) && time(NULL) - t0 < 20 && len < size - 1) {
+		struct pollfd p = {master, POLLIN, 0};
+		if (poll(&p, 1, 1000) <= 0)
+			continue;
+		ssize_t n = read(master, buf + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	ck_assert_msg(strstr(buf, want), "no '%s' on the terminal: '%s'", want, buf);
+}
+
+static void tty_start(struct tty_run *t, pthread_t *th, int *master, char *const *argv)
+{
+	ck_assert_int_eq(openpty(master, &t->slave, NULL, NULL, NULL), 0);
+	fcntl(*master, F_SETFD, FD_CLOEXEC);
+	fcntl(t->slave, F_SETFD, FD_CLOEXEC);
+	t->argv = argv;
+	t->status = -1;
+	pthread_create(th, NULL, tty_thread, t);
+}
+
+START_TEST(tty_session)
+{
+	open_image(IMG_FULL);
+	char *argv[] = {"/bin/sh", "-c", "tty; read x; echo got $x", NULL};
+	struct tty_run t = {0};
+	pthread_t th;
+	int master;
+	char buf[4096];
+	tty_start(&t, &th, &master, argv);
+	read_until(master, "/dev/console\r\n", buf, sizeof(buf));
+	ck_assert_int_eq(write(master, "hello\n", 6), 6);
+	read_until(master, "got hello\r\n", buf, sizeof(buf));
+	pthread_join(th, NULL);
+	ck_assert_msg(t.rc == 0, "%s", t.err ? t.err->msg : "");
+	ck_assert_int_eq(t.status, 0);
+	/* Ctrl-C typed on the terminal interrupts the command */
+	char *sleeper[] = {"/bin/sh", "-c", "echo ready; exec sleep 100", NULL};
+	close(master);
+	close(t.slave);
+	tty_start(&t, &th, &master, sleeper);
+	read_until(master, "ready", buf, sizeof(buf));
+	time_t t0 = time(NULL);
+	ck_assert_int_eq(write(master, "\x03", 1), 1);
+	pthread_join(th, NULL);
+	ck_assert_msg(t.rc == 0, "%s", t.err ? t.err->msg : "");
+	ck_assert_int_eq(t.status, 130);
+	ck_assert_int_lt(time(NULL) - t0, 10);
+	close(master);
+	close(t.slave);
+	assert_clean();
+}
+END_TEST
+
+/* ------------------------------------------------------------ on_started */
+
+struct started {
+	pid_t pid;
+	char ns[64], comm[64];
+};
+
+static void on_started(void *arg, pid_t pid)
+{
+	struct started *st = arg;
+	char p[64];
+	st->pid = pid;
+	snprintf(p, sizeof(p), "/proc/%d/ns/pid", (int)pid);
+	ssize_t n = readlink(p, st->ns, sizeof(st->ns) - 1);
+	st->ns[n > 0 ? n : 0] = '\0';
+	snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
+	FILE *f = fopen(p, "re");
+	if (f && fgets(st->comm, sizeof(st->comm), f))
+		fclose(f);
+	else if (f)
+		fclose(f);
+}
+
+START_TEST(started_pid)
+{
+	open_image(IMG_FULL);
+	struct started st = {0};
+	char *argv[] = {"/bin/true", NULL};
+	struct ctr_spec s = {.lower = U,
+			     .upper_dir = upper,
+			     .work_dir = work,
+			     .argv = argv,
+			     .envp = default_env,
+			     .stdin_fd = -1,
+			     .stdout_fd = -1,
+			     .stderr_fd = 2,
+			     .on_started = on_started,
+			     .on_started_arg = &st};
+	int status = -1;
+	error *err = NULL;
+	ck_assert_int_eq(ctr_run(&s, &status, &err), 0);
+	ck_assert_int_eq(status, 0);
+	ck_assert_int_gt(st.pid, 0);
+	char mine[64] = "";
+	ck_assert_int_gt(readlink("/proc/self/ns/pid", mine, sizeof(mine) - 1), 0);
+	ck_assert_msg(st.ns[0] && strcmp(st.ns, mine), "init's pid ns '%s', ours '%s'", st.ns,
+		      mine);
+	ck_assert_str_eq(st.comm, "layerfs-init\n");
+	assert_clean();
+}
+END_TEST
+
+/* ------------------------------------------------------------ volumes */
+
+START_TEST(volumes)
+{
+	open_image(IMG_FULL);
+	char vol[600], file[600], p[1024];
+	snprintf(vol, sizeof(vol), "%s/vol", t_dir);
+	snprintf(file, sizeof(file), "%s/vfile", t_dir);
+	ck_assert_int_eq(mkdir(vol, 0755), 0);
+	FILE *f = fopen(file, "we");
+	fputs("host file\n", f);
+	fclose(f);
+	const struct ctr_mount m[] = {
+	    {vol, "/mnt/rw", 0}, {vol, "/ro", 1}, {file, "/data/f.txt", 0}, {vol, "/tmp", 0}};
+	struct run r = {.mounts = m, .nmounts = 4};
+	run_ctr(&r, "echo hi > /mnt/rw/a; cat /data/f.txt; cat /ro/a; cat /tmp/a;"
+		    "echo x 2>&1 > /ro/b || echo refused; touch /data/g");
+	ck_assert_msg(r.rc == 0, "%s", r.err ? r.err->msg : "");
+	ck_assert_msg(strstr(r.out, "host file\nhi\nhi\n") &&
+			  strstr(r.out, "Read-only file system") && strstr(r.out, "refused\n"),
+		      "%s", r.out);
+	snprintf(p, sizeof(p), "%s/a", vol);
+	ck_assert_str_eq(read_file(p), "hi\n");
+	snprintf(p, sizeof(p), "%s/b", vol);
+	ck_assert_int_ne(access(p, F_OK), 0);
+	/* the mount points the image lacked are gone; /data stays for /data/g */
+	ck_assert(!upper_has("mnt"));
+	ck_assert(!upper_has("ro"));
+	ck_assert(!upper_has("data/f.txt"));
+	ck_assert(upper_has("data/g"));
+	ck_assert(!upper_has("tmp")); /* the image's own, untouched */
+	/* without other changes, the directories copied up for a stub go too */
+	const struct ctr_mount home = {file, "/home/app/f.txt", 1};
+	struct run r2 = {.mounts = &home, .nmounts = 1};
+	run_ctr(&r2, "cat /home/app/f.txt; echo x 2>/dev/null > /home/app/f.txt || echo refused");
+	ck_assert_str_eq(r2.out, "host file\nrefused\n");
+	ck_assert(!upper_has("home"));
+}
+END_TEST
+
+static void check_bad_volume(const char *src, const char *dst, const char *want)
+{
+	const struct ctr_mount m = {src, dst, 0};
+	struct run r = {.mounts = &m, .nmounts = 1};
+	run_ctr(&r, "echo started");
+	ck_assert_int_lt(r.rc, 0);
+	ck_assert_msg(strstr(r.err->msg, want), "%s", r.err->msg);
+	ck_assert_str_eq(r.out, "");
+	error_free(r.err);
+}
+
+START_TEST(volume_errors)
+{
+	open_image(IMG_FULL);
+	check_bad_volume("/nonexistent-src", "/x", "volume source '/nonexistent-src'");
+	check_bad_volume("relative", "/x", "must be absolute");
+	check_bad_volume("/tmp", "/a/../b", "'..'");
+	check_bad_volume("/tmp", "/", "'/'");
+	/* a directory where the image has a file */
+	check_bad_volume("/tmp", "/data/lowerfile", "'/data/lowerfile'");
+}
+END_TEST
+
 /* ------------------------------------------------------------ rootless */
 
 /* Runs script as uid NOBODY (a forked child) with /dev/fuse at fuse_mode;
@@ -794,6 +1001,10 @@ static Suite *ctr_suite(void)
 	tcase_add_test(tc, stubs_in_image_etc);
 	tcase_add_test(tc, caller_interrupted);
 	tcase_add_test(tc, caller_killed);
+	tcase_add_test(tc, tty_session);
+	tcase_add_test(tc, started_pid);
+	tcase_add_test(tc, volumes);
+	tcase_add_test(tc, volume_errors);
 	tcase_add_test(tc, rootless_run);
 	tcase_add_test(tc, rootless_subids);
 	tcase_add_test(tc, rootless_errors);

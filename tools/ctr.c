@@ -222,9 +222,7 @@ static int make_stubs(struct ctr_ctx *c, error **err)
 	return ctr_stubs_make(c, root, err);
 }
 
-/* Waits for init; SIGINT/SIGTERM/SIGHUP (from the caller, the terminal or
- * the caller's death) kill the whole PID namespace. */
-static int wait_init(pid_t pid, const sigset_t *set)
+int ctr_wait_child(pid_t pid, const sigset_t *set)
 {
 	for (;;) {
 		int sig = sigwaitinfo(set, NULL), ws;
@@ -247,7 +245,7 @@ static int run_init(struct ctr_ctx *c, const sigset_t *set, error **err)
 	if (pid == 0)
 		ctr_init(c);
 	close(steal_fd(&c->started_fd)); /* init's only: its death hangs it up */
-	return wait_init(pid, set);
+	return ctr_wait_child(pid, set);
 }
 
 /* Unmounts the root and reaps the server: once it has exited, every
@@ -549,6 +547,43 @@ static int run_holder(struct run *r, int *status, error **err)
 	if (ret >= 0 && w < 0)
 		ret = error_make(err, -w, "cannot wait for the container process");
 	return run_result(r, ret, ws, caught, status, err);
+}
+
+static int above_stdio(int fd);
+static void run_release(struct run *r);
+
+int ctr_supervise(const struct ctr_ctx *c, ctr_child_fn *child, const void *arg, int *status,
+		  error **err)
+{
+	struct run r = {.c = *c, .status_rd = -1, .started_rd = -1, .sync_fd = -1};
+	r.c.status_fd = r.c.sync_fd = r.c.started_fd = -1;
+	r.c.mnt = NULL;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return error_make(err, errno, "cannot create a pipe");
+	r.status_rd = above_stdio(p[0]);
+	r.c.status_fd = above_stdio(p[1]);
+	int ret = 0;
+	if (r.status_rd < 0 || r.c.status_fd < 0)
+		ret = error_make(err, errno, "cannot set up the status pipe");
+	signals_block(&r);
+	pid_t pid = ret < 0 ? -1 : fork();
+	if (pid == 0) {
+		close(r.status_rd);
+		child(&r.c, arg);
+		_exit(127);
+	}
+	if (ret >= 0 && pid < 0)
+		ret = error_make(err, errno, "cannot start a process");
+	close(steal_fd(&r.c.status_fd));
+	int ws = 0, caught = 0, w = pid > 0 ? wait_holder(&r, pid, &ws, &caught) : 0;
+	signals_restore(&r);
+	if (ret >= 0 && w < 0)
+		ret = error_make(err, -w, "cannot wait for the process in the container");
+	if (pid > 0)
+		ret = run_result(&r, ret, ws, caught, status, err);
+	run_release(&r);
+	return ret;
 }
 
 /* Moves fd above the standard ones, so that the command's stdio set-up

@@ -214,7 +214,7 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static _Noreturn void run_command(const struct ctr_ctx *c)
+_Noreturn void ctr_command(const struct ctr_ctx *c)
 {
 	const struct ctr_spec *s = c->spec;
 	struct user u = {0};
@@ -282,6 +282,6 @@ _Noreturn void ctr_init(const struct ctr_ctx *c)
 		ctr_die(c, err, 1);
 	}
 	if (pid == 0)
-		run_command(c);
+		ctr_command(c);
 	_exit(init_loop(pid, &set));
 }

@@ -18,6 +18,7 @@
 #ifndef LAYERFS_CTR_I_H
 #define LAYERFS_CTR_I_H
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include "ctr.h"
@@ -70,6 +71,19 @@ _Noreturn void ctr_die(const struct ctr_ctx *c, error *err, int status);
 /* ctr.c, the holder: runs as the caller's child, never returns. */
 _Noreturn void ctr_holder(struct ctr_ctx *c);
 
+/* Waits for the child pid, signals in set blocked: SIGINT/SIGTERM/SIGHUP
+ * (from the caller, the terminal or the caller's death) SIGKILL it (for
+ * init: the whole PID namespace).  Returns its status as ctr_run's. */
+int ctr_wait_child(pid_t pid, const sigset_t *set);
+
+/* For ctr_exec, in the caller: forks child(c', arg), where c' is c with a
+ * status pipe of its own (status_fd), and waits for it as ctr_run waits
+ * for the holder (child must not return; the caller's SIGINT/SIGTERM/SIGHUP send it SIGTERM and
+ * make this return -EINTR).  Returns as ctr_run. */
+typedef void ctr_child_fn(const struct ctr_ctx *c, const void *arg);
+int ctr_supervise(const struct ctr_ctx *c, ctr_child_fn *child, const void *arg, int *status,
+		  error **err);
+
 /* ctr_root.c.  In the holder, through the mounted root (root_fd): creates
  * the mount stubs the image lacks, recording them in c->stubs. */
 int ctr_stubs_make(struct ctr_ctx *c, int root_fd, error **err);
@@ -83,5 +97,8 @@ int ctr_root_setup(const struct ctr_ctx *c, error **err);
 /* ctr_exec.c.  Init (PID 1): sets up the root, starts the command, waits;
  * exits with the command's status (128+N when killed by signal N). */
 _Noreturn void ctr_init(const struct ctr_ctx *c);
+/* The command, in the container (root, namespaces) as c->spec says: user,
+ * cwd, stdio, tty, execve.  Failures go to c->status_fd, exit 127. */
+_Noreturn void ctr_command(const struct ctr_ctx *c);
 
 #endif

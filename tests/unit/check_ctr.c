@@ -779,6 +779,121 @@ START_TEST(volume_errors)
 }
 END_TEST
 
+/* ------------------------------------------------------------ exec */
+
+static void write_pid(void *arg, pid_t pid)
+{
+	ck_assert_int_eq(write(*(int *)arg, &pid, sizeof(pid)), sizeof(pid));
+}
+
+/* A forked child runs script in a container; returns the container's
+ * init pid once it runs, *runner: the child (its exit code: ctr_run's
+ * status, 101 when it failed). */
+static pid_t start_container(const char *script, const struct ctr_spec *tmpl, pid_t *runner)
+{
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	*runner = fork();
+	if (*runner == 0) {
+		close(p[0]);
+		char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+		struct ctr_spec s = *tmpl;
+		s.lower = U;
+		s.upper_dir = upper;
+		s.work_dir = work;
+		s.argv = argv;
+		s.envp = default_env;
+		s.stdin_fd = -1;
+		s.stdout_fd = -1;
+		s.stderr_fd = 2;
+		s.on_started = write_pid;
+		s.on_started_arg = &p[1];
+		int status = -1;
+		error *err = NULL;
+		if (ctr_run(&s, &status, &err) < 0) {
+			fprintf(stderr, "ctr_run: %s\n", err->msg);
+			_exit(101);
+		}
+		_exit(status);
+	}
+	close(p[1]);
+	pid_t pid = 0;
+	ck_assert_int_eq(read(p[0], &pid, sizeof(pid)), sizeof(pid));
+	close(p[0]);
+	return pid;
+}
+
+/* Stops the container the way the CLI does (SIGKILL to its init) and
+ * returns the runner's exit code. */
+static int stop_container(pid_t init, pid_t runner)
+{
+	int ws = 0;
+	kill(init, SIGKILL);
+	ck_assert_int_eq(waitpid(runner, &ws, 0), runner);
+	assert_clean();
+	return WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+static int exec_sh(pid_t init, const char *user, const char *script, char *out, size_t size,
+		   error **err)
+{
+	char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	struct ctr_exec_spec es = {.argv = argv,
+				   .envp = default_env,
+				   .user = user,
+				   .stdin_fd = -1,
+				   .stdout_fd = p[1],
+				   .stderr_fd = 2};
+	int status = -1, rc = ctr_exec(init, &es, &status, err);
+	close(p[1]);
+	ssize_t n, len = 0;
+	while ((n = read(p[0], out + len, size - 1 - (size_t)len)) > 0)
+		len += n;
+	out[len] = '\0';
+	close(p[0]);
+	return rc < 0 ? rc : status;
+}
+
+START_TEST(exec_joins)
+{
+	open_image(IMG_FULL);
+	struct ctr_spec tmpl = {.hostname = "box"};
+	pid_t runner, init = start_container("exec sleep 100", &tmpl, &runner);
+	char out[4096];
+	error *err = NULL;
+	int rc = exec_sh(init, NULL, "cat /proc/1/comm; hostname; echo $$; touch /x; id -u", out,
+			 sizeof(out), &err);
+	ck_assert_msg(rc == 0, "%d %s", rc, err ? err->msg : out);
+	/* init is 1, sleep 2: the shell is the third of the PID namespace */
+	ck_assert_str_eq(out, "layerfs-init\nbox\n3\n0\n");
+	ck_assert(upper_has("x"));
+	rc = exec_sh(init, NULL, "ps -o pid,comm", out, sizeof(out), &err);
+	ck_assert_int_eq(rc, 0);
+	/* only the container's processes: init, sleep, ps */
+	ck_assert_msg(!strncmp(out, "PID   COMMAND\n    1 layerfs-init\n    2 sleep\n", 43) &&
+			  strstr(out + 43, " ps\n") && !strchr(strstr(out + 43, " ps\n") + 4, '\n'),
+		      "%s", out);
+	rc = exec_sh(init, "app", "id -u; id -G; exit 4", out, sizeof(out), &err);
+	ck_assert_int_eq(rc, 4);
+	ck_assert_str_eq(out, "1000\n1000 50\n");
+	rc = exec_sh(init, "nope", "true", out, sizeof(out), &err);
+	ck_assert_int_lt(rc, 0);
+	ck_assert_str_eq(err->msg, "user 'nope' not found in the image's /etc/passwd");
+	error_free(err);
+	err = NULL;
+	ck_assert_int_eq(stop_container(init, runner), 128 + 9);
+	/* the container is gone */
+	rc = exec_sh(init, NULL, "true", out, sizeof(out), &err);
+	ck_assert_int_eq(rc, -ESRCH);
+	char want[128];
+	snprintf(want, sizeof(want), "no container is running with init pid %d", (int)init);
+	ck_assert_str_eq(err->msg, want);
+	error_free(err);
+}
+END_TEST
+
 /* ------------------------------------------------------------ rootless */
 
 /* Runs script as uid NOBODY (a forked child) with /dev/fuse at fuse_mode;
@@ -1005,6 +1120,7 @@ static Suite *ctr_suite(void)
 	tcase_add_test(tc, started_pid);
 	tcase_add_test(tc, volumes);
 	tcase_add_test(tc, volume_errors);
+	tcase_add_test(tc, exec_joins);
 	tcase_add_test(tc, rootless_run);
 	tcase_add_test(tc, rootless_subids);
 	tcase_add_test(tc, rootless_errors);

@@ -118,8 +118,6 @@ static int enter_userns(struct ctr_ctx *c, error **err)
 	char b = 'u';
 	if (write(c->sync_fd, &b, 1) != 1 || read(c->sync_fd, &b, 1) != 1)
 		return error_fail(err, EIO, "the user namespace's id maps were not set up");
-	close(c->sync_fd);
-	c->sync_fd = -1;
 	return 0;
 }
 
@@ -137,6 +135,19 @@ static int loopback_up(error **err)
 	return 0;
 }
 
+/* CTR_NET_PRIVATE: the port helper, then slirp4netns, which the caller
+ * starts on our network namespace while we wait. */
+static int private_net(struct ctr_ctx *c, error **err)
+{
+	int ret = ctr_net_helper(c, err);
+	char b = 'n';
+	if (ret < 0)
+		return ret;
+	if (write(c->sync_fd, &b, 1) != 1 || read(c->sync_fd, &b, 1) != 1)
+		return error_fail(err, EIO, "the container's network was not set up");
+	return 0;
+}
+
 static int enter_namespaces(struct ctr_ctx *c, error **err)
 {
 	int ret = c->rootless ? enter_userns(c, err) : 0;
@@ -145,7 +156,7 @@ static int enter_namespaces(struct ctr_ctx *c, error **err)
 	/* If the caller dies, the container is stopped and unmounted. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != c->caller)
 		return error_fail(err, ESRCH, "the caller exited before the container started");
-	int net = c->spec->net == CTR_NET_NONE;
+	int net = c->spec->net == CTR_NET_NONE || c->spec->net == CTR_NET_PRIVATE;
 	if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (net ? CLONE_NEWNET : 0)) < 0)
 		return error_make(err, errno,
 				  "cannot create the container's namespaces (mount, UTS, IPC%s)",
@@ -156,7 +167,12 @@ static int enter_namespaces(struct ctr_ctx *c, error **err)
 	const char *host = c->spec->hostname ? c->spec->hostname : "layerfs";
 	if (sethostname(host, strlen(host)) < 0)
 		return error_make(err, errno, "cannot set the container's hostname '%s'", host);
-	return net ? loopback_up(err) : 0;
+	ret = net ? loopback_up(err) : 0;
+	if (ret >= 0 && c->spec->net == CTR_NET_PRIVATE)
+		ret = private_net(c, err);
+	if (c->sync_fd >= 0)
+		close(steal_fd(&c->sync_fd));
+	return ret;
 }
 
 struct server_arg {
@@ -282,6 +298,10 @@ _Noreturn void ctr_holder(struct ctr_ctx *c)
 	}
 	if (err)
 		ctr_report(c, err);
+	if (c->port_helper > 0) {
+		kill(c->port_helper, SIGKILL);
+		waitpid(c->port_helper, NULL, 0);
+	}
 	if (mounted) {
 		stop_server(c);
 		ctr_stubs_remove(c);
@@ -305,6 +325,7 @@ struct run {
 	char newuidmap[32], newgidmap[32];
 	sigset_t sigs, old_mask;
 	struct sigaction old_chld;
+	struct ctr_netstate net; /* CTR_NET_PRIVATE */
 };
 
 /* The caller's range in /etc/subuid or /etc/subgid: both are keyed by
@@ -432,6 +453,22 @@ static int map_ids(struct run *r, pid_t pid, error **err)
 	return ret;
 }
 
+/* CTR_NET_PRIVATE: once the holder is in its network namespace,
+ * slirp4netns and the port proxy. */
+static int net_sync(struct run *r, pid_t pid, error **err)
+{
+	char b;
+	ssize_t n;
+	while ((n = read(r->sync_fd, &b, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		return 0; /* the holder failed first: its report says why */
+	int ret = ctr_net_start(&r->net, r->c.spec, pid, err);
+	if (ret >= 0 && write(r->sync_fd, "g", 1) != 1)
+		ret = error_make(err, errno, "cannot resume the container process");
+	return ret;
+}
+
 /* Until the holder exits, SIGINT/SIGTERM/SIGHUP are taken from a
  * signalfd (and passed on as SIGTERM) unless the caller ignores them, and
  * SIGCHLD is not ignored. */
@@ -531,6 +568,7 @@ static int run_holder(struct run *r, int *status, error **err)
 	if (pid == 0) {
 		close(r->status_rd);
 		close(r->started_rd);
+		ctr_net_close(&r->net);
 		if (r->sync_fd >= 0)
 			close(r->sync_fd);
 		ctr_holder(&r->c);
@@ -539,10 +577,15 @@ static int run_holder(struct run *r, int *status, error **err)
 	close(steal_fd(&r->c.started_fd));
 	if (r->c.sync_fd >= 0)
 		close(steal_fd(&r->c.sync_fd));
+	if (r->c.port_fd >= 0)
+		close(steal_fd(&r->c.port_fd));
 	int ret = r->c.rootless ? map_ids(r, pid, err) : 0;
+	if (ret >= 0 && r->c.spec->net == CTR_NET_PRIVATE)
+		ret = net_sync(r, pid, err);
 	if (r->sync_fd >= 0)
 		close(steal_fd(&r->sync_fd)); /* without a go, the holder gives up */
 	int ws = 0, caught = 0, w = wait_holder(r, pid, &ws, &caught);
+	ctr_net_stop(&r->net);
 	signals_restore(r);
 	if (ret >= 0 && w < 0)
 		ret = error_make(err, -w, "cannot wait for the container process");
@@ -555,8 +598,12 @@ static void run_release(struct run *r);
 int ctr_supervise(const struct ctr_ctx *c, ctr_child_fn *child, const void *arg, int *status,
 		  error **err)
 {
-	struct run r = {.c = *c, .status_rd = -1, .started_rd = -1, .sync_fd = -1};
-	r.c.status_fd = r.c.sync_fd = r.c.started_fd = -1;
+	struct run r = {.c = *c,
+			.status_rd = -1,
+			.started_rd = -1,
+			.sync_fd = -1,
+			.net = {.helper = -1, .slirp_exit = -1}};
+	r.c.status_fd = r.c.sync_fd = r.c.started_fd = r.c.port_fd = -1;
 	r.c.mnt = NULL;
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -611,14 +658,14 @@ static int make_pipes(struct run *r, error **err)
 	r->c.started_fd = above_stdio(p[1]);
 	if (setsockopt(r->started_rd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
 		return error_make(err, errno, "cannot set up the container's start socket");
-	if (r->c.rootless) {
+	if (r->c.rootless || r->c.spec->net == CTR_NET_PRIVATE) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
 			return error_make(err, errno, "cannot create a socket pair");
 		r->sync_fd = above_stdio(p[0]);
 		r->c.sync_fd = above_stdio(p[1]);
 	}
 	if (r->status_rd < 0 || r->c.status_fd < 0 || r->started_rd < 0 || r->c.started_fd < 0 ||
-	    (r->c.rootless && r->c.sync_fd < 0))
+	    ((r->c.rootless || r->c.spec->net == CTR_NET_PRIVATE) && r->c.sync_fd < 0))
 		return error_make(err, errno, "cannot set up the container's pipes");
 	return 0;
 }
@@ -635,7 +682,10 @@ static int prepare(struct run *r, error **err)
 		return error_make(err, e, "cannot create the root's mount point in work dir '%s'",
 				  s->work_dir);
 	}
-	return make_pipes(r, err);
+	int ret = make_pipes(r, err);
+	if (ret >= 0 && s->net == CTR_NET_PRIVATE)
+		ret = ctr_net_prepare(&r->net, s, &r->c.port_fd, err);
+	return ret;
 }
 
 /* A volume's paths: absolute, the destination without "." or ".." (its
@@ -671,6 +721,14 @@ static int check_spec(const struct ctr_spec *s, error **err)
 	for (size_t i = 0; i < s->nmounts; i++)
 		if (check_mount(&s->mounts[i], err) < 0)
 			return -EINVAL;
+	char slirp[64];
+	if (s->nports && s->net != CTR_NET_PRIVATE)
+		return error_fail(err, EINVAL,
+				  "ports can only be published with a private network");
+	if (s->net == CTR_NET_PRIVATE && !ctr_net_have_slirp(slirp, sizeof(slirp)))
+		return error_fail(err, ENOENT,
+				  "slirp4netns is not installed: install the slirp4netns package "
+				  "for a private network");
 	return 0;
 }
 
@@ -681,6 +739,9 @@ static void run_release(struct run *r)
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	ctr_net_stop(&r->net);
+	if (r->c.port_fd >= 0)
+		close(r->c.port_fd);
 	if (r->c.mnt)
 		rmdir(r->c.mnt);
 	free(r->c.mnt);
@@ -694,10 +755,12 @@ int ctr_run(const struct ctr_spec *spec, int *status, error **err)
 		  .status_fd = -1,
 		  .sync_fd = -1,
 		  .started_fd = -1,
+		  .port_fd = -1,
 		  .caller = getpid()},
 	    .status_rd = -1,
 	    .started_rd = -1,
 	    .sync_fd = -1,
+	    .net = {.helper = -1, .slirp_exit = -1},
 	};
 	int ret = check_spec(spec, err);
 	if (ret >= 0 && r.c.rootless)

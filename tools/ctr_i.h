@@ -47,15 +47,17 @@ struct ctr_vstub {
  * writes). */
 struct ctr_ctx {
 	const struct ctr_spec *spec;
-	char *mnt;	 /* the root's mount point: a directory in work_dir */
-	int rootless;	 /* the caller is not root: a user namespace */
-	int single_id;	 /* rootless without subordinate ids: only uid and
-			  * gid 0 exist, setgroups(2) is refused */
-	int host_resolv; /* the host has /etc/resolv.conf to bind */
-	int host_hosts;	 /* ... and /etc/hosts */
-	int status_fd;	 /* write end of the status pipe (>= 3) */
-	int sync_fd;	 /* rootless: the holder's end of the id-map handshake */
-	int started_fd;	 /* init's end of the socket that tells the caller it runs */
+	char *mnt;	   /* the root's mount point: a directory in work_dir */
+	int rootless;	   /* the caller is not root: a user namespace */
+	int single_id;	   /* rootless without subordinate ids: only uid and
+			    * gid 0 exist, setgroups(2) is refused */
+	int host_resolv;   /* the host has /etc/resolv.conf to bind */
+	int host_hosts;	   /* ... and /etc/hosts */
+	int status_fd;	   /* write end of the status pipe (>= 3) */
+	int sync_fd;	   /* rootless: the holder's end of the id-map handshake */
+	int port_fd;	   /* the holder's end of the port helper's socket */
+	pid_t port_helper; /* the holder's child in the container's network */
+	int started_fd;	   /* init's end of the socket that tells the caller it runs */
 	pid_t caller;
 	unsigned stubs;		  /* enum ctr_stub: what the holder created */
 	struct ctr_vstub *vstubs; /* only the holder's */
@@ -83,6 +85,32 @@ int ctr_wait_child(pid_t pid, const sigset_t *set);
 typedef void ctr_child_fn(const struct ctr_ctx *c, const void *arg);
 int ctr_supervise(const struct ctr_ctx *c, ctr_child_fn *child, const void *arg, int *status,
 		  error **err);
+
+/* ctr_net.c: CTR_NET_PRIVATE.  The caller's side: */
+struct ctr_netstate {
+	int *listen; /* per spec->ports[i], bound before anything starts */
+	size_t n;
+	int helper;	/* our end of the port helper's socket (with ports) */
+	pid_t slirp;	/* slirp4netns, our child */
+	int slirp_exit; /* its --exit-fd: closing it stops slirp4netns */
+	pid_t proxy;	/* the port proxy, our child */
+};
+/* 1 with its path when slirp4netns is installed. */
+int ctr_net_have_slirp(char *path, size_t size);
+/* Binds the published ports (a port in use is an error naming it) and
+ * makes the port helper's socket pair: *holder_fd is the holder's end. */
+int ctr_net_prepare(struct ctr_netstate *n, const struct ctr_spec *s, int *holder_fd, error **err);
+/* Once the holder has its network namespace: starts slirp4netns on it and
+ * waits until it is configured, then forks the proxy (which takes over the
+ * listening sockets). */
+int ctr_net_start(struct ctr_netstate *n, const struct ctr_spec *s, pid_t holder, error **err);
+/* Closes our copies of the listening sockets and the helper's socket. */
+void ctr_net_close(struct ctr_netstate *n);
+/* Stops the proxy and slirp4netns, closes and frees everything. */
+void ctr_net_stop(struct ctr_netstate *n);
+/* In the holder, inside the new network namespace: forks the helper that
+ * connects to the container's ports for the proxy (when c->port_fd). */
+int ctr_net_helper(struct ctr_ctx *c, error **err);
 
 /* ctr_root.c.  In the holder, through the mounted root (root_fd): creates
  * the mount stubs the image lacks, recording them in c->stubs. */

@@ -3,7 +3,9 @@
  * from outside (captured output, the upper dir, the mount table, our
  * children).  Needs root and /dev/fuse; rootless mode is tested from a
  * child that drops to uid 65534. */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
@@ -148,6 +150,8 @@ struct run {
 	enum ctr_net net;
 	const struct ctr_mount *mounts;
 	size_t nmounts;
+	const struct ctr_port *ports;
+	size_t nports;
 	int stdin_fd;
 	int quiet; /* stderr to /dev/null */
 	int rc, status;
@@ -196,6 +200,8 @@ static void run_ctr(struct run *r, const char *script)
 	    .stderr_fd = r->quiet ? -1 : 2,
 	    .mounts = r->mounts,
 	    .nmounts = r->nmounts,
+	    .ports = r->ports,
+	    .nports = r->nports,
 	};
 	r->status = -1;
 	r->rc = ctr_run(&s, &r->status, &r->err);
@@ -427,6 +433,16 @@ START_TEST(net_none)
 	run_ctr(&r, "ls /sys/class/net; cat /sys/class/net/lo/operstate");
 	ck_assert_msg(r.rc == 0, "%s", r.err ? r.err->msg : "");
 	ck_assert_str_eq(r.out, "lo\nunknown\n");
+}
+END_TEST
+
+START_TEST(net_private)
+{
+	open_image(IMG_FULL);
+	struct run r = {.net = CTR_NET_PRIVATE};
+	run_ctr(&r, "ls /sys/class/net; cat /sys/class/net/tap0/mtu; grep -c tap0 /proc/net/route");
+	ck_assert_msg(r.rc == 0, "%s", r.err ? r.err->msg : "");
+	ck_assert_str_eq(r.out, "lo\ntap0\n65520\n2\n");
 }
 END_TEST
 
@@ -786,6 +802,19 @@ static void write_pid(void *arg, pid_t pid)
 	ck_assert_int_eq(write(*(int *)arg, &pid, sizeof(pid)), sizeof(pid));
 }
 
+static int count_fds(pid_t pid)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(p);
+	int n = 0;
+	for (struct dirent *e; d && (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	return n;
+}
+
 /* A forked child runs script in a container; returns the container's
  * init pid once it runs, *runner: the child (its exit code: ctr_run's
  * status, 101 when it failed). */
@@ -808,11 +837,16 @@ static pid_t start_container(const char *script, const struct ctr_spec *tmpl, pi
 		s.stderr_fd = 2;
 		s.on_started = write_pid;
 		s.on_started_arg = &p[1];
-		int status = -1;
+		int status = -1, fds = count_fds(getpid());
 		error *err = NULL;
 		if (ctr_run(&s, &status, &err) < 0) {
 			fprintf(stderr, "ctr_run: %s\n", err->msg);
 			_exit(101);
+		}
+		if (count_fds(getpid()) != fds) {
+			fprintf(stderr, "ctr_run leaked descriptors: %d, then %d\n", fds,
+				count_fds(getpid()));
+			_exit(102);
 		}
 		_exit(status);
 	}
@@ -891,6 +925,151 @@ START_TEST(exec_joins)
 	snprintf(want, sizeof(want), "no container is running with init pid %d", (int)init);
 	ck_assert_str_eq(err->msg, want);
 	error_free(err);
+}
+END_TEST
+
+/* ------------------------------------------------------------ ports */
+
+static unsigned free_port(int type)
+{
+	int s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+static int connect_port(unsigned port)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_msg(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0, "connect to %u: %s", port,
+		      strerror(errno));
+	return s;
+}
+
+static void read_all(int s, char *out, size_t size)
+{
+	ssize_t n;
+	size_t len = 0;
+	while ((n = read(s, out + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	out[len] = '\0';
+	close(s);
+}
+
+static const char get[] = "GET / HTTP/1.0\r\n\r\n";
+
+static void http_get(unsigned port, char *out, size_t size)
+{
+	int s = connect_port(port);
+	ck_assert_int_eq(write(s, get, sizeof(get) - 1), sizeof(get) - 1);
+	read_all(s, out, size);
+}
+
+/* The runner's child named comm (the port proxy). */
+static pid_t find_child(pid_t parent, const char *comm)
+{
+	DIR *d = opendir("/proc");
+	pid_t found = 0;
+	for (struct dirent *e; !found && (e = readdir(d));) {
+		char p[300], line[512], name[64];
+		int pid, ppid;
+		snprintf(p, sizeof(p), "/proc/%s/stat", e->d_name);
+		FILE *f = fopen(p, "re");
+		if (!f)
+			continue;
+		if (fgets(line, sizeof(line), f) &&
+		    sscanf(line, "%d (%63[^)]) %*c %d", &pid, name, &ppid) == 3 && ppid == parent &&
+		    !strcmp(name, comm))
+			found = pid;
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+START_TEST(ports_published)
+{
+	open_image(IMG_FULL);
+	unsigned port = free_port(SOCK_STREAM);
+	struct ctr_port p = {.host_ip = "127.0.0.1", .host_port = port, .ctr_port = 80};
+	struct ctr_spec tmpl = {.net = CTR_NET_PRIVATE, .ports = &p, .nports = 1};
+	pid_t runner, init = start_container("mkdir /www && echo hello > /www/index.html && "
+					     "exec httpd -f -p 80 -h /www",
+					     &tmpl, &runner);
+	char out[4096] = "";
+	/* httpd gives no sign that it listens: ask until it answers */
+	for (time_t t0 = time(NULL); !strstr(out, "hello") && time(NULL) - t0 < 20;) {
+		http_get(port, out, sizeof(out));
+		if (!strstr(out, "hello"))
+			usleep(20000);
+	}
+	ck_assert_msg(strstr(out, "200 OK") && strstr(out, "\r\n\r\nhello\n"), "%s", out);
+	pid_t proxy = find_child(runner, "layerfs-proxy");
+	ck_assert_int_gt(proxy, 0);
+	int before = count_fds(proxy);
+	int c[50];
+	for (int i = 0; i < 50; i++)
+		c[i] = connect_port(port);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(write(c[i], get, sizeof(get) - 1), sizeof(get) - 1);
+	for (int i = 0; i < 50; i++) {
+		read_all(c[i], out, sizeof(out));
+		ck_assert_msg(strstr(out, "\r\n\r\nhello\n"), "connection %d: %s", i, out);
+	}
+	/* clients that go away: right after connecting, in the middle of a request */
+	for (int i = 0; i < 20; i++) {
+		int s = connect_port(port);
+		if (i % 2)
+			ck_assert_int_eq(write(s, get, 5), 5);
+		close(s);
+	}
+	int after = count_fds(proxy);
+	for (time_t t0 = time(NULL); after != before && time(NULL) - t0 < 10; usleep(20000))
+		after = count_fds(proxy);
+	ck_assert_int_eq(after, before);
+	ck_assert_int_eq(stop_container(init, runner), 128 + 9);
+	/* the port is free again */
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_ne(connect(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	close(s);
+}
+END_TEST
+
+START_TEST(port_in_use)
+{
+	open_image(IMG_FULL);
+	unsigned port = free_port(SOCK_STREAM);
+	int one = 1, s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(s, 1), 0);
+	struct ctr_port p = {.host_port = port, .ctr_port = 80};
+	struct run r = {.net = CTR_NET_PRIVATE, .ports = &p, .nports = 1};
+	run_ctr(&r, "echo started");
+	close(s);
+	ck_assert_int_eq(r.rc, -EADDRINUSE);
+	char want[128];
+	snprintf(want, sizeof(want), "cannot publish port %u/tcp: 0.0.0.0:%u is already in use",
+		 port, port);
+	ck_assert_str_eq(r.err->msg, want);
+	ck_assert_str_eq(r.out, "");
+	error_free(r.err);
+	/* ports need the private network */
+	struct run h = {.ports = &p, .nports = 1};
+	run_ctr(&h, "echo started");
+	ck_assert_int_lt(h.rc, 0);
+	ck_assert_str_eq(h.err->msg, "ports can only be published with a private network");
+	error_free(h.err);
 }
 END_TEST
 
@@ -1111,6 +1290,7 @@ static Suite *ctr_suite(void)
 	tcase_add_test(tc, host_files_and_hostname);
 	tcase_add_test(tc, proc_and_dev);
 	tcase_add_test(tc, net_none);
+	tcase_add_test(tc, net_private);
 	tcase_add_test(tc, errors_are_clear);
 	tcase_add_test(tc, stubs_removed);
 	tcase_add_test(tc, stubs_in_image_etc);
@@ -1121,6 +1301,8 @@ static Suite *ctr_suite(void)
 	tcase_add_test(tc, volumes);
 	tcase_add_test(tc, volume_errors);
 	tcase_add_test(tc, exec_joins);
+	tcase_add_test(tc, ports_published);
+	tcase_add_test(tc, port_in_use);
 	tcase_add_test(tc, rootless_run);
 	tcase_add_test(tc, rootless_subids);
 	tcase_add_test(tc, rootless_errors);

@@ -376,6 +376,12 @@ static int plan_rootless(struct run *r, error **err)
 		    "or run as root",
 		    strerror(errno));
 	}
+	if (r->c.spec->net == CTR_NET_PRIVATE && access("/dev/net/tun", R_OK | W_OK) < 0)
+		return error_fail(
+		    err, errno,
+		    "/dev/net/tun: %s: slirp4netns needs it for the private network: "
+		    "make it usable by your user (chmod 0666 /dev/net/tun) or run as root",
+		    strerror(errno));
 	char buf[1024];
 	struct passwd pw, *res = NULL;
 	getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res);

@@ -993,6 +993,15 @@ static pid_t find_child(pid_t parent, const char *comm)
 	return found;
 }
 
+/* pid's descriptor count once it is want, or after 10 s. */
+static int settled_fds(pid_t pid, int want)
+{
+	int n = count_fds(pid);
+	for (time_t t0 = time(NULL); n != want && time(NULL) - t0 < 10; n = count_fds(pid))
+		usleep(20000);
+	return n;
+}
+
 START_TEST(ports_published)
 {
 	open_image(IMG_FULL);
@@ -1012,7 +1021,9 @@ START_TEST(ports_published)
 	ck_assert_msg(strstr(out, "200 OK") && strstr(out, "\r\n\r\nhello\n"), "%s", out);
 	pid_t proxy = find_child(runner, "layerfs-proxy");
 	ck_assert_int_gt(proxy, 0);
-	int before = count_fds(proxy);
+	/* the proxy holds the listening socket and the helper's, no more
+	 * once the connections it copies for are closed */
+	ck_assert_int_eq(settled_fds(proxy, 2), 2);
 	int c[50];
 	for (int i = 0; i < 50; i++)
 		c[i] = connect_port(port);
@@ -1029,10 +1040,7 @@ START_TEST(ports_published)
 			ck_assert_int_eq(write(s, get, 5), 5);
 		close(s);
 	}
-	int after = count_fds(proxy);
-	for (time_t t0 = time(NULL); after != before && time(NULL) - t0 < 10; usleep(20000))
-		after = count_fds(proxy);
-	ck_assert_int_eq(after, before);
+	ck_assert_int_eq(settled_fds(proxy, 2), 2);
 	ck_assert_int_eq(stop_container(init, runner), 128 + 9);
 	/* the port is free again */
 	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1273,6 +1281,68 @@ START_TEST(rootless_errors)
 }
 END_TEST
 
+/* As NOBODY: a volume, a published port, exec into the running container. */
+static void rootless_container(const char *vol, unsigned port)
+{
+	if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+		_exit(100);
+	const struct ctr_mount m = {vol, "/vol", 0};
+	const struct ctr_port p = {.host_ip = "127.0.0.1", .host_port = port, .ctr_port = 80};
+	struct ctr_spec tmpl = {
+	    .net = CTR_NET_PRIVATE, .ports = &p, .nports = 1, .mounts = &m, .nmounts = 1};
+	pid_t runner, init = start_container("echo hi > /vol/a; mkdir /www; echo hello > "
+					     "/www/index.html; exec httpd -f -p 80 -h /www",
+					     &tmpl, &runner);
+	char out[4096] = "";
+	error *err = NULL;
+	for (time_t t0 = time(NULL); !strstr(out, "hello") && time(NULL) - t0 < 20;) {
+		http_get(port, out, sizeof(out));
+		if (!strstr(out, "hello"))
+			usleep(20000);
+	}
+	ck_assert_msg(strstr(out, "\r\n\r\nhello\n"), "%s", out);
+	int rc =
+	    exec_sh(init, NULL, "cat /vol/a; id -u; touch /y; ps -o comm", out, sizeof(out), &err);
+	ck_assert_msg(rc == 0, "%d %s", rc, err ? err->msg : out);
+	ck_assert_msg(!strncmp(out, "hi\n0\nCOMMAND\nlayerfs-init\nhttpd\n", 32) &&
+			  !strstr(out, "check_ctr") && !strstr(out, "slirp") &&
+			  !strstr(out, "proxy"),
+		      "%s", out);
+	ck_assert_int_eq(stop_container(init, runner), 128 + 9);
+	_exit(0);
+}
+
+START_TEST(rootless_exec_volume_port)
+{
+	open_image(IMG_FULL);
+	rootless_dirs();
+	char vol[600], a[700];
+	snprintf(vol, sizeof(vol), "%s/vol", t_dir);
+	ck_assert_int_eq(mkdir(vol, 0755), 0);
+	ck_assert_int_eq(chown(vol, NOBODY, NOBODY), 0);
+	unsigned port = free_port(SOCK_STREAM);
+	struct stat st, tun;
+	ck_assert_int_eq(stat("/dev/fuse", &st), 0);
+	ck_assert_int_eq(stat("/dev/net/tun", &tun), 0);
+	ck_assert_int_eq(chmod("/dev/fuse", 0666), 0);
+	ck_assert_int_eq(chmod("/dev/net/tun", 0666), 0);
+	pid_t pid = fork();
+	if (pid == 0)
+		rootless_container(vol, port);
+	int ws;
+	waitpid(pid, &ws, 0);
+	chmod("/dev/fuse", st.st_mode & 07777);
+	chmod("/dev/net/tun", tun.st_mode & 07777);
+	assert_clean();
+	ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "rootless child: %#x", ws);
+	snprintf(a, sizeof(a), "%s/a", vol);
+	ck_assert_int_eq(stat(a, &st), 0);
+	ck_assert_uint_eq(st.st_uid, NOBODY);
+	ck_assert(upper_has("y"));
+	ck_assert(!upper_has("vol"));
+}
+END_TEST
+
 static Suite *ctr_suite(void)
 {
 	Suite *s = suite_create("ctr");
@@ -1306,6 +1376,7 @@ static Suite *ctr_suite(void)
 	tcase_add_test(tc, rootless_run);
 	tcase_add_test(tc, rootless_subids);
 	tcase_add_test(tc, rootless_errors);
+	tcase_add_test(tc, rootless_exec_volume_port);
 	suite_add_tcase(s, tc);
 	return s;
 }

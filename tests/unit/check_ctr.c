@@ -5,7 +5,10 @@
  * child that drops to uid 65534. */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
@@ -180,7 +183,9 @@ static void assert_clean(void)
 	closedir(d);
 }
 
-static void run_ctr(struct run *r, const char *script)
+/* run_ctr without the check that nothing is left (for tests that have
+ * children of their own meanwhile). */
+static void run_ctr_keep(struct run *r, const char *script)
 {
 	char *sh[] = {"/bin/sh", "-c", (char *)script, NULL};
 	int p[2];
@@ -211,6 +216,11 @@ static void run_ctr(struct run *r, const char *script)
 		len += n;
 	r->out[len] = '\0';
 	close(p[0]);
+}
+
+static void run_ctr(struct run *r, const char *script)
+{
+	run_ctr_keep(r, script);
 	assert_clean();
 }
 
@@ -1081,6 +1091,135 @@ START_TEST(port_in_use)
 }
 END_TEST
 
+/* A UDP echo server for count datagrams on 127.0.0.1:port inside the
+ * network namespace of pid (a forked child of ours); returns its pid once
+ * it is bound. */
+static pid_t udp_echo_in(pid_t pid, unsigned port, int count)
+{
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid_t child = fork();
+	if (child == 0) {
+		char path[64], buf[512];
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+		int ns = open(path, O_RDONLY | O_CLOEXEC);
+		if (ns < 0 || setns(ns, CLONE_NEWNET) < 0)
+			_exit(1);
+		int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || write(p[1], "b", 1) != 1)
+			_exit(2);
+		for (int i = 0; i < count; i++) {
+			struct sockaddr_in from;
+			socklen_t len = sizeof(from);
+			ssize_t n =
+			    recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
+			if (n < 0 ||
+			    sendto(s, buf, (size_t)n, 0, (struct sockaddr *)&from, len) != n)
+				_exit(3);
+		}
+		_exit(0);
+	}
+	close(p[1]);
+	char b;
+	ck_assert_int_eq(read(p[0], &b, 1), 1);
+	close(p[0]);
+	return child;
+}
+
+static void udp_ask(int s, unsigned port, const char *msg)
+{
+	char buf[512];
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_eq(sendto(s, msg, strlen(msg), 0, (struct sockaddr *)&a, sizeof(a)),
+			 (ssize_t)strlen(msg));
+	struct pollfd p = {s, POLLIN, 0};
+	ck_assert_msg(poll(&p, 1, 10000) == 1, "no UDP answer to '%s'", msg);
+	ssize_t n = recv(s, buf, sizeof(buf) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, msg);
+}
+
+START_TEST(udp_port)
+{
+	open_image(IMG_FULL);
+	unsigned port = free_port(SOCK_DGRAM);
+	struct ctr_port p = {.host_ip = "127.0.0.1", .host_port = port, .ctr_port = 5353, .udp = 1};
+	struct ctr_spec tmpl = {.net = CTR_NET_PRIVATE, .ports = &p, .nports = 1};
+	pid_t runner, init = start_container("exec sleep 100", &tmpl, &runner);
+	pid_t echo = udp_echo_in(init, 5353, 4);
+	/* two clients, each answered on its own address */
+	int a = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int b = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	udp_ask(a, port, "one");
+	udp_ask(b, port, "two");
+	udp_ask(a, port, "three");
+	udp_ask(b, port, "four");
+	close(a);
+	close(b);
+	int ws;
+	ck_assert_int_eq(waitpid(echo, &ws, 0), echo);
+	ck_assert_int_eq(ws, 0);
+	ck_assert_int_eq(stop_container(init, runner), 128 + 9);
+}
+END_TEST
+
+/* The host's first IPv4 address that is not a loopback one, or 0. */
+static int host_ip(char *out, size_t size)
+{
+	struct ifaddrs *ifs, *i;
+	int found = 0;
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (i = ifs; i && !found; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
+		    !(i->ifa_flags & IFF_LOOPBACK))
+			found = inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+					  out, (socklen_t)size) != NULL;
+	freeifaddrs(ifs);
+	return found;
+}
+
+START_TEST(net_outbound)
+{
+	open_image(IMG_FULL);
+	char ip[64], script[256], buf[64] = "";
+	if (!host_ip(ip, sizeof(ip))) {
+		puts("check_ctr: net_outbound: the host has no address but loopback: not tested");
+		return;
+	}
+	/* the container reaches the host through slirp4netns's NAT */
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	ck_assert_int_eq(inet_pton(AF_INET, ip, &a.sin_addr), 1);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(s, 1), 0);
+	ck_assert_int_eq(getsockname(s, (struct sockaddr *)&a, &len), 0);
+	snprintf(script, sizeof(script), "echo ping | nc %s %u", ip, ntohs(a.sin_port));
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(30); /* the container never called */
+		int conn = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+		ssize_t n = conn < 0 ? -1 : read(conn, buf, sizeof(buf));
+		_exit(n == 5 && !memcmp(buf, "ping\n", 5) ? 0 : 1);
+	}
+	close(s);
+	struct run r = {.net = CTR_NET_PRIVATE};
+	run_ctr_keep(&r, script);
+	int ws;
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	assert_clean();
+	ck_assert_msg(r.rc == 0 && r.status == 0, "%s", r.err ? r.err->msg : r.out);
+	ck_assert_int_eq(ws, 0);
+}
+END_TEST
+
 /* ------------------------------------------------------------ rootless */
 
 /* Runs script as uid NOBODY (a forked child) with /dev/fuse at fuse_mode;
@@ -1373,6 +1512,8 @@ static Suite *ctr_suite(void)
 	tcase_add_test(tc, exec_joins);
 	tcase_add_test(tc, ports_published);
 	tcase_add_test(tc, port_in_use);
+	tcase_add_test(tc, udp_port);
+	tcase_add_test(tc, net_outbound);
 	tcase_add_test(tc, rootless_run);
 	tcase_add_test(tc, rootless_subids);
 	tcase_add_test(tc, rootless_errors);

@@ -7,7 +7,7 @@
  *     ranges when both exist and the tools are installed — container uid 0
  *     is the caller, 1..N the range — else a single-id map of the caller to
  *     0, with setgroups denied), mount, PID, UTS and IPC; the network is
- *     the host's (spec->net == CTR_NET_HOST);
+ *     the host's (spec->net == CTR_NET_HOST) or a new one (enum ctr_net);
  *  2. in there, mounts the overlay (spec->lower + spec->upper_dir/work_dir,
  *     fs/ovl.h) with FUSE (fs/fuse_ll.h, allow_other so every uid in the
  *     namespace can use it) on a private directory, served by a process
@@ -15,7 +15,9 @@
  *  3. sets up the root: fresh /proc, a minimal /dev (tmpfs with null, zero,
  *     full, random, urandom, tty bound from the host, fd/stdin/stdout/stderr
  *     links, a new devpts instance at /dev/pts with ptmx, tmpfs /dev/shm),
- *     the host's /etc/resolv.conf and /etc/hosts bound read-only, hostname;
+ *     the host's /etc/resolv.conf and /etc/hosts bound read-only, hostname,
+ *     then spec->mounts (with spec->tty, the terminal is also bound at
+ *     /dev/console, where ttyname() finds it);
  *     mount points that the image lacks (/proc, /dev, /etc/hosts, ...) are
  *     created for the run and removed from the upper afterwards, so they
  *     never end up in a committed layer (BuildKit's mount stubs);
@@ -40,6 +42,18 @@
  * directory "ctr-root.*" in work_dir, removed afterwards.  If the caller
  * dies, the holder stops the container (parent-death signal), unmounts and
  * removes the stubs all the same.
+ *
+ * Stopping a running container (the pid on_started gave): SIGTERM (or
+ * SIGINT, SIGHUP, ...) to init_pid is passed on to the command, which may
+ * exit cleanly; SIGKILL to init_pid ends the whole PID namespace at once
+ * (ctr_run then returns 0 with *status 137).  SIGTERM to the process
+ * calling ctr_run stops the container too (ctr_run returns -EINTR).
+ *
+ * CTR_NET_PRIVATE starts, besides: slirp4netns and the port proxy
+ * ("layerfs-proxy"), children of the caller, and the port helper
+ * ("layerfs-ports"), the holder's child inside the container's network;
+ * all stopped before ctr_run returns.  Rootless, slirp4netns needs
+ * /dev/net/tun read-write for the caller (an error says so otherwise).
  *
  * Rootless without a subordinate range only uid and gid 0 exist: other
  * users fail with a message naming /etc/subuid, and files the image gives

@@ -1,15 +1,20 @@
-/* ctr internals, shared by the three processes ctr_run() starts besides
- * the caller:
+/* ctr internals, shared by the processes ctr_run() and ctr_exec() start
+ * besides the caller:
  *
  *   caller (ctr_run, ctr.c)
+ *    |- slirp4netns, proxy (ctr_net.c): CTR_NET_PRIVATE
  *    `- holder (ctr.c): owns the user, mount, UTS, IPC (and network)
  *       |              namespaces; mounts the root with FUSE; unmounts it
  *       |              at the end, reaps the server, removes mount stubs
+ *       |- port helper (ctr_net.c): connects inside for the proxy
  *       |- server: lfs_fuse_serve's detached child, serves the root
  *       `- init (ctr_exec.c), PID 1 of a new PID namespace, in its own
  *          |    mount namespace: sets up /proc, /dev ... (ctr_root.c),
  *          |    pivot_root()s, forwards signals, reaps
  *          `- the command (ctr_exec.c): user, cwd, stdio, execve
+ *
+ * ctr_exec (ctr_join.c): caller -> joiner (enters the namespaces and
+ * the root) -> the command, in the container's PID namespace.
  *
  * Failures in the holder, init or the command before execve() reach the
  * caller as one record on the status pipe (ctr_die); the exit codes only

@@ -217,10 +217,17 @@ int ctr_net_have_slirp(char *path, size_t size)
 }
 
 /* In the forked child: only the pipes, stdio on /dev/null, its own
- * process group (the terminal's Ctrl-C is ours to handle). */
+ * process group (the terminal's Ctrl-C is ours to handle), the signals
+ * ctr_run blocks (a mask survives execve) unblocked. */
 static _Noreturn void slirp_exec(char **argv, int ready, int exit_fd)
 {
+	static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
 	int keep[] = {ready, exit_fd};
+	sigset_t none;
+	for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
+		signal(reset[i], SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	int null = open("/dev/null", O_RDWR);
 	if (null >= 0 && (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0))
 		_exit(127);

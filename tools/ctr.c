@@ -676,6 +676,34 @@ static int make_pipes(struct run *r, error **err)
 	return 0;
 }
 
+/* CTR_NET_PRIVATE: the host's name servers may be on its loopback, out
+ * of reach: the container asks slirp4netns's DNS, with the host's search
+ * domains and options. */
+static int private_resolv(struct run *r, error **err)
+{
+	cleanup_file FILE *host = fopen("/etc/resolv.conf", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	r->c.resolv = lfs_xasprintf("%s/ctr-resolv.XXXXXX", r->c.spec->work_dir);
+	int fd = mkostemp(r->c.resolv, O_CLOEXEC);
+	if (fd < 0) {
+		free(steal_pointer(&r->c.resolv));
+		return error_make(err, errno, "cannot create a resolv.conf in work dir '%s'",
+				  r->c.spec->work_dir);
+	}
+	cleanup_file FILE *f = fdopen(fd, "w");
+	fchmod(fd, 0644);
+	fputs("nameserver 10.0.2.3\n", f);
+	while (host && getline(&line, &cap, host) > 0)
+		if (!strncmp(line, "search", 6) || !strncmp(line, "domain", 6) ||
+		    !strncmp(line, "options", 7))
+			fputs(line, f);
+	if (fflush(f) != 0)
+		return error_make(err, errno, "cannot write '%s'", r->c.resolv);
+	r->c.host_resolv = 1;
+	return 0;
+}
+
 static int prepare(struct run *r, error **err)
 {
 	const struct ctr_spec *s = r->c.spec;
@@ -691,6 +719,8 @@ static int prepare(struct run *r, error **err)
 	int ret = make_pipes(r, err);
 	if (ret >= 0 && s->net == CTR_NET_PRIVATE)
 		ret = ctr_net_prepare(&r->net, s, &r->c.port_fd, err);
+	if (ret >= 0 && s->net == CTR_NET_PRIVATE)
+		ret = private_resolv(r, err);
 	return ret;
 }
 
@@ -750,6 +780,9 @@ static void run_release(struct run *r)
 		close(r->c.port_fd);
 	if (r->c.mnt)
 		rmdir(r->c.mnt);
+	if (r->c.resolv)
+		unlink(r->c.resolv);
+	free(r->c.resolv);
 	free(r->c.mnt);
 }
 

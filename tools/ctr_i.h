@@ -57,6 +57,8 @@ struct ctr_ctx {
 	int single_id;	   /* rootless without subordinate ids: only uid and
 			    * gid 0 exist, setgroups(2) is refused */
 	int host_resolv;   /* the host has /etc/resolv.conf to bind */
+	char *resolv;	   /* CTR_NET_PRIVATE: the resolv.conf to bind instead
+			    * of the host's (slirp4netns's DNS), in work_dir */
 	int host_hosts;	   /* ... and /etc/hosts */
 	int status_fd;	   /* write end of the status pipe (>= 3) */
 	int sync_fd;	   /* rootless: the holder's end of the id-map handshake */

@@ -29,8 +29,9 @@
 #include "ctr_i.h"
 #include "util.h"
 
-#define UDP_IDLE_SECONDS 60
-#define SLIRP_TIMEOUT_MS 10000
+#define UDP_IDLE_SECONDS   60
+#define SLIRP_TIMEOUT_MS   10000
+#define CONNECT_TIMEOUT_MS 5000
 
 /* A request to the helper, and its answer (with the fd when err == 0). */
 struct port_req {
@@ -76,18 +77,35 @@ static int send_fd(int sock, int32_t e, int fd)
 	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
 
+/* The error of a non-blocking connect() on s once it is over. */
+static int wait_connected(int s)
+{
+	struct pollfd p = {s, POLLOUT, 0};
+	int e = 0;
+	socklen_t len = sizeof(e);
+	if (poll(&p, 1, CONNECT_TIMEOUT_MS) != 1)
+		return ETIMEDOUT;
+	if (getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+		return errno;
+	return e;
+}
+
+/* A socket connected to 127.0.0.1:q->port, or -errno.  A full backlog
+ * must not stall the proxy (it waits for us): CONNECT_TIMEOUT_MS at most. */
 static int connect_inside(const struct port_req *q)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET,
 				.sin_port = htons((uint16_t)q->port),
 				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int s = socket(AF_INET, (q->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	int type = (q->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC | SOCK_NONBLOCK;
+	int e = 0, s = socket(AF_INET, type, 0);
 	if (s < 0)
 		return -errno;
-	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		int e = errno;
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0)
+		e = errno == EINPROGRESS ? wait_connected(s) : errno;
+	if (e || fcntl(s, F_SETFL, 0) < 0) {
 		close(s);
-		return -e;
+		return -(e ? e : EIO);
 	}
 	return s;
 }

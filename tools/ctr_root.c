@@ -450,16 +450,17 @@ static int mount_dev(const struct ctr_ctx *c, int root, error **err)
 	return populate_dev(c, dev, err);
 }
 
-/* The host's file, read-only, over the image's (or the stub).  An image
- * whose file is not a regular one (a dangling link) keeps it. */
-static int bind_host_file(int root, const char *host, error **err)
+/* The host's file src, read-only, at path over the image's (or the
+ * stub).  An image whose file is not a regular one (a dangling link)
+ * keeps it. */
+static int bind_host_file(int root, const char *path, const char *src, error **err)
 {
-	cleanup_fd int fd = open_in_root(root, host + 1, 0);
+	cleanup_fd int fd = open_in_root(root, path + 1, 0);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
-	if (mount_on(fd, host, NULL, MS_BIND, NULL) < 0 || remount_ro(root, host + 1) < 0)
-		return error_make(err, errno, "cannot bind the host's %s into the container", host);
+	if (mount_on(fd, src, NULL, MS_BIND, NULL) < 0 || remount_ro(root, path + 1) < 0)
+		return error_make(err, errno, "cannot bind %s at %s in the container", src, path);
 	return 0;
 }
 
@@ -510,9 +511,10 @@ int ctr_root_setup(const struct ctr_ctx *c, error **err)
 	if (ret >= 0)
 		mount_sys(root);
 	if (ret >= 0 && c->host_resolv)
-		ret = bind_host_file(root, "/etc/resolv.conf", err);
+		ret = bind_host_file(root, "/etc/resolv.conf",
+				     c->resolv ? c->resolv : "/etc/resolv.conf", err);
 	if (ret >= 0 && c->host_hosts)
-		ret = bind_host_file(root, "/etc/hosts", err);
+		ret = bind_host_file(root, "/etc/hosts", "/etc/hosts", err);
 	for (size_t i = 0; ret >= 0 && i < c->spec->nmounts; i++)
 		ret = bind_volume(root, &c->spec->mounts[i], err);
 	return ret < 0 ? ret : pivot(c, root, err);

@@ -940,6 +940,76 @@ START_TEST(exec_joins)
 }
 END_TEST
 
+START_TEST(exec_interrupted)
+{
+	open_image(IMG_FULL);
+	struct ctr_spec tmpl = {0};
+	pid_t runner, init = start_container("exec sleep 100", &tmpl, &runner);
+	sigset_t set, old;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pthread_t t;
+	pthread_create(&t, NULL, interrupter, &p[0]);
+	char *argv[] = {"/bin/sh", "-c", "echo started; exec sleep 60", NULL};
+	struct ctr_exec_spec es = {
+	    .argv = argv, .envp = default_env, .stdin_fd = -1, .stdout_fd = p[1], .stderr_fd = 2};
+	int status = -1;
+	error *err = NULL;
+	time_t t0 = time(NULL);
+	int rc = ctr_exec(init, &es, &status, &err);
+	close(p[1]);
+	pthread_join(t, NULL);
+	close(p[0]);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ck_assert_int_eq(rc, -EINTR);
+	ck_assert_int_lt(time(NULL) - t0, 10);
+	error_free(err);
+	err = NULL;
+	/* the exec'd command is gone, the container runs on */
+	char out[4096];
+	ck_assert_int_eq(exec_sh(init, NULL, "ps -o comm | grep -c sleep", out, sizeof(out), &err),
+			 0);
+	ck_assert_str_eq(out, "1\n");
+	ck_assert_int_eq(stop_container(init, runner), 128 + 9);
+}
+END_TEST
+
+static void read_all(int s, char *out, size_t size);
+
+START_TEST(exec_permission)
+{
+	open_image(IMG_FULL);
+	struct ctr_spec tmpl = {0};
+	pid_t runner, init = start_container("exec sleep 100", &tmpl, &runner);
+	int p[2];
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char out[256];
+		error *err = NULL;
+		if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
+			_exit(100);
+		int rc = exec_sh(init, NULL, "true", out, sizeof(out), &err);
+		dprintf(p[1], "%d %s", rc, err ? err->msg : "");
+		_exit(0);
+	}
+	close(p[1]);
+	char msg[512];
+	read_all(p[0], msg, sizeof(msg));
+	waitpid(pid, NULL, 0);
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "%d cannot join the container of pid %d: permission denied: run as the user who "
+		 "started it, or as root",
+		 -EACCES, (int)init);
+	ck_assert_str_eq(msg, want);
+	ck_assert_int_eq(stop_container(init, runner), 128 + 9);
+}
+END_TEST
+
 /* ------------------------------------------------------------ ports */
 
 static unsigned free_port(int type)
@@ -1512,6 +1582,8 @@ static Suite *ctr_suite(void)
 	tcase_add_test(tc, volumes);
 	tcase_add_test(tc, volume_errors);
 	tcase_add_test(tc, exec_joins);
+	tcase_add_test(tc, exec_interrupted);
+	tcase_add_test(tc, exec_permission);
 	tcase_add_test(tc, ports_published);
 	tcase_add_test(tc, port_in_use);
 	tcase_add_test(tc, udp_port);

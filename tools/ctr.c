@@ -692,7 +692,11 @@ static int private_resolv(struct run *r, error **err)
 				  r->c.spec->work_dir);
 	}
 	cleanup_file FILE *f = fdopen(fd, "w");
-	fchmod(fd, 0644);
+	if (!f) {
+		close(fd);
+		return error_make(err, errno, "cannot write '%s'", r->c.resolv);
+	}
+	fchmod(fd, 0644); /* for every user of the container */
 	fputs("nameserver 10.0.2.3\n", f);
 	while (host && getline(&line, &cap, host) > 0)
 		if (!strncmp(line, "search", 6) || !strncmp(line, "domain", 6) ||

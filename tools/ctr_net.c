@@ -30,6 +30,7 @@
 #include "util.h"
 
 #define UDP_IDLE_SECONDS   60
+#define UDP_MAX_CLIENTS	   512
 #define SLIRP_TIMEOUT_MS   10000
 #define CONNECT_TIMEOUT_MS 5000
 
@@ -417,6 +418,8 @@ static struct udp_map *udp_find(struct proxy *px, size_t i, const struct sockadd
 		if (px->maps[k].listener == (int)i && px->maps[k].peer_len == len &&
 		    !memcmp(&px->maps[k].peer, peer, len))
 			return &px->maps[k];
+	if (px->nmaps >= UDP_MAX_CLIENTS)
+		return NULL; /* a flood of addresses must not exhaust descriptors */
 	int fd = inside(px, &px->spec->ports[i]);
 	if (fd < 0)
 		return NULL;

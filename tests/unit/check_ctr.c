@@ -940,6 +940,53 @@ START_TEST(exec_joins)
 }
 END_TEST
 
+struct tty_exec {
+	pid_t init;
+	int slave, status, rc;
+	error *err;
+};
+
+static void *tty_exec_thread(void *arg)
+{
+	struct tty_exec *t = arg;
+	char *argv[] = {"/bin/sh", "-c", "test -t 0 && echo isatty; read x; echo got $x; sleep 100",
+			NULL};
+	struct ctr_exec_spec es = {.argv = argv,
+				   .envp = default_env,
+				   .stdin_fd = t->slave,
+				   .stdout_fd = t->slave,
+				   .stderr_fd = t->slave,
+				   .tty = 1};
+	t->rc = ctr_exec(t->init, &es, &t->status, &t->err);
+	return NULL;
+}
+
+START_TEST(exec_tty)
+{
+	open_image(IMG_FULL);
+	struct ctr_spec tmpl = {0};
+	pid_t runner, init = start_container("exec sleep 100", &tmpl, &runner);
+	struct tty_exec t = {.init = init, .status = -1};
+	int master;
+	char buf[4096];
+	ck_assert_int_eq(openpty(&master, &t.slave, NULL, NULL, NULL), 0);
+	fcntl(master, F_SETFD, FD_CLOEXEC);
+	fcntl(t.slave, F_SETFD, FD_CLOEXEC);
+	pthread_t th;
+	pthread_create(&th, NULL, tty_exec_thread, &t);
+	read_until(master, "isatty\r\n", buf, sizeof(buf));
+	ck_assert_int_eq(write(master, "there\n", 6), 6);
+	read_until(master, "got there\r\n", buf, sizeof(buf));
+	ck_assert_int_eq(write(master, "\x03", 1), 1); /* Ctrl-C ends sleep 100 */
+	pthread_join(th, NULL);
+	close(master);
+	close(t.slave);
+	ck_assert_msg(t.rc == 0, "%s", t.err ? t.err->msg : "");
+	ck_assert_int_eq(t.status, 130);
+	ck_assert_int_eq(stop_container(init, runner), 128 + 9);
+}
+END_TEST
+
 START_TEST(exec_interrupted)
 {
 	open_image(IMG_FULL);
@@ -1583,6 +1630,7 @@ static Suite *ctr_suite(void)
 	tcase_add_test(tc, volume_errors);
 	tcase_add_test(tc, exec_joins);
 	tcase_add_test(tc, exec_interrupted);
+	tcase_add_test(tc, exec_tty);
 	tcase_add_test(tc, exec_permission);
 	tcase_add_test(tc, ports_published);
 	tcase_add_test(tc, port_in_use);

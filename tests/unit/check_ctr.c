@@ -1563,15 +1563,16 @@ START_TEST(rootless_errors)
 }
 END_TEST
 
-/* As NOBODY: a volume, a published port, exec into the running container. */
+/* As NOBODY: volumes (one read-only), a published port, exec into the
+ * running container. */
 static void rootless_container(const char *vol, unsigned port)
 {
 	if (setgroups(0, NULL) || setgid(NOBODY) || setuid(NOBODY))
 		_exit(100);
-	const struct ctr_mount m = {vol, "/vol", 0};
+	const struct ctr_mount m[] = {{vol, "/vol", 0}, {vol, "/ro", 1}};
 	const struct ctr_port p = {.host_ip = "127.0.0.1", .host_port = port, .ctr_port = 80};
 	struct ctr_spec tmpl = {
-	    .net = CTR_NET_PRIVATE, .ports = &p, .nports = 1, .mounts = &m, .nmounts = 1};
+	    .net = CTR_NET_PRIVATE, .ports = &p, .nports = 1, .mounts = m, .nmounts = 2};
 	pid_t runner, init = start_container("echo hi > /vol/a; mkdir /www; echo hello > "
 					     "/www/index.html; exec httpd -f -p 80 -h /www",
 					     &tmpl, &runner);
@@ -1583,10 +1584,12 @@ static void rootless_container(const char *vol, unsigned port)
 			usleep(20000);
 	}
 	ck_assert_msg(strstr(out, "\r\n\r\nhello\n"), "%s", out);
-	int rc =
-	    exec_sh(init, NULL, "cat /vol/a; id -u; touch /y; ps -o comm", out, sizeof(out), &err);
+	int rc = exec_sh(init, NULL,
+			 "cat /vol/a; id -u; touch /y; touch /ro/z 2>/dev/null || echo ro;"
+			 "ps -o comm",
+			 out, sizeof(out), &err);
 	ck_assert_msg(rc == 0, "%d %s", rc, err ? err->msg : out);
-	ck_assert_msg(!strncmp(out, "hi\n0\nCOMMAND\nlayerfs-init\nhttpd\n", 32) &&
+	ck_assert_msg(!strncmp(out, "hi\n0\nro\nCOMMAND\nlayerfs-init\nhttpd\n", 35) &&
 			  !strstr(out, "check_ctr") && !strstr(out, "slirp") &&
 			  !strstr(out, "proxy"),
 		      "%s", out);

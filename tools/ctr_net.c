@@ -241,16 +241,15 @@ int ctr_net_have_slirp(char *path, size_t size)
 static _Noreturn void slirp_exec(char **argv, int ready, int exit_fd)
 {
 	static const int reset[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-	int keep[] = {ready, exit_fd};
 	sigset_t none;
 	for (size_t i = 0; i < sizeof(reset) / sizeof(reset[0]); i++)
 		signal(reset[i], SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	int null = open("/dev/null", O_RDWR);
-	if (null >= 0 && (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0))
+	int keep[] = {0, 1, 2, ready, exit_fd}, null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
 		_exit(127);
-	close_except(keep, 2);
+	close_except(keep, 5);
 	fcntl(ready, F_SETFD, 0);
 	fcntl(exit_fd, F_SETFD, 0);
 	setpgid(0, 0);
@@ -260,7 +259,7 @@ static _Noreturn void slirp_exec(char **argv, int ready, int exit_fd)
 	_exit(127);
 }
 
-static int slirp_wait_ready(struct ctr_netstate *n, int ready, error **err)
+static int slirp_wait_ready(int ready, error **err)
 {
 	struct pollfd p = {ready, POLLIN, 0};
 	char b;
@@ -275,12 +274,34 @@ static int slirp_wait_ready(struct ctr_netstate *n, int ready, error **err)
 			  r == 0 ? " in time" : "");
 }
 
+/* pipe2(O_CLOEXEC) with both ends above 2: slirp4netns's stdio is set up
+ * after they are numbered in its arguments. */
+static int pipe_above_stdio(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		if (p[i] > 2)
+			continue;
+		int fd = fcntl(p[i], F_DUPFD_CLOEXEC, 3);
+		close(p[i]);
+		p[i] = fd;
+	}
+	if (p[0] >= 0 && p[1] >= 0)
+		return 0;
+	if (p[0] >= 0)
+		close(p[0]);
+	if (p[1] >= 0)
+		close(p[1]);
+	return -1;
+}
+
 static int slirp_start(struct ctr_netstate *n, const char *slirp, pid_t holder, error **err)
 {
 	int ready[2], ex[2];
-	if (pipe2(ready, O_CLOEXEC) < 0)
+	if (pipe_above_stdio(ready) < 0)
 		return error_make(err, errno, "cannot create a pipe");
-	if (pipe2(ex, O_CLOEXEC) < 0) {
+	if (pipe_above_stdio(ex) < 0) {
 		close(ready[0]);
 		close(ready[1]);
 		return error_make(err, errno, "cannot create a pipe");
@@ -300,7 +321,7 @@ static int slirp_start(struct ctr_netstate *n, const char *slirp, pid_t holder, 
 	close(ex[0]);
 	n->slirp_exit = ex[1];
 	int ret = n->slirp < 0 ? error_make(err, e, "cannot run %s", slirp)
-			       : slirp_wait_ready(n, ready[0], err);
+			       : slirp_wait_ready(ready[0], err);
 	close(ready[0]);
 	return ret;
 }

@@ -115,7 +115,8 @@ static _Noreturn void helper_main(int sock)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_NAME, "layerfs-ports");
-	close_except(&sock, 1);
+	const int keep[] = {2, sock}; /* stderr, for a sanitizer's reports */
+	close_except(keep, 2);
 	struct port_req q;
 	while (recv(sock, &q, sizeof(q), 0) == sizeof(q)) {
 		int fd = connect_inside(&q);
@@ -522,10 +523,11 @@ static _Noreturn void proxy_main(struct ctr_netstate *n, const struct ctr_spec *
 	if (getppid() != caller)
 		_exit(0);
 	signal(SIGPIPE, SIG_IGN);
-	int *keep = lfs_xcalloc(n->n + 1, sizeof(int));
+	int *keep = lfs_xcalloc(n->n + 2, sizeof(int));
 	memcpy(keep, n->listen, n->n * sizeof(int));
 	keep[n->n] = n->helper;
-	close_except(keep, n->n + 1);
+	keep[n->n + 1] = 2; /* stderr, for a sanitizer's reports */
+	close_except(keep, n->n + 2);
 	free(keep);
 	struct proxy px = {.spec = s, .n = n};
 	static char buf[65536];

@@ -1174,9 +1174,9 @@ START_TEST(ports_published)
 	ck_assert_msg(strstr(out, "200 OK") && strstr(out, "\r\n\r\nhello\n"), "%s", out);
 	pid_t proxy = find_child(runner, "layerfs-proxy");
 	ck_assert_int_gt(proxy, 0);
-	/* the proxy holds the listening socket and the helper's, no more
+	/* the proxy holds stderr, the listening socket and the helper's, no more
 	 * once the connections it copies for are closed */
-	ck_assert_int_eq(settled_fds(proxy, 2), 2);
+	ck_assert_int_eq(settled_fds(proxy, 3), 3);
 	int c[50];
 	for (int i = 0; i < 50; i++)
 		c[i] = connect_port(port);
@@ -1193,7 +1193,7 @@ START_TEST(ports_published)
 			ck_assert_int_eq(write(s, get, 5), 5);
 		close(s);
 	}
-	ck_assert_int_eq(settled_fds(proxy, 2), 2);
+	ck_assert_int_eq(settled_fds(proxy, 3), 3);
 	ck_assert_int_eq(stop_container(init, runner), 128 + 9);
 	/* the port is free again */
 	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -111,7 +111,9 @@ struct ctr_spec {
 	int stdout_fd;          /* -1: /dev/null */
 	int stderr_fd;          /* -1: /dev/null */
 	/* stdin_fd is the slave of a pty: the command runs in a new session
-	 * with it as its controlling terminal (Ctrl-C reaches it as SIGINT). */
+	 * with it as its controlling terminal (Ctrl-C reaches it as SIGINT).
+	 * It must not be the caller's own terminal (a terminal has one
+	 * session): open a pty, relay the caller's terminal to its master. */
 	int tty;
 	const struct ctr_mount *mounts;
 	size_t nmounts;
@@ -151,7 +153,12 @@ int ctr_run(const struct ctr_spec *spec, int *status, error **err);
  * is init_pid (joins its user, mount, PID, UTS, IPC and network
  * namespaces and its root), as ctr_run runs its command (user, cwd, env,
  * stdio, tty), and waits for it.  *status as ctr_run.  Errors: the
- * container is not running (-ESRCH), permission (naming what to do). */
+ * container is not running (-ESRCH), permission (naming what to do).
+ * init_pid is on_started's (the caller's PID namespace); a pid that is no
+ * longer a layerfs init is -ESRCH.  Signals as ctr_run: the caller's
+ * SIGINT/SIGTERM/SIGHUP kill the command (not the container) and make
+ * this return -EINTR.  With tty, the pty is the command's terminal but is
+ * not at /dev/console (that is the run's), so ttyname() finds no name. */
 struct ctr_exec_spec {
 	char *const *argv;
 	char *const *envp;

@@ -464,6 +464,28 @@ static int bind_host_file(int root, const char *path, const char *src, error **e
 	return 0;
 }
 
+/* A mount point the holder's stub does not show: dst is on a file system
+ * init mounted (the /dev tmpfs), made here, where it goes with the run. */
+static int tmpfs_point(int root, int src, const char *dst)
+{
+	cleanup_free char *parent = lfs_xstrdup(dst);
+	char *slash = strrchr(parent, '/');
+	struct stat st;
+	*slash = '\0';
+	cleanup_fd int dir = open_in_root(root, *parent ? parent : "/", O_DIRECTORY);
+	if (dir < 0 || fstat(src, &st) < 0)
+		return -1;
+	int dir_src = S_ISDIR(st.st_mode);
+	int fd = dir_src ? mkdirat(dir, slash + 1, 0755)
+			 : openat(dir, slash + 1,
+				  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -1;
+	if (!dir_src)
+		close(fd);
+	return open_in_root(root, dst, 0);
+}
+
 /* -v: the host's file or directory at m->dst (its stub made by the
  * holder), read-only when asked. */
 static int bind_volume(int root, const struct ctr_mount *m, error **err)
@@ -472,6 +494,8 @@ static int bind_volume(int root, const struct ctr_mount *m, error **err)
 	if (src < 0)
 		return error_make(err, errno, "volume source '%s'", m->src);
 	cleanup_fd int dst = open_in_root(root, m->dst, 0);
+	if (dst < 0 && errno == ENOENT)
+		dst = tmpfs_point(root, src, m->dst);
 	if (dst < 0)
 		return error_make(err, errno, "cannot use '%s' in the container as a mount point",
 				  m->dst);

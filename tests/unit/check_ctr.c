@@ -756,13 +756,16 @@ START_TEST(volumes)
 	FILE *f = fopen(file, "we");
 	fputs("host file\n", f);
 	fclose(f);
-	const struct ctr_mount m[] = {
-	    {vol, "/mnt/rw", 0}, {vol, "/ro", 1}, {file, "/data/f.txt", 0}, {vol, "/tmp", 0}};
-	struct run r = {.mounts = m, .nmounts = 4};
-	run_ctr(&r, "echo hi > /mnt/rw/a; cat /data/f.txt; cat /ro/a; cat /tmp/a;"
+	const struct ctr_mount m[] = {{vol, "/mnt/rw", 0},
+				      {vol, "/ro", 1},
+				      {file, "/data/f.txt", 0},
+				      {vol, "/tmp", 0},
+				      {file, "/dev/f.txt", 1}};
+	struct run r = {.mounts = m, .nmounts = 5};
+	run_ctr(&r, "echo hi > /mnt/rw/a; cat /data/f.txt /dev/f.txt; cat /ro/a; cat /tmp/a;"
 		    "echo x 2>&1 > /ro/b || echo refused; touch /data/g");
 	ck_assert_msg(r.rc == 0, "%s", r.err ? r.err->msg : "");
-	ck_assert_msg(strstr(r.out, "host file\nhi\nhi\n") &&
+	ck_assert_msg(strstr(r.out, "host file\nhost file\nhi\nhi\n") &&
 			  strstr(r.out, "Read-only file system") && strstr(r.out, "refused\n"),
 		      "%s", r.out);
 	snprintf(p, sizeof(p), "%s/a", vol);
@@ -773,6 +776,7 @@ START_TEST(volumes)
 	ck_assert(!upper_has("mnt"));
 	ck_assert(!upper_has("ro"));
 	ck_assert(!upper_has("data/f.txt"));
+	ck_assert(!upper_has("dev")); /* /dev/f.txt's stub, and /dev copied for it */
 	ck_assert(upper_has("data/g"));
 	ck_assert(!upper_has("tmp")); /* the image's own, untouched */
 	/* without other changes, the directories copied up for a stub go too */

@@ -306,6 +306,8 @@ _Noreturn void ctr_holder(struct ctr_ctx *c)
 		stop_server(c);
 		ctr_stubs_remove(c);
 	}
+	if (c->resolv)
+		unlink(c->resolv); /* the caller may be gone */
 	_exit(code);
 }
 

@@ -1367,6 +1367,34 @@ START_TEST(net_outbound)
 }
 END_TEST
 
+START_TEST(caller_killed_private)
+{
+	open_image(IMG_FULL);
+	unsigned port = free_port(SOCK_STREAM);
+	struct ctr_port p = {.host_ip = "127.0.0.1", .host_port = port, .ctr_port = 80};
+	struct ctr_spec tmpl = {.net = CTR_NET_PRIVATE, .ports = &p, .nports = 1};
+	pid_t runner, init = start_container("exec sleep 100", &tmpl, &runner);
+	ck_assert_int_gt(find_child(runner, "layerfs-proxy"), 0);
+	ck_assert_int_gt(find_child(runner, "slirp4netns"), 0);
+	time_t t0 = time(NULL);
+	kill(runner, SIGKILL);
+	/* As the subreaper we inherit the run's processes: every one exits,
+	 * slirp4netns and the proxy too. */
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	ck_assert_int_lt(time(NULL) - t0, 10);
+	assert_clean();
+	ck_assert_int_ne(kill(init, 0), 0);
+	/* the port is free */
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port),
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	close(s);
+}
+END_TEST
+
 /* ------------------------------------------------------------ rootless */
 
 /* Runs script as uid NOBODY (a forked child) with /dev/fuse at fuse_mode;
@@ -1666,6 +1694,7 @@ static Suite *ctr_suite(void)
 	tcase_add_test(tc, ports_published);
 	tcase_add_test(tc, port_in_use);
 	tcase_add_test(tc, udp_port);
+	tcase_add_test(tc, caller_killed_private);
 	tcase_add_test(tc, net_outbound);
 	tcase_add_test(tc, rootless_run);
 	tcase_add_test(tc, rootless_subids);

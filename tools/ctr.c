@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,7 +29,6 @@
 #include "util.h"
 
 /* ------------------------------------------------------------ status pipe */
-
 
 /* One record: code, message length, message — at most PIPE_BUF bytes, so
  * that the write is atomic and records of several writers never mix. */
@@ -93,8 +93,8 @@ static int userns_error(error **err, int e)
 {
 	if (read_sysctl("/proc/sys/kernel/unprivileged_userns_clone") == 0)
 		return error_fail(err, e,
-				 "user namespaces are disabled: sysctl "
-				 "kernel.unprivileged_userns_clone=1, or run as root");
+				  "user namespaces are disabled: sysctl "
+				  "kernel.unprivileged_userns_clone=1, or run as root");
 	if (read_sysctl("/proc/sys/user/max_user_namespaces") == 0)
 		return error_fail(
 		    err, e,
@@ -102,8 +102,8 @@ static int userns_error(error **err, int e)
 		    "or run as root");
 	if (read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == 1)
 		return error_fail(err, e,
-				 "unprivileged user namespaces are restricted by AppArmor: sysctl "
-				 "kernel.apparmor_restrict_unprivileged_userns=0, or run as root");
+				  "unprivileged user namespaces are restricted by AppArmor: sysctl "
+				  "kernel.apparmor_restrict_unprivileged_userns=0, or run as root");
 	return error_make(err, e, "cannot create a user namespace");
 }
 
@@ -118,8 +118,6 @@ static int enter_userns(struct ctr_ctx *c, error **err)
 	char b = 'u';
 	if (write(c->sync_fd, &b, 1) != 1 || read(c->sync_fd, &b, 1) != 1)
 		return error_fail(err, EIO, "the user namespace's id maps were not set up");
-	close(c->sync_fd);
-	c->sync_fd = -1;
 	return 0;
 }
 
@@ -137,6 +135,19 @@ static int loopback_up(error **err)
 	return 0;
 }
 
+/* CTR_NET_PRIVATE: the port helper, then slirp4netns, which the caller
+ * starts on our network namespace while we wait. */
+static int private_net(struct ctr_ctx *c, error **err)
+{
+	int ret = ctr_net_helper(c, err);
+	char b = 'n';
+	if (ret < 0)
+		return ret;
+	if (write(c->sync_fd, &b, 1) != 1 || read(c->sync_fd, &b, 1) != 1)
+		return error_fail(err, EIO, "the container's network was not set up");
+	return 0;
+}
+
 static int enter_namespaces(struct ctr_ctx *c, error **err)
 {
 	int ret = c->rootless ? enter_userns(c, err) : 0;
@@ -145,7 +156,7 @@ static int enter_namespaces(struct ctr_ctx *c, error **err)
 	/* If the caller dies, the container is stopped and unmounted. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != c->caller)
 		return error_fail(err, ESRCH, "the caller exited before the container started");
-	int net = c->spec->net == CTR_NET_NONE;
+	int net = c->spec->net == CTR_NET_NONE || c->spec->net == CTR_NET_PRIVATE;
 	if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (net ? CLONE_NEWNET : 0)) < 0)
 		return error_make(err, errno,
 				  "cannot create the container's namespaces (mount, UTS, IPC%s)",
@@ -156,7 +167,12 @@ static int enter_namespaces(struct ctr_ctx *c, error **err)
 	const char *host = c->spec->hostname ? c->spec->hostname : "layerfs";
 	if (sethostname(host, strlen(host)) < 0)
 		return error_make(err, errno, "cannot set the container's hostname '%s'", host);
-	return net ? loopback_up(err) : 0;
+	ret = net ? loopback_up(err) : 0;
+	if (ret >= 0 && c->spec->net == CTR_NET_PRIVATE)
+		ret = private_net(c, err);
+	if (c->sync_fd >= 0)
+		close(steal_fd(&c->sync_fd));
+	return ret;
 }
 
 struct server_arg {
@@ -174,6 +190,8 @@ static void server_started(void *arg)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close(a->c->status_fd);
+	if (a->c->started_fd >= 0)
+		close(a->c->started_fd);
 	const int stdio[] = {a->c->spec->stdin_fd, a->c->spec->stdout_fd, a->c->spec->stderr_fd};
 	for (int i = 0; i < 3; i++)
 		if (stdio[i] > 2)
@@ -220,9 +238,7 @@ static int make_stubs(struct ctr_ctx *c, error **err)
 	return ctr_stubs_make(c, root, err);
 }
 
-/* Waits for init; SIGINT/SIGTERM/SIGHUP (from the caller, the terminal or
- * the caller's death) kill the whole PID namespace. */
-static int wait_init(pid_t pid, const sigset_t *set)
+int ctr_wait_child(pid_t pid, const sigset_t *set)
 {
 	for (;;) {
 		int sig = sigwaitinfo(set, NULL), ws;
@@ -244,7 +260,8 @@ static int run_init(struct ctr_ctx *c, const sigset_t *set, error **err)
 		return error_make(err, errno, "cannot start the container's init");
 	if (pid == 0)
 		ctr_init(c);
-	return wait_init(pid, set);
+	close(steal_fd(&c->started_fd)); /* init's only: its death hangs it up */
+	return ctr_wait_child(pid, set);
 }
 
 /* Unmounts the root and reaps the server: once it has exited, every
@@ -281,10 +298,16 @@ _Noreturn void ctr_holder(struct ctr_ctx *c)
 	}
 	if (err)
 		ctr_report(c, err);
+	if (c->port_helper > 0) {
+		kill(c->port_helper, SIGKILL);
+		waitpid(c->port_helper, NULL, 0);
+	}
 	if (mounted) {
 		stop_server(c);
 		ctr_stubs_remove(c);
 	}
+	if (c->resolv)
+		unlink(c->resolv); /* the caller may be gone */
 	_exit(code);
 }
 
@@ -296,13 +319,15 @@ struct subid {
 
 struct run {
 	struct ctr_ctx c;
-	int status_rd; /* read end of the status pipe */
-	int sync_fd;   /* rootless: our end of the id-map handshake */
-	int helpers;   /* map with newuidmap/newgidmap */
+	int status_rd;	/* read end of the status pipe */
+	int started_rd; /* our end of init's socket (SO_PASSCRED) */
+	int sync_fd;	/* rootless: our end of the id-map handshake */
+	int helpers;	/* map with newuidmap/newgidmap */
 	struct subid subuid, subgid;
 	char newuidmap[32], newgidmap[32];
 	sigset_t sigs, old_mask;
 	struct sigaction old_chld;
+	struct ctr_netstate net; /* CTR_NET_PRIVATE */
 };
 
 /* The caller's range in /etc/subuid or /etc/subgid: both are keyed by
@@ -353,6 +378,12 @@ static int plan_rootless(struct run *r, error **err)
 		    "or run as root",
 		    strerror(errno));
 	}
+	if (r->c.spec->net == CTR_NET_PRIVATE && access("/dev/net/tun", R_OK | W_OK) < 0)
+		return error_fail(
+		    err, errno,
+		    "/dev/net/tun: %s: slirp4netns needs it for the private network: "
+		    "make it usable by your user (chmod 0666 /dev/net/tun) or run as root",
+		    strerror(errno));
 	char buf[1024];
 	struct passwd pw, *res = NULL;
 	getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res);
@@ -382,8 +413,8 @@ static int run_helper(const char *tool, pid_t pid, unsigned id, const struct sub
 		;
 	if (w < 0 || !WIFEXITED(ws) || WEXITSTATUS(ws))
 		return error_fail(err, EPERM,
-				 "%s %s failed: check your ranges in /etc/subuid and /etc/subgid",
-				 tool, a[0]);
+				  "%s %s failed: check your ranges in /etc/subuid and /etc/subgid",
+				  tool, a[0]);
 	return 0;
 }
 
@@ -430,6 +461,22 @@ static int map_ids(struct run *r, pid_t pid, error **err)
 	return ret;
 }
 
+/* CTR_NET_PRIVATE: once the holder is in its network namespace,
+ * slirp4netns and the port proxy. */
+static int net_sync(struct run *r, pid_t pid, error **err)
+{
+	char b;
+	ssize_t n;
+	while ((n = read(r->sync_fd, &b, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1)
+		return 0; /* the holder failed first: its report says why */
+	int ret = ctr_net_start(&r->net, r->c.spec, pid, err);
+	if (ret >= 0 && write(r->sync_fd, "g", 1) != 1)
+		ret = error_make(err, errno, "cannot resume the container process");
+	return ret;
+}
+
 /* Until the holder exits, SIGINT/SIGTERM/SIGHUP are taken from a
  * signalfd (and passed on as SIGTERM) unless the caller ignores them, and
  * SIGCHLD is not ignored. */
@@ -462,6 +509,23 @@ static int pump_output(const struct ctr_spec *s)
 	return n > 0 || (n < 0 && errno == EINTR);
 }
 
+/* Init said it runs: its pid, as the kernel translated it for us. */
+static void started(struct run *r)
+{
+	char b, cbuf[CMSG_SPACE(sizeof(struct ucred))];
+	struct iovec iov = {&b, 1};
+	struct msghdr m = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	ssize_t n = recvmsg(r->started_rd, &m, MSG_CMSG_CLOEXEC);
+	struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&m) : NULL;
+	close(steal_fd(&r->started_rd));
+	if (!cm || cm->cmsg_type != SCM_CREDENTIALS || !r->c.spec->on_started)
+		return;
+	struct ucred cred;
+	memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+	r->c.spec->on_started(r->c.spec->on_started_arg, cred.pid);
+}
+
 /* Returns 0 with *ws, or -errno; *caught: the first signal the caller got. */
 static int wait_holder(struct run *r, pid_t pid, int *ws, int *caught)
 {
@@ -472,10 +536,15 @@ static int wait_holder(struct run *r, pid_t pid, int *ws, int *caught)
 	if (out >= 0)
 		fcntl(out, F_SETFL, fcntl(out, F_GETFL) | O_NONBLOCK);
 	while (pfd >= 0 && sfd >= 0) {
-		struct pollfd p[3] = {{pfd, POLLIN, 0}, {sfd, POLLIN, 0}, {out, POLLIN, 0}};
-		if (poll(p, out >= 0 ? 3 : 2, -1) < 0 && errno != EINTR)
+		struct pollfd p[4] = {{pfd, POLLIN, 0},
+				      {sfd, POLLIN, 0},
+				      {r->started_rd, POLLIN, 0},
+				      {out, POLLIN, 0}};
+		if (poll(p, 4, -1) < 0 && errno != EINTR)
 			break;
-		if (out >= 0 && (p[2].revents & (POLLIN | POLLHUP)) && !pump_output(s))
+		if (p[2].revents)
+			started(r);
+		if (out >= 0 && (p[3].revents & (POLLIN | POLLHUP)) && !pump_output(s))
 			out = -1; /* EOF: every writer is gone */
 		struct signalfd_siginfo si;
 		if ((p[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -507,10 +576,11 @@ static int run_result(struct run *r, int ret, int ws, int caught, int *status, e
 	}
 	if (caught)
 		return error_fail(err, EINTR, "interrupted by SIG%s: the container was stopped",
-				 sigabbrev_np(caught));
+				  sigabbrev_np(caught));
 	if (WIFSIGNALED(ws))
-		return error_fail(err, EIO, "the container's holder process was killed by signal %d",
-				 WTERMSIG(ws));
+		return error_fail(err, EIO,
+				  "the container's holder process was killed by signal %d",
+				  WTERMSIG(ws));
 	*status = WEXITSTATUS(ws);
 	return 0;
 }
@@ -526,21 +596,70 @@ static int run_holder(struct run *r, int *status, error **err)
 	}
 	if (pid == 0) {
 		close(r->status_rd);
+		close(r->started_rd);
+		ctr_net_close(&r->net);
 		if (r->sync_fd >= 0)
 			close(r->sync_fd);
 		ctr_holder(&r->c);
 	}
 	close(steal_fd(&r->c.status_fd));
+	close(steal_fd(&r->c.started_fd));
 	if (r->c.sync_fd >= 0)
 		close(steal_fd(&r->c.sync_fd));
+	if (r->c.port_fd >= 0)
+		close(steal_fd(&r->c.port_fd));
 	int ret = r->c.rootless ? map_ids(r, pid, err) : 0;
+	if (ret >= 0 && r->c.spec->net == CTR_NET_PRIVATE)
+		ret = net_sync(r, pid, err);
 	if (r->sync_fd >= 0)
 		close(steal_fd(&r->sync_fd)); /* without a go, the holder gives up */
 	int ws = 0, caught = 0, w = wait_holder(r, pid, &ws, &caught);
+	ctr_net_stop(&r->net);
 	signals_restore(r);
 	if (ret >= 0 && w < 0)
 		ret = error_make(err, -w, "cannot wait for the container process");
 	return run_result(r, ret, ws, caught, status, err);
+}
+
+static int above_stdio(int fd);
+static void run_release(struct run *r);
+
+int ctr_supervise(const struct ctr_ctx *c, ctr_child_fn *child, const void *arg, int *status,
+		  error **err)
+{
+	struct run r = {.c = *c,
+			.status_rd = -1,
+			.started_rd = -1,
+			.sync_fd = -1,
+			.net = {.helper = -1, .slirp_exit = -1}};
+	r.c.status_fd = r.c.sync_fd = r.c.started_fd = r.c.port_fd = -1;
+	r.c.mnt = NULL;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return error_make(err, errno, "cannot create a pipe");
+	r.status_rd = above_stdio(p[0]);
+	r.c.status_fd = above_stdio(p[1]);
+	int ret = 0;
+	if (r.status_rd < 0 || r.c.status_fd < 0)
+		ret = error_make(err, errno, "cannot set up the status pipe");
+	signals_block(&r);
+	pid_t pid = ret < 0 ? -1 : fork();
+	if (pid == 0) {
+		close(r.status_rd);
+		child(&r.c, arg);
+		_exit(127);
+	}
+	if (ret >= 0 && pid < 0)
+		ret = error_make(err, errno, "cannot start a process");
+	close(steal_fd(&r.c.status_fd));
+	int ws = 0, caught = 0, w = pid > 0 ? wait_holder(&r, pid, &ws, &caught) : 0;
+	signals_restore(&r);
+	if (ret >= 0 && w < 0)
+		ret = error_make(err, -w, "cannot wait for the process in the container");
+	if (pid > 0)
+		ret = run_result(&r, ret, ws, caught, status, err);
+	run_release(&r);
+	return ret;
 }
 
 /* Moves fd above the standard ones, so that the command's stdio set-up
@@ -561,14 +680,54 @@ static int make_pipes(struct run *r, error **err)
 		return error_make(err, errno, "cannot create a pipe");
 	r->status_rd = above_stdio(p[0]);
 	r->c.status_fd = above_stdio(p[1]);
-	if (r->c.rootless) {
+	int one = 1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p) < 0)
+		return error_make(err, errno, "cannot create a socket pair");
+	r->started_rd = above_stdio(p[0]);
+	r->c.started_fd = above_stdio(p[1]);
+	if (setsockopt(r->started_rd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0)
+		return error_make(err, errno, "cannot set up the container's start socket");
+	if (r->c.rootless || r->c.spec->net == CTR_NET_PRIVATE) {
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p) < 0)
 			return error_make(err, errno, "cannot create a socket pair");
 		r->sync_fd = above_stdio(p[0]);
 		r->c.sync_fd = above_stdio(p[1]);
 	}
-	if (r->status_rd < 0 || r->c.status_fd < 0 || (r->c.rootless && r->c.sync_fd < 0))
+	if (r->status_rd < 0 || r->c.status_fd < 0 || r->started_rd < 0 || r->c.started_fd < 0 ||
+	    ((r->c.rootless || r->c.spec->net == CTR_NET_PRIVATE) && r->c.sync_fd < 0))
 		return error_make(err, errno, "cannot set up the container's pipes");
+	return 0;
+}
+
+/* CTR_NET_PRIVATE: the host's name servers may be on its loopback, out
+ * of reach: the container asks slirp4netns's DNS, with the host's search
+ * domains and options. */
+static int private_resolv(struct run *r, error **err)
+{
+	cleanup_file FILE *host = fopen("/etc/resolv.conf", "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	r->c.resolv = lfs_xasprintf("%s/ctr-resolv.XXXXXX", r->c.spec->work_dir);
+	int fd = mkostemp(r->c.resolv, O_CLOEXEC);
+	if (fd < 0) {
+		free(steal_pointer(&r->c.resolv));
+		return error_make(err, errno, "cannot create a resolv.conf in work dir '%s'",
+				  r->c.spec->work_dir);
+	}
+	cleanup_file FILE *f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		return error_make(err, errno, "cannot write '%s'", r->c.resolv);
+	}
+	fchmod(fd, 0644); /* for every user of the container */
+	fputs("nameserver 10.0.2.3\n", f);
+	while (host && getline(&line, &cap, host) > 0)
+		if (!strncmp(line, "search", 6) || !strncmp(line, "domain", 6) ||
+		    !strncmp(line, "options", 7))
+			fputs(line, f);
+	if (fflush(f) != 0)
+		return error_make(err, errno, "cannot write '%s'", r->c.resolv);
+	r->c.host_resolv = 1;
 	return 0;
 }
 
@@ -584,7 +743,33 @@ static int prepare(struct run *r, error **err)
 		return error_make(err, e, "cannot create the root's mount point in work dir '%s'",
 				  s->work_dir);
 	}
-	return make_pipes(r, err);
+	int ret = make_pipes(r, err);
+	if (ret >= 0 && s->net == CTR_NET_PRIVATE)
+		ret = ctr_net_prepare(&r->net, s, &r->c.port_fd, err);
+	if (ret >= 0 && s->net == CTR_NET_PRIVATE)
+		ret = private_resolv(r, err);
+	return ret;
+}
+
+/* A volume's paths: absolute, the destination without "." or ".." (its
+ * stubs are recorded by path) and not the root itself. */
+static int check_mount(const struct ctr_mount *m, error **err)
+{
+	struct stat st;
+	if (!m->src || m->src[0] != '/' || !m->dst || m->dst[0] != '/')
+		return error_fail(err, EINVAL, "volume '%s:%s': both paths must be absolute",
+				  m->src ? m->src : "", m->dst ? m->dst : "");
+	if (stat(m->src, &st) < 0)
+		return error_make(err, errno, "volume source '%s'", m->src);
+	cleanup_free char *d = lfs_xstrdup(m->dst);
+	int parts = 0;
+	for (char *save, *n = strtok_r(d, "/", &save); n; n = strtok_r(NULL, "/", &save), parts++)
+		if (!strcmp(n, ".") || !strcmp(n, ".."))
+			return error_fail(err, EINVAL, "volume destination '%s' has '%s' in it",
+					  m->dst, n);
+	if (!parts)
+		return error_fail(err, EINVAL, "a volume cannot be mounted at '/'");
+	return 0;
 }
 
 static int check_spec(const struct ctr_spec *s, error **err)
@@ -593,20 +778,38 @@ static int check_spec(const struct ctr_spec *s, error **err)
 		return error_fail(err, EINVAL, "no command to run");
 	if (s->cwd && s->cwd[0] != '/')
 		return error_fail(err, EINVAL, "working directory '%s' is not an absolute path",
-				 s->cwd);
+				  s->cwd);
 	if (!s->upper_dir || !s->work_dir)
 		return error_fail(err, EINVAL, "no upper or work directory for the container");
+	for (size_t i = 0; i < s->nmounts; i++)
+		if (check_mount(&s->mounts[i], err) < 0)
+			return -EINVAL;
+	char slirp[64];
+	if (s->nports && s->net != CTR_NET_PRIVATE)
+		return error_fail(err, EINVAL,
+				  "ports can only be published with a private network");
+	if (s->net == CTR_NET_PRIVATE && !ctr_net_have_slirp(slirp, sizeof(slirp)))
+		return error_fail(err, ENOENT,
+				  "slirp4netns is not installed: install the slirp4netns package "
+				  "for a private network");
 	return 0;
 }
 
 static void run_release(struct run *r)
 {
-	const int fds[] = {r->status_rd, r->sync_fd, r->c.status_fd, r->c.sync_fd};
+	const int fds[] = {r->status_rd, r->sync_fd,	r->c.status_fd,
+			   r->c.sync_fd, r->started_rd, r->c.started_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
+	ctr_net_stop(&r->net);
+	if (r->c.port_fd >= 0)
+		close(r->c.port_fd);
 	if (r->c.mnt)
 		rmdir(r->c.mnt);
+	if (r->c.resolv)
+		unlink(r->c.resolv);
+	free(r->c.resolv);
 	free(r->c.mnt);
 }
 
@@ -617,9 +820,13 @@ int ctr_run(const struct ctr_spec *spec, int *status, error **err)
 		  .rootless = geteuid() != 0,
 		  .status_fd = -1,
 		  .sync_fd = -1,
+		  .started_fd = -1,
+		  .port_fd = -1,
 		  .caller = getpid()},
 	    .status_rd = -1,
+	    .started_rd = -1,
 	    .sync_fd = -1,
+	    .net = {.helper = -1, .slirp_exit = -1},
 	};
 	int ret = check_spec(spec, err);
 	if (ret >= 0 && r.c.rootless)

@@ -7,7 +7,7 @@
  *     ranges when both exist and the tools are installed — container uid 0
  *     is the caller, 1..N the range — else a single-id map of the caller to
  *     0, with setgroups denied), mount, PID, UTS and IPC; the network is
- *     the host's (spec->net == CTR_NET_HOST);
+ *     the host's (spec->net == CTR_NET_HOST) or a new one (enum ctr_net);
  *  2. in there, mounts the overlay (spec->lower + spec->upper_dir/work_dir,
  *     fs/ovl.h) with FUSE (fs/fuse_ll.h, allow_other so every uid in the
  *     namespace can use it) on a private directory, served by a process
@@ -15,7 +15,9 @@
  *  3. sets up the root: fresh /proc, a minimal /dev (tmpfs with null, zero,
  *     full, random, urandom, tty bound from the host, fd/stdin/stdout/stderr
  *     links, a new devpts instance at /dev/pts with ptmx, tmpfs /dev/shm),
- *     the host's /etc/resolv.conf and /etc/hosts bound read-only, hostname;
+ *     the host's /etc/resolv.conf and /etc/hosts bound read-only, hostname,
+ *     then spec->mounts (with spec->tty, the terminal is also bound at
+ *     /dev/console, where ttyname() finds it);
  *     mount points that the image lacks (/proc, /dev, /etc/hosts, ...) are
  *     created for the run and removed from the upper afterwards, so they
  *     never end up in a committed layer (BuildKit's mount stubs);
@@ -41,6 +43,18 @@
  * dies, the holder stops the container (parent-death signal), unmounts and
  * removes the stubs all the same.
  *
+ * Stopping a running container (the pid on_started gave): SIGTERM (or
+ * SIGINT, SIGHUP, ...) to init_pid is passed on to the command, which may
+ * exit cleanly; SIGKILL to init_pid ends the whole PID namespace at once
+ * (ctr_run then returns 0 with *status 137).  SIGTERM to the process
+ * calling ctr_run stops the container too (ctr_run returns -EINTR).
+ *
+ * CTR_NET_PRIVATE starts, besides: slirp4netns and the port proxy
+ * ("layerfs-proxy"), children of the caller, and the port helper
+ * ("layerfs-ports"), the holder's child inside the container's network;
+ * all stopped before ctr_run returns.  Rootless, slirp4netns needs
+ * /dev/net/tun read-write for the caller (an error says so otherwise).
+ *
  * Rootless without a subordinate range only uid and gid 0 exist: other
  * users fail with a message naming /etc/subuid, and files the image gives
  * to other ids read fine but cannot be written (the kernel refuses writes
@@ -58,6 +72,29 @@
 enum ctr_net {
 	CTR_NET_HOST = 0, /* share the host's network namespace */
 	CTR_NET_NONE,     /* a new network namespace with only lo (up) */
+	/* A new network namespace with lo and outbound access through
+	 * slirp4netns (its tap device, 10.0.2.100/24, DNS 10.0.2.3); ports[]
+	 * are published on the host by a proxy that lives in the caller's
+	 * network namespace and connects inside through a helper process in
+	 * the container's (rootlesskit's "builtin" port driver).  When
+	 * slirp4netns is missing: an error naming the package. */
+	CTR_NET_PRIVATE,
+};
+
+/* -v SRC:DST[:ro]: a host path bound at dst inside the root (created as a
+ * mount stub when missing, removed from the upper afterwards). */
+struct ctr_mount {
+	const char *src; /* host path, absolute */
+	const char *dst; /* absolute path inside the root */
+	int readonly;
+};
+
+/* -p [IP:]HOST:CTR[/udp] */
+struct ctr_port {
+	const char *host_ip; /* NULL: 0.0.0.0 */
+	unsigned host_port;
+	unsigned ctr_port;
+	int udp;
 };
 
 struct ctr_spec {
@@ -82,6 +119,20 @@ struct ctr_spec {
 	int stdin_fd;           /* -1: /dev/null */
 	int stdout_fd;          /* -1: /dev/null */
 	int stderr_fd;          /* -1: /dev/null */
+	/* stdin_fd is the slave of a pty: the command runs in a new session
+	 * with it as its controlling terminal (Ctrl-C reaches it as SIGINT).
+	 * It must not be the caller's own terminal (a terminal has one
+	 * session): open a pty, relay the caller's terminal to its master. */
+	int tty;
+	const struct ctr_mount *mounts;
+	size_t nmounts;
+	const struct ctr_port *ports; /* only with CTR_NET_PRIVATE */
+	size_t nports;
+	/* Called in the caller once the container's init runs, with its pid
+	 * in the caller's PID namespace (what ctr_exec joins, what a stop
+	 * signals); may be NULL. */
+	void (*on_started)(void *arg, pid_t init_pid);
+	void *on_started_arg;
 };
 
 /* Runs spec->argv to completion.  Returns 0 with *status = the command's
@@ -106,5 +157,25 @@ struct ctr_spec {
  * need) meanwhile.  The stdio fds stay open in the caller; the command
  * gets only them (every other fd is closed at execve). */
 int ctr_run(const struct ctr_spec *spec, int *status, error **err);
+
+/* `layerfs exec`: runs a command inside the running container whose init
+ * is init_pid (joins its user, mount, PID, UTS, IPC and network
+ * namespaces and its root), as ctr_run runs its command (user, cwd, env,
+ * stdio, tty), and waits for it.  *status as ctr_run.  Errors: the
+ * container is not running (-ESRCH), permission (naming what to do).
+ * init_pid is on_started's (the caller's PID namespace); a pid that is no
+ * longer a layerfs init is -ESRCH.  Signals as ctr_run: the caller's
+ * SIGINT/SIGTERM/SIGHUP kill the command (not the container) and make
+ * this return -EINTR.  With tty, the pty is the command's terminal but is
+ * not at /dev/console (that is the run's), so ttyname() finds no name. */
+struct ctr_exec_spec {
+	char *const *argv;
+	char *const *envp;
+	const char *cwd;
+	const char *user;
+	int stdin_fd, stdout_fd, stderr_fd;
+	int tty;
+};
+int ctr_exec(pid_t init_pid, const struct ctr_exec_spec *spec, int *status, error **err);
 
 #endif

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -111,6 +113,19 @@ static int setup_stdio(const struct ctr_spec *s, error **err)
 	return 0;
 }
 
+/* With a tty: a session of the command's own whose controlling terminal
+ * is its stdin, so that the terminal's Ctrl-C reaches it (and its process
+ * group) as SIGINT, never init. */
+static int take_tty(const struct ctr_spec *s, error **err)
+{
+	if (!s->tty)
+		return 0;
+	if (setsid() < 0 || ioctl(0, TIOCSCTTY, 0) < 0)
+		return error_make(err, errno, "cannot make stdin (fd %d) the command's terminal",
+				  s->stdin_fd);
+	return 0;
+}
+
 static int switch_user(const struct ctr_ctx *c, const struct user *u, error **err)
 {
 	/* With a single-id map setgroups(2) is refused: gid 0 is all there is. */
@@ -119,11 +134,12 @@ static int switch_user(const struct ctr_ctx *c, const struct user *u, error **er
 	if (setresgid(u->gid, u->gid, u->gid) == 0 && setresuid(u->uid, u->uid, u->uid) == 0)
 		return 0;
 	if (errno == EINVAL)
-		return error_fail(err, EINVAL,
-				 "user '%s' (uid %u, gid %u) does not exist in this rootless "
-				 "container: give your user a range in /etc/subuid and /etc/subgid "
-				 "(and install newuidmap, package uidmap), or run as root",
-				 u->name, (unsigned)u->uid, (unsigned)u->gid);
+		return error_fail(
+		    err, EINVAL,
+		    "user '%s' (uid %u, gid %u) does not exist in this rootless "
+		    "container: give your user a range in /etc/subuid and /etc/subgid "
+		    "(and install newuidmap, package uidmap), or run as root",
+		    u->name, (unsigned)u->uid, (unsigned)u->gid);
 	return error_make(err, errno, "cannot switch to user '%s'", u->name);
 }
 
@@ -131,9 +147,9 @@ static int exec_error(error **err, const char *path, int e)
 {
 	if (e == ENOENT && access(path, F_OK) == 0)
 		return error_fail(err, ENOENT,
-				 "cannot run '%s': its interpreter (#! line or dynamic loader) is "
-				 "missing in the image",
-				 path);
+				  "cannot run '%s': its interpreter (#! line or dynamic loader) is "
+				  "missing in the image",
+				  path);
 	if (e == ENOENT)
 		return error_fail(err, ENOENT, "'%s' not found in the image", path);
 	return error_make(err, e, "cannot run '%s'", path);
@@ -198,7 +214,7 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static _Noreturn void run_command(const struct ctr_ctx *c)
+_Noreturn void ctr_command(const struct ctr_ctx *c)
 {
 	const struct ctr_spec *s = c->spec;
 	struct user u = {0};
@@ -206,7 +222,7 @@ static _Noreturn void run_command(const struct ctr_ctx *c)
 	reset_signals();
 	umask(022);
 	if (resolve_user(s->user, &u, &err) < 0 || enter_cwd(s->cwd, &u, &err) < 0 ||
-	    setup_stdio(s, &err) < 0 || switch_user(c, &u, &err) < 0)
+	    setup_stdio(s, &err) < 0 || take_tty(s, &err) < 0 || switch_user(c, &u, &err) < 0)
 		ctr_die(c, err, 127);
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC); /* no other fd is inherited */
 	exec_command(s, &err);
@@ -232,6 +248,17 @@ static int init_loop(pid_t cmd, const sigset_t *set)
 	}
 }
 
+/* Tells the caller that init runs: the caller's end of the socket has
+ * SO_PASSCRED, so the kernel attaches our pid as the caller sees it. */
+static void announce(const struct ctr_ctx *c)
+{
+	if (c->started_fd < 0)
+		return;
+	ssize_t n = send(c->started_fd, "i", 1, MSG_NOSIGNAL);
+	(void)n; /* the caller is gone: the parent-death signal follows */
+	close(c->started_fd);
+}
+
 _Noreturn void ctr_init(const struct ctr_ctx *c)
 {
 	static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -248,12 +275,13 @@ _Noreturn void ctr_init(const struct ctr_ctx *c)
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
 		sigaddset(&set, forwarded[i]);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	announce(c);
 	pid_t pid = fork();
 	if (pid < 0) {
 		error_make(&err, errno, "cannot start the command");
 		ctr_die(c, err, 1);
 	}
 	if (pid == 0)
-		run_command(c);
+		ctr_command(c);
 	_exit(init_loop(pid, &set));
 }

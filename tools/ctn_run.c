@@ -92,7 +92,8 @@ static int pump(struct relay *r, int fd, int to)
 		return 0;
 	if (r->attach)
 		write_all(to, buf, (size_t)n);
-	write_all(r->log_fd, buf, (size_t)n);
+	if (r->log_fd >= 0)
+		write_all(r->log_fd, buf, (size_t)n);
 	return 1;
 }
 
@@ -143,7 +144,7 @@ static void *relay_main(void *arg)
 }
 
 /* The command's stdio and the relay that serves it. */
-struct io {
+struct ctn_io {
 	struct relay r;
 	int fds[3]; /* what the command gets */
 	int close_after[3];
@@ -154,7 +155,7 @@ struct io {
 	sigset_t old_mask;
 };
 
-static int io_pipes(struct io *io, int interactive, error **err)
+static int io_pipes(struct ctn_io *io, int interactive, error **err)
 {
 	int o[2], e[2];
 	if (pipe2(o, O_CLOEXEC) < 0)
@@ -172,7 +173,7 @@ static int io_pipes(struct io *io, int interactive, error **err)
 	return 0;
 }
 
-static int io_pty(struct io *io, int interactive, error **err)
+static int io_pty(struct ctn_io *io, int interactive, error **err)
 {
 	int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (m < 0 || grantpt(m) < 0 || unlockpt(m) < 0) {
@@ -200,10 +201,9 @@ static int io_pty(struct io *io, int interactive, error **err)
 	return 0;
 }
 
-static int io_start(struct io *io, const struct ctn *c, int attach, int log_fd, error **err)
+static int io_start(struct ctn_io *io, int tty, int interactive, int attach, int log_fd,
+		    error **err)
 {
-	int tty = json_is_true(json_object_get(c->config, "tty"));
-	int interactive = json_is_true(json_object_get(c->config, "interactive"));
 	memset(io, 0, sizeof(*io));
 	io->r = (struct relay){-1, -1, -1, -1, log_fd, attach, -1};
 	for (int i = 0; i < 3; i++)
@@ -242,7 +242,7 @@ static int io_start(struct io *io, const struct ctn *c, int attach, int log_fd, 
 	return 0;
 }
 
-static void io_finish(struct io *io)
+static void io_finish(struct ctn_io *io)
 {
 	for (int i = 0; i < 3; i++)
 		if (io->close_after[i] >= 0)
@@ -257,6 +257,26 @@ static void io_finish(struct io *io)
 		tcsetattr(STDIN_FILENO, TCSANOW, &io->saved);
 	if (io->thread)
 		pthread_sigmask(SIG_SETMASK, &io->old_mask, NULL);
+}
+
+int ctn_io_open(struct ctn_io **out, int tty, int interactive, int fds[3], error **err)
+{
+	struct ctn_io *io = lfs_xcalloc(1, sizeof(*io));
+	if (io_start(io, tty, interactive, 1, -1, err) < 0) {
+		free(io);
+		return -1;
+	}
+	memcpy(fds, io->fds, sizeof(io->fds));
+	*out = io;
+	return 0;
+}
+
+void ctn_io_close(struct ctn_io *io)
+{
+	if (!io)
+		return;
+	io_finish(io);
+	free(io);
 }
 
 /* ------------------------------------------------------------ the spec */
@@ -406,7 +426,7 @@ static void on_started(void *arg, pid_t init_pid)
 	error_free(ignored);
 }
 
-static int run_spec(store *s, struct ctn *c, const struct io *io, int *status, error **err)
+static int run_spec(store *s, struct ctn *c, const struct ctn_io *io, int *status, error **err)
 {
 	lfs_layer **layers = NULL;
 	size_t n = 0;
@@ -451,8 +471,10 @@ static int execute(store *s, struct ctn *c, int attach, int ready_fd, int *statu
 		(void)w;
 		close(ready_fd);
 	}
-	struct io io;
-	int ret = io_start(&io, c, attach, log_fd, err);
+	struct ctn_io io;
+	int tty = json_is_true(json_object_get(c->config, "tty"));
+	int interactive = json_is_true(json_object_get(c->config, "interactive"));
+	int ret = io_start(&io, tty, interactive, attach, log_fd, err);
 	if (ret >= 0) {
 		ret = run_spec(s, c, &io, status, err);
 		io_finish(&io);

@@ -43,6 +43,14 @@ int ctn_signal(struct ctn *c, int sig, error **err);
  * when it has, 0 on timeout.  c's state is refreshed. */
 int ctn_wait_exit(struct ctn *c, int timeout_ms, error **err);
 
+/* Attached stdio for a command run elsewhere (`layerfs exec`): fds[0..2]
+ * get what the command should use (pipes relayed to our stdio; with tty
+ * a pty slave, our terminal raw until ctn_io_close, which waits for the
+ * relay to drain). */
+struct ctn_io;
+int ctn_io_open(struct ctn_io **out, int tty, int interactive, int fds[3], error **err);
+void ctn_io_close(struct ctn_io *io);
+
 /* "SIGTERM", "TERM", "term" or "15" to a signal number; -1 when invalid. */
 int ctn_parse_signal(const char *s);
 

@@ -12,12 +12,15 @@
 struct view {
 	store *store;
 	struct store_image *image; /* NULL for bare tars */
-	lfs_layer **layers;        /* lowest first */
+	lfs_layer **layers;	   /* lowest first */
 	size_t nlayers;
 	lfs_union *u;
 };
 
-#define VIEW_INIT {NULL, NULL, NULL, 0, NULL}
+#define VIEW_INIT                                                                                  \
+	{                                                                                          \
+		NULL, NULL, NULL, 0, NULL                                                          \
+	}
 
 /* Opens image `name` from the store. */
 int view_open_image(struct view *v, const char *name, error **err);
@@ -27,6 +30,9 @@ int view_open_image(struct view *v, const char *name, error **err);
 int view_open_tars(struct view *v, char *const *tars, size_t n, error **err);
 /* Bare layers when ntars > 0, else the stored image `image`. */
 int view_open(struct view *v, char *const *tars, size_t ntars, const char *image, error **err);
+/* Puts an overlay upper directory (a container's writable layer) on top
+ * of v's layers. */
+int view_add_upper(struct view *v, const char *dir, error **err);
 /* Appends a --layer argument to a growable array (caller frees the array). */
 void view_add_tar(char ***tars, size_t *ntars, char *path);
 void view_release(struct view *v);

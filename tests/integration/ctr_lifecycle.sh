@@ -66,6 +66,15 @@ is "$(echo $out)" "65534 65534" "-u 65534:65534: id -u and id -g inside"
 out=$(L run --rm --entrypoint echo busybox:latest a b)
 is "$out" "a b" "--entrypoint replaces the entrypoint, the arguments are its arguments"
 
+out=$(echo piped | L run --rm -i busybox:latest cat)
+is "$out" "piped" "-i passes standard input"
+out=$(echo piped | L run --rm busybox:latest cat)
+is "$out" "" "without -i the command's stdin is empty"
+L run --rm --network none busybox:latest cat /proc/net/dev | awk -F: 'NR > 2 {gsub(/ /, "", $1); print $1}' >"$tmp/ifs"
+is "$(cat "$tmp/ifs")" "lo" "--network none: only lo inside"
+L run --rm busybox:latest cat /proc/net/dev | awk -F: 'NR > 2 {gsub(/ /, "", $1); print $1}' | sort >"$tmp/ifs"
+is "$(cat "$tmp/ifs")" "$(awk -F: 'NR > 2 {gsub(/ /, "", $1); print $1}' /proc/net/dev | sort)" "the default network is the host's"
+
 # --- --rm leaves no record
 before=$(ls "$LAYERFS_ROOT/containers" | wc -l)
 L run --rm busybox:latest true
@@ -127,6 +136,14 @@ is "$?" 0 "commit CONTAINER IMAGE"
 is "$(L run --rm committed:1 cat /added)" "added" "the committed image has the container's file"
 if L run --rm committed:1 test -e /etc/group; then not_ok "the deletion is committed too"; else ok "the deletion is committed too"; fi
 t_fails "commit of a running container is refused" "running" L commit sleeper x:1
+L export -o "$tmp/ch.tar" ch
+is "$?" 0 "export CONTAINER"
+mkdir -p "$tmp/chx" && tar -C "$tmp/chx" -xf "$tmp/ch.tar"
+is "$(cat "$tmp/chx/added")" "added" "the export has the container's new file"
+[ -e "$tmp/chx/etc/group" ] && not_ok "the export lacks the deleted file" || ok "the export lacks the deleted file"
+L export busybox:latest | tar -t | sed 's#^\./##; s#/$##' | grep -v '^$' | sort >"$tmp/img.list"
+tar -tf "$tmp/ch.tar" | sed 's#^\./##; s#/$##' | grep -v '^$' | sort >"$tmp/ch.list"
+is "$(diff "$tmp/img.list" "$tmp/ch.list" | grep '^[<>]' | sort | tr '\n' ' ')" "< etc/group > added " "the export is the image's tree plus and minus the changes"
 
 # --- rm, rm -f, prune
 t_fails "rm of a running container is refused" "rm -f" L rm sleeper

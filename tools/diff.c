@@ -16,24 +16,24 @@
 #include "view.h"
 
 static const char usage[] =
-    "Usage: layerfs diff [OPTIONS] IMAGE_A IMAGE_B\n"
-    "       layerfs diff [--image IMAGE | --layer A.tar ...] UPPERDIR|MOUNTPOINT\n"
-    "       layerfs diff CONTAINER\n"
-    "\n"
-    "With one argument: the changes recorded in an overlay upper directory, or\n"
-    "in a writable layerfs mount, or in a container (its writable layer over\n"
-    "its image), as A/C/D lines against the lower layers.\n"
-    "With two:\n"
-    "Lists the paths that differ between the merged trees of two images, in\n"
-    "path order, like docker diff: \"A PATH\" only in IMAGE_B (added), \"D PATH\"\n"
-    "only in IMAGE_A (deleted; a directory's contents are listed too), \"C PATH\"\n"
-    "in both but changed in type, mode, owner, xattrs or content.  Contents are\n"
-    "compared by SHA-256, read only when the sizes are equal and the files come\n"
-    "from different layers; mtimes are ignored.\n"
-    "\n"
-    "Options:\n"
-    "      --format FMT  text (default) or json\n"
-    "  -h, --help        show this help\n";
+	"Usage: layerfs diff [OPTIONS] IMAGE_A IMAGE_B\n"
+	"       layerfs diff [--image IMAGE | --layer A.tar ...] UPPERDIR|MOUNTPOINT\n"
+	"       layerfs diff CONTAINER\n"
+	"\n"
+	"With one argument: the changes recorded in an overlay upper directory, or\n"
+	"in a writable layerfs mount, or in a container (its writable layer over\n"
+	"its image), as A/C/D lines against the lower layers.\n"
+	"With two:\n"
+	"Lists the paths that differ between the merged trees of two images, in\n"
+	"path order, like docker diff: \"A PATH\" only in IMAGE_B (added), \"D PATH\"\n"
+	"only in IMAGE_A (deleted; a directory's contents are listed too), \"C PATH\"\n"
+	"in both but changed in type, mode, owner, xattrs or content.  Contents are\n"
+	"compared by SHA-256, read only when the sizes are equal and the files come\n"
+	"from different layers; mtimes are ignored.\n"
+	"\n"
+	"Options:\n"
+	"      --format FMT  text (default) or json\n"
+	"  -h, --help        show this help\n";
 
 struct diff_out {
 	enum report_format fmt;
@@ -53,17 +53,14 @@ static int report(void *ctx, const char *path, enum lfs_diff_kind kind, unsigned
 	static const struct {
 		unsigned bit;
 		const char *name;
-	} whats[] = {{LFS_DIFF_TYPE, "type"},
-		     {LFS_DIFF_MODE, "mode"},
-		     {LFS_DIFF_OWNER, "owner"},
-		     {LFS_DIFF_CONTENT, "content"},
+	} whats[] = {{LFS_DIFF_TYPE, "type"},       {LFS_DIFF_MODE, "mode"},
+		     {LFS_DIFF_OWNER, "owner"},     {LFS_DIFF_CONTENT, "content"},
 		     {LFS_DIFF_XATTR, "xattrs"}};
 	jw_begin_object(&o->jw);
 	jw_str(&o->jw, "path", path);
-	jw_str(&o->jw, "change",
-	       kind == LFS_DIFF_ADDED	  ? "added"
-	       : kind == LFS_DIFF_DELETED ? "deleted"
-					  : "changed");
+	jw_str(&o->jw, "change", kind == LFS_DIFF_ADDED     ? "added"
+				 : kind == LFS_DIFF_DELETED ? "deleted"
+							    : "changed");
 	if (kind == LFS_DIFF_CHANGED) {
 		jw_key(&o->jw, "what");
 		const char *sep = "[";
@@ -161,18 +158,17 @@ int cmd_diff(int argc, char **argv, error **err)
 				return r;
 		}
 		if (stat(one, &st) < 0 || !S_ISDIR(st.st_mode))
-			return error_usage(
-			    err,
-			    "'%s' is not an upper directory or mount point; to compare "
-			    "images give two: layerfs diff IMAGE_A IMAGE_B",
-			    one);
+			return error_usage(err,
+					   "'%s' is not an upper directory or mount point; to compare "
+					   "images give two: layerfs diff IMAGE_A IMAGE_B",
+					   one);
 		return diff_upper_run(argc, argv, err);
 	}
 	enum { OPT_FORMAT = 256 };
 	static const struct option opts[] = {
-	    {"format", required_argument, NULL, OPT_FORMAT},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
+		{"format", required_argument, NULL, OPT_FORMAT},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
 	struct diff_out o = {0};
 	int c;

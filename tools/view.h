@@ -12,15 +12,12 @@
 struct view {
 	store *store;
 	struct store_image *image; /* NULL for bare tars */
-	lfs_layer **layers;	   /* lowest first */
+	lfs_layer **layers;        /* lowest first */
 	size_t nlayers;
 	lfs_union *u;
 };
 
-#define VIEW_INIT                                                                                  \
-	{                                                                                          \
-		NULL, NULL, NULL, 0, NULL                                                          \
-	}
+#define VIEW_INIT {NULL, NULL, NULL, 0, NULL}
 
 /* Opens image `name` from the store. */
 int view_open_image(struct view *v, const char *name, error **err);

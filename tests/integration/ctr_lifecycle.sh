@@ -135,6 +135,11 @@ L commit ch committed:1 >/dev/null
 is "$?" 0 "commit CONTAINER IMAGE"
 is "$(L run --rm committed:1 cat /added)" "added" "the committed image has the container's file"
 if L run --rm committed:1 test -e /etc/group; then not_ok "the deletion is committed too"; else ok "the deletion is committed too"; fi
+# a container keeps its layers when its image is removed
+L run --name gcx committed:1 cat /added >/dev/null
+L rmi committed:1 >/dev/null
+is "$(L start -a gcx 2>&1)" "added" "rmi of its image: the container still starts (its layers are kept)"
+L rm gcx >/dev/null
 t_fails "commit of a running container is refused" "running" L commit sleeper x:1
 L export -o "$tmp/ch.tar" ch
 is "$?" 0 "export CONTAINER"

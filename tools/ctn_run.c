@@ -483,7 +483,9 @@ static int execute(store *s, struct ctn *c, int attach, int ready_fd, int *statu
 		/* In the log too: `layerfs logs` of a -d container shows why. */
 		cleanup_free char *line = lfs_xasprintf("layerfs: %s\n", (*err)->msg);
 		write_all(log_fd, line, strlen(line));
-		*status = 127;
+		/* Interrupted (the container was stopped): as a shell reports a
+		 * SIGINT; else docker's "could not run the command". */
+		*status = (*err)->code == EINTR ? 130 : 127;
 	}
 	mark_exited(c, *status, ret < 0 ? *err : NULL);
 	return ret;
@@ -634,6 +636,12 @@ int ctn_signal(struct ctn *c, int sig, error **err)
 		init = ctn_init_pid(c);
 		if (!init)
 			usleep(50000);
+	}
+	if (!init && sig == SIGKILL && c->state.status == CTN_RUNNING && ctn_monitor_alive(c)) {
+		/* No init to be found (still starting, or gone): the monitor's
+		 * ctr_run kills the whole container on SIGTERM. */
+		kill(c->state.monitor, SIGTERM);
+		return 0;
 	}
 	if (!init)
 		return error_fail(err, ESRCH, "container '%s' is not running", ctn_name(c));

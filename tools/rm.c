@@ -19,6 +19,18 @@ static const char usage[] =
     "  -f, --force      kill a running container first\n"
     "  -h, --help       show this help\n";
 
+/* SIGKILL and wait for the end; one that ended meanwhile is fine. */
+static int kill_wait(struct ctn *c, error **err)
+{
+	error *e = NULL;
+	if (ctn_signal(c, SIGKILL, &e) < 0 && c->state.status == CTN_RUNNING) {
+		*err = e;
+		return -1;
+	}
+	error_free(e);
+	return ctn_wait_exit(c, -1, err);
+}
+
 static int rm_one(store *s, const char *ref, int force, error **err)
 {
 	struct ctn *c = NULL;
@@ -30,8 +42,8 @@ static int rm_one(store *s, const char *ref, int force, error **err)
 				 "container '%s' is running: stop it first (layerfs stop %s) or "
 				 "use rm -f",
 				 ref, ref);
-	else if (c->state.status == CTN_RUNNING && ctn_signal(c, SIGKILL, err) >= 0)
-		ret = ctn_wait_exit(c, -1, err);
+	else if (c->state.status == CTN_RUNNING)
+		ret = kill_wait(c, err);
 	if (ret >= 0 && c->state.status == CTN_RUNNING)
 		ret = error_fail(err, EBUSY, "container '%s' did not stop", ref);
 	if (ret >= 0 && ctn_lock(c, err) >= 0) {

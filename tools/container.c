@@ -587,3 +587,53 @@ char *ctn_command_text(const struct ctn *c)
 	}
 	return lfs_buf_detach(&b, NULL);
 }
+
+/* ------------------------------------------------------------ inspect */
+
+static json_t *rfc3339(time_t t)
+{
+	char buf[32];
+	struct tm tm;
+	if (t <= 0 || !gmtime_r(&t, &tm))
+		return json_string("0001-01-01T00:00:00Z");
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+static json_t *state_json(const struct ctn *c)
+{
+	const struct ctn_state *st = &c->state;
+	json_t *j =
+	    json_pack("{s:s, s:b, s:I, s:I, s:i, s:s, s:o, s:o}", "Status",
+		      status_names[st->status], "Running", st->status == CTN_RUNNING, "Pid",
+		      (json_int_t)(st->status == CTN_RUNNING ? st->init_pid : 0), "MonitorPid",
+		      (json_int_t)(st->status == CTN_RUNNING ? st->monitor : 0), "ExitCode",
+		      st->exit_code, "Error", st->error ? st->error : "", "StartedAt",
+		      rfc3339(st->started_at), "FinishedAt", rfc3339(st->finished_at));
+	return j;
+}
+
+json_t *ctn_inspect_json(const struct ctn *c)
+{
+	json_t *cfg = c->config, *argv = json_object_get(cfg, "argv");
+	json_t *args = json_array();
+	char host[13];
+	snprintf(host, sizeof(host), "%s",
+		 *cfg_str(c, "hostname") ? cfg_str(c, "hostname") : c->id);
+	for (size_t i = 1; i < json_array_size(argv); i++)
+		json_array_append(args, json_array_get(argv, i));
+	return json_pack(
+	    "{s:s, s:s, s:o, s:s, s:o, s:o, s:s, s:s, s:s, s:O, s:O, s:O, s:{s:s, s:s, s:O, "
+	    "s:O, s:s, s:b, s:b}, s:{s:s, s:s, s:s}}",
+	    "Id", c->id, "Name", ctn_name(c), "Created", rfc3339(ctn_created(c)), "Path",
+	    json_string_value(json_array_get(argv, 0)) ? json_string_value(json_array_get(argv, 0))
+						       : "",
+	    "Args", args, "State", state_json(c), "Image", ctn_image_id(c), "ImageName",
+	    ctn_image(c), "NetworkMode", cfg_str(c, "network"), "Ports",
+	    json_object_get(cfg, "ports"), "Mounts", json_object_get(cfg, "volumes"), "Layers",
+	    json_object_get(cfg, "layers"), "Config", "Hostname", host, "User", cfg_str(c, "user"),
+	    "Env", json_object_get(cfg, "env"), "Cmd", argv, "WorkingDir", cfg_str(c, "cwd"), "Tty",
+	    json_is_true(json_object_get(cfg, "tty")), "OpenStdin",
+	    json_is_true(json_object_get(cfg, "interactive")), "LayerFS", "Dir", c->dir, "Upper",
+	    "upper", "Log", "log");
+}

@@ -104,4 +104,9 @@ char *ctn_status_text(const struct ctn *c, time_t now);
 /* The COMMAND column: the argv joined by spaces. Caller frees. */
 char *ctn_command_text(const struct ctn *c);
 
+/* A `docker container inspect`-shaped object: Id, Name, Created, Path,
+ * Args, State, Image, NetworkMode, Ports, Mounts, Config, plus the
+ * record's directory; new reference. */
+json_t *ctn_inspect_json(const struct ctn *c);
+
 #endif

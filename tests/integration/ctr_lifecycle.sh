@@ -47,6 +47,13 @@ is "$out" "hello from $id12" "the hostname is the container's short id"
 L run busybox:latest sh -c 'echo out; echo err >&2' >"$tmp/o" 2>"$tmp/e"
 is "$(cat "$tmp/o")/$(cat "$tmp/e")" "out/err" "stdout and stderr stay apart"
 
+inspect() { # inspect C EXPR — a value of `layerfs inspect C` (perl on $j)
+	L inspect "$1" | perl -MJSON::PP -e 'local $/; my $j = JSON::PP->new->decode(<STDIN>)->[0]; print eval($ARGV[0]) // ""' "$2"
+}
+is "$(inspect "$name" '$j->{State}{ExitCode}')" 3 "inspect C: State.ExitCode"
+is "$(inspect "$name" '$j->{NetworkMode}')" host "inspect C: NetworkMode host (the default)"
+is "$(inspect "$name" '$j->{Config}{Hostname}')" "$id12" "inspect C: the hostname"
+
 # --- names
 L run --name first busybox:latest true
 is "$?" 0 "run --name first"

@@ -103,6 +103,19 @@ is "$(state status "$id")" exited "state.json says exited"
 # (it may still be a zombie for a moment, until its new parent reaps it)
 for _ in $(seq 50); do [ -d "/proc/$mon" ] || break; sleep 0.1; done
 [ -d "/proc/$mon" ] && not_ok "the monitor is gone" || ok "the monitor is gone"
+# start (detached) runs it again; its log grows
+out=$(L start bg)
+is "$out" "bg" "start C prints the name given"
+for _ in $(seq 50); do [ "$(L logs bg | grep -c started)" = 2 ] && break; sleep 0.1; done
+is "$(L logs bg | grep -c started)" 2 "start runs the command again (a second 'started' in the log)"
+case $(L ps | grep ' bg ') in *"Up "*) ok "ps: Up after start" ;; *) not_ok "ps: Up after start" ;; esac
+t_fails "start of a running container is refused" "already running" L start bg
+L stop -t 5 bg >/dev/null
+is "$(state status "$id")" exited "stopped again"
+# -d --rm: the monitor removes the record at the end
+rid=$(L run -d --rm busybox:latest true)
+for _ in $(seq 100); do [ -d "$LAYERFS_ROOT/containers/$rid" ] || break; sleep 0.1; done
+[ -d "$LAYERFS_ROOT/containers/$rid" ] && not_ok "-d --rm: the record is gone after the end" || ok "-d --rm: the record is gone after the end"
 # a command that ignores SIGTERM: stop -t 1 kills it after a second
 L run -d --name stubborn busybox:latest sh -c 'trap "" TERM; while :; do sleep 0.1; done' >/dev/null
 sleep 0.3
@@ -205,8 +218,14 @@ is "$out" "uid=0" "rootless run as uid 65534: root inside its user namespace"
 [ "$out" = uid=0 ] || diag_file "$tmp/re"
 owner=$(stat -c %u "$home/store/containers/"*/upper/f 2>/dev/null)
 is "$owner" 65534 "the file it wrote is the user's on the host"
-as_user "$LAYERFS" rm r1 >/dev/null
-is "$?" 0 "the user removes its container"
+uid_id=$(as_user "$LAYERFS" run -d --name r2 busybox:latest sleep 302)
+for _ in $(seq 50); do pgrep -f 'sleep 302' >/dev/null && break; sleep 0.1; done
+is "$(ps -o uid= -p "$(pgrep -f 'sleep 302' | head -1)" 2>/dev/null | tr -d ' ')" 65534 "the rootless container's process runs as uid 65534 on the host"
+as_user "$LAYERFS" stop r2 >/dev/null
+is "$(LAYERFS_ROOT=$home/store state exit_code "$uid_id")" 143 "the user stops its container (SIGTERM: 143)"
+pgrep -f 'sleep 302' >/dev/null && not_ok "no 'sleep 302' left" || ok "no 'sleep 302' left"
+as_user "$LAYERFS" rm r1 r2 >/dev/null
+is "$?" 0 "the user removes its containers"
 chmod "$fuse_mode" /dev/fuse
 if no_mounts; then ok "nothing left mounted"; else not_ok "nothing left mounted"; fi
 

@@ -581,9 +581,10 @@ char *ctn_command_text(const struct ctn *c)
 	json_t *v;
 	json_array_foreach(argv, i, v)
 	{
-		if (i)
-			lfs_buf_addch(&b, ' ');
-		lfs_buf_addstr(&b, json_string_value(v) ? json_string_value(v) : "");
+		const char *arg = json_string_value(v) ? json_string_value(v) : "";
+		/* docker's list: arguments with blanks in single quotes */
+		int quote = i > 0 && strchr(arg, ' ');
+		lfs_buf_addf(&b, "%s%s%s%s", i ? " " : "", quote ? "'" : "", arg, quote ? "'" : "");
 	}
 	return lfs_buf_detach(&b, NULL);
 }

@@ -101,7 +101,8 @@ char *ctn_random_name(unsigned attempt);
 
 /* "Up 4 minutes", "Exited (0) 10 minutes ago", "Created"; caller frees. */
 char *ctn_status_text(const struct ctn *c, time_t now);
-/* The COMMAND column: the argv joined by spaces. Caller frees. */
+/* The COMMAND column: the argv joined by spaces, arguments (not argv[0])
+ * that hold a blank in single quotes, as docker lists it.  Caller frees. */
 char *ctn_command_text(const struct ctn *c);
 
 /* A `docker container inspect`-shaped object: Id, Name, Created, Path,

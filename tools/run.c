@@ -347,6 +347,8 @@ static int run_container(store *s, const struct run_args *a, struct ctn *c, erro
 		ctn_remove(s, c, &ignored);
 		error_free(ignored);
 	}
+	if (ret < 0 && (*err)->code == EINTR)
+		(*err)->status = 130; /* as a shell reports a SIGINT */
 	if (ret < 0)
 		return ret;
 	return status ? error_quiet(err, status) : 0;

@@ -42,6 +42,10 @@ case $line in *"Exited (3)"*) ok "ps -a shows it Exited (3)" ;; *) not_ok "ps -a
 name=$(echo "$line" | awk '{print $(NF-1)}')
 if echo "$name" | grep -Eq '^[a-z]+_[a-z]+[0-9]?$'; then ok "a generated adjective_surname name ($name)"; else not_ok "a generated name"; diag "$line"; fi
 id12=$(echo "$line" | awk '{print $1}')
+is "$(L ps -a --no-trunc | sed -n 2p | grep -o '"[^"]*"')" "\"sh -c 'echo hello from \$(hostname); exit 3'\"" "ps COMMAND: docker's form, an argument with blanks in single quotes"
+full="sh -c 'echo hello from \$(hostname); exit 3'"
+is "$(L ps -a | sed -n 2p | grep -o '"[^"]*"')" "\"${full:0:19}…\"" "ps COMMAND: cut to 20 characters, … last (docker's Ellipsis)"
+is "$(L container ls -a)" "$(L ps -a)" "container ls -a is ps -a"
 # the hostname defaults to the short id, as docker's
 is "$out" "hello from $id12" "the hostname is the container's short id"
 L run busybox:latest sh -c 'echo out; echo err >&2' >"$tmp/o" 2>"$tmp/e"

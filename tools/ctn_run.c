@@ -58,17 +58,18 @@ static int open_lower(store *s, const struct ctn *c, lfs_layer ***layers, size_t
 
 /* ------------------------------------------------------------ output */
 
-static void write_all(int fd, const char *p, size_t n)
+static int write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
 		ssize_t w = write(fd, p, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
-			return;
+			return -1;
 		p += w;
 		n -= (size_t)w;
 	}
+	return 0;
 }
 
 struct relay {
@@ -82,7 +83,9 @@ struct relay {
 
 /* Copies one chunk from fd to our fd `to` (when attached) and the log;
  * returns 0 at EOF. */
-static int pump(struct relay *r, int fd, int to)
+/* *to becomes -1 once it fails (a reader that went away: `run | head`);
+ * the command's output still reaches the log. */
+static int pump(struct relay *r, int fd, int *to)
 {
 	char buf[16384];
 	ssize_t n = read(fd, buf, sizeof(buf));
@@ -90,8 +93,8 @@ static int pump(struct relay *r, int fd, int to)
 		return 1;
 	if (n <= 0)
 		return 0;
-	if (r->attach)
-		write_all(to, buf, (size_t)n);
+	if (r->attach && *to >= 0 && write_all(*to, buf, (size_t)n) < 0)
+		*to = -1;
 	if (r->log_fd >= 0)
 		write_all(r->log_fd, buf, (size_t)n);
 	return 1;
@@ -124,7 +127,7 @@ static void *relay_main(void *arg)
 		if (poll(all, 5, -1) < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < 3; i++)
-			if (all[i].revents && !pump(r, p[i].fd, to[i]))
+			if (all[i].revents && !pump(r, p[i].fd, &to[i]))
 				p[i].fd = -1;
 		if (all[3].revents) {
 			char buf[4096];
@@ -225,6 +228,7 @@ static int io_start(struct ctn_io *io, int tty, int interactive, int attach, int
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
 	sigaddset(&block, SIGWINCH);
+	sigaddset(&block, SIGPIPE); /* thread-directed: EPIPE instead */
 	pthread_sigmask(SIG_BLOCK, &block, &io->old_mask);
 	if (tty && attach) {
 		sigset_t w;

@@ -58,6 +58,12 @@ is "$(inspect "$name" '$j->{State}{ExitCode}')" 3 "inspect C: State.ExitCode"
 is "$(inspect "$name" '$j->{NetworkMode}')" host "inspect C: NetworkMode host (the default)"
 is "$(inspect "$name" '$j->{Config}{Hostname}')" "$id12" "inspect C: the hostname"
 
+# a reader that goes away early: the container still runs to its end
+first=$(L run --name piped busybox:latest sh -c 'seq 1 20000; exit 4' | head -1)
+rc=${PIPESTATUS[0]}
+is "$first/$rc" "1/4" "run | head -1: the first line, and the container's own exit status"
+is "$(L logs piped | tail -1)" 20000 "... and its whole output is in the log"
+
 # --- names
 L run --name first busybox:latest true
 is "$?" 0 "run --name first"

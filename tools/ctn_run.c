@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -459,7 +460,22 @@ static int run_spec(store *s, struct ctn *c, const struct ctn_io *io, int *statu
 	return ret;
 }
 
-/* ready_fd (>= 0): gets one byte once the record says running. */
+/* Tells the `run -d` parent how the start went (one write, so one read
+ * gets it): "D" the command ran, "E<errno>:<message>" it could not. */
+static void report_end(int ready_fd, int ret, const error *err)
+{
+	char msg[PIPE_BUF];
+	int n = ret < 0 ? snprintf(msg, sizeof(msg), "E%d:%s", err->code, err->msg)
+			: snprintf(msg, sizeof(msg), "D");
+	if (n > (int)sizeof(msg) - 1)
+		n = (int)sizeof(msg) - 1;
+	ssize_t w = write(ready_fd, msg, (size_t)n);
+	(void)w; /* the parent may be gone: SIGPIPE is ignored here */
+	close(ready_fd);
+}
+
+/* ready_fd (>= 0): gets "R" once the record says running, then the end
+ * (report_end). */
 static int execute(store *s, struct ctn *c, int attach, int ready_fd, int *status, error **err)
 {
 	cleanup_free char *logp = ctn_path(c, "log");
@@ -473,7 +489,6 @@ static int execute(store *s, struct ctn *c, int attach, int ready_fd, int *statu
 	if (ready_fd >= 0) {
 		ssize_t w = write(ready_fd, "R", 1);
 		(void)w;
-		close(ready_fd);
 	}
 	struct ctn_io io;
 	int tty = json_is_true(json_object_get(c->config, "tty"));
@@ -492,6 +507,8 @@ static int execute(store *s, struct ctn *c, int attach, int ready_fd, int *statu
 		*status = (*err)->code == EINTR ? 130 : 127;
 	}
 	mark_exited(c, *status, ret < 0 ? *err : NULL);
+	if (ready_fd >= 0)
+		report_end(ready_fd, ret, ret < 0 ? *err : NULL);
 	return ret;
 }
 
@@ -521,6 +538,74 @@ static _Noreturn void monitor_main(store *s, struct ctn *c, int ready_fd)
 	_exit(ret < 0 ? 1 : 0);
 }
 
+/* After "R": the start failed ("E..."), or the command ran ("D"), or its
+ * init is up (found in /proc or recorded by on_started), or the monitor
+ * is gone.  Waiting for the init keeps setup errors (/dev/fuse, user
+ * namespaces, a missing image layer) on `run -d`'s own stderr. */
+static int start_result(const char *msg, ssize_t n, error **err)
+{
+	if (n <= 0 || msg[0] != 'E')
+		return 0;
+	char *end;
+	long code = strtol(msg + 1, &end, 10);
+	return error_fail(err, (int)code, "%.*s", (int)(n - (end + 1 - msg)), end + 1);
+}
+
+static int read_comm(pid_t pid, char out[32])
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	cleanup_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, out, 31);
+	out[n > 0 ? n : 0] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+/* Whether init's child (the command) has called execve: its name is no
+ * longer the one it inherited from init. */
+static int command_execd(pid_t init)
+{
+	char path[64], mine[32], theirs[32];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)init, (int)init);
+	cleanup_file FILE *f = fopen(path, "re");
+	int pid;
+	if (!f || read_comm(init, mine) < 0)
+		return 0;
+	while (fscanf(f, "%d", &pid) == 1)
+		if (read_comm(pid, theirs) == 0 && strcmp(mine, theirs))
+			return 1;
+	return 0;
+}
+
+static int wait_started(struct ctn *c, pid_t monitor, int fd, error **err)
+{
+	char msg[PIPE_BUF];
+	ssize_t n;
+	int waited = 0;
+	while ((n = read(fd, msg, 1)) < 0 && errno == EINTR)
+		;
+	if (n != 1 || msg[0] != 'R')
+		return error_fail(err, EBUSY,
+				  "container '%s' could not be started (already running?)",
+				  ctn_name(c));
+	for (;;) {
+		struct pollfd p = {fd, POLLIN, 0};
+		int exited = waitpid(monitor, NULL, WNOHANG) == monitor;
+		if (poll(&p, 1, exited ? 0 : 20) > 0) {
+			n = read(fd, msg, sizeof(msg));
+			return start_result(msg, n, err);
+		}
+		error *ignored = NULL;
+		int r = ctn_refresh(c, &ignored);
+		error_free(ignored);
+		pid_t init = r < 0 ? 0 : ctn_init_pid(c);
+		/* A command that cannot be run fails right after init starts
+		 * it: wait (a little) for it to be exec'd. */
+		if (exited || r < 0 || (init > 0 && (command_execd(init) || ++waited > 100)))
+			return 0;
+	}
+}
+
 int ctn_detach(store *s, struct ctn *c, error **err)
 {
 	int p[2];
@@ -540,18 +625,11 @@ int ctn_detach(store *s, struct ctn *c, error **err)
 		monitor_main(s, c, p[1]);
 	}
 	close(p[1]);
-	char b = 0;
-	ssize_t n;
-	while ((n = read(p[0], &b, 1)) < 0 && errno == EINTR)
-		;
+	int ret = wait_started(c, pid, p[0], err);
 	close(p[0]);
-	if (n != 1 || b != 'R')
-		return error_fail(err, EBUSY,
-				  "container '%s' could not be started (already running?)",
-				  ctn_name(c));
-	/* The monitor is not our business any more: no zombie (it is in its
-	 * own session; when we exit, init adopts it). */
-	return 0;
+	/* The monitor is not our business any more: it is in its own
+	 * session, and when we exit init adopts it. */
+	return ret;
 }
 
 /* ------------------------------------------------------------ signals */

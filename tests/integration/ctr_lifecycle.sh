@@ -113,6 +113,12 @@ is "$(state status "$id")" exited "state.json says exited"
 # (it may still be a zombie for a moment, until its new parent reaps it)
 for _ in $(seq 50); do [ -d "/proc/$mon" ] || break; sleep 0.1; done
 [ -d "/proc/$mon" ] && not_ok "the monitor is gone" || ok "the monitor is gone"
+# a command that cannot be run: run -d says so itself, like docker
+t_fails "run -d of a missing command fails with the reason" "/bin/nosuch.*not found" L run -d --name nocmd busybox:latest /bin/nosuch
+line=$(L ps -a | grep ' nocmd ')
+case $line in *"Exited (127)"*) ok "... and the record shows Exited (127)" ;; *) not_ok "... and the record shows Exited (127)"; diag "$line" ;; esac
+L rm nocmd >/dev/null
+
 # start (detached) runs it again; its log grows
 out=$(L start bg)
 is "$out" "bg" "start C prints the name given"
@@ -214,15 +220,18 @@ d=$(dirname "$tmp")
 while case "$(basename "$d")" in layerfs-*) true ;; *) false ;; esac; do chmod o+x "$d"; d=$(dirname "$d"); done
 cp "$tmp/busybox.tar" "$home/"
 chown -R 65534:65534 "$home"
-fuse_mode=$(stat -c %a /dev/fuse)
-trap 'chmod "$fuse_mode" /dev/fuse; _t_cleanup' EXIT
-chmod 0666 /dev/fuse
 as_user() {
 	setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
 		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" LAYERFS_ROOT="$home/store" \
 		timeout -k 5 120 "$@"
 }
 as_user "$LAYERFS" import -c 'CMD ["sh"]' "$home/busybox.tar" busybox:latest >/dev/null
+fuse_mode=$(stat -c %a /dev/fuse)
+trap 'chmod "$fuse_mode" /dev/fuse; _t_cleanup' EXIT
+chmod 0600 /dev/fuse
+t_fails "rootless run -d without access to /dev/fuse: the error says what to fix" "chmod 0666 /dev/fuse" \
+	as_user "$LAYERFS" run -d busybox:latest true
+chmod 0666 /dev/fuse
 out=$(as_user "$LAYERFS" run --name r1 busybox:latest sh -c 'echo uid=$(id -u); echo hi >/f' 2>"$tmp/re")
 is "$out" "uid=0" "rootless run as uid 65534: root inside its user namespace"
 [ "$out" = uid=0 ] || diag_file "$tmp/re"

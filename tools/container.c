@@ -416,11 +416,13 @@ static int check_name(const char *name, error **err)
 	size_t len = strlen(name);
 	static const char ok[] =
 	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
-	if (len < 2 || len > 128 || strspn(name, ok) != len || !strchr(ok + 0, name[0]) ||
-	    name[0] == '_' || name[0] == '.' || name[0] == '-' || is_hex_id(name))
+	/* A name that looks like a full id would shadow that container. */
+	if (len < 2 || len > 128 || strspn(name, ok) != len || strchr("_.-", name[0]) ||
+	    is_hex_id(name))
 		return error_usage(err,
 				   "invalid container name '%s': use letters, digits, '_', '.' and "
-				   "'-', starting with a letter or digit (at least 2 characters)",
+				   "'-', starting with a letter or digit (at least 2 characters, "
+				   "not 64 hex digits)",
 				   name);
 	return 0;
 }

@@ -13,7 +13,7 @@ static const char usage[] = "Usage: layerfs container COMMAND [ARGS...]\n"
 			    "Commands:\n"
 			    "  ls, list, ps     list containers (layerfs ps)\n"
 			    "  prune            remove every container that is not running\n"
-			    "  run, start, stop, kill, rm, logs, commit, diff, export\n"
+			    "  run, start, stop, kill, rm, logs, commit, diff, export, inspect\n"
 			    "                   as the layerfs commands of the same name\n";
 
 static int prune(int argc, char **argv, error **err)
@@ -67,7 +67,7 @@ int cmd_container(int argc, char **argv, error **err)
 	if (!strcmp(sub, #n))                                                                      \
 		return cmd_##n(argc - 1, argv + 1, err);
 	X(run, )
-	X(start, ) X(stop, ) X(kill, ) X(rm, ) X(logs, ) X(commit, ) X(diff, ) X(export, )
+	X(start, ) X(stop, ) X(kill, ) X(rm, ) X(logs, ) X(commit, ) X(diff, ) X(export, ) X(inspect, )
 #undef X
 	    return error_usage(
 		err, "unknown command 'container %s'; see 'layerfs container --help'", sub);

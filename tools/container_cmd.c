@@ -67,7 +67,8 @@ int cmd_container(int argc, char **argv, error **err)
 	if (!strcmp(sub, #n))                                                                      \
 		return cmd_##n(argc - 1, argv + 1, err);
 	X(run, )
-	X(start, ) X(stop, ) X(kill, ) X(rm, ) X(logs, ) X(commit, ) X(diff, ) X(export, ) X(inspect, )
+	X(start, )
+	X(stop, ) X(kill, ) X(rm, ) X(logs, ) X(commit, ) X(diff, ) X(export, ) X(inspect, )
 #undef X
 	    return error_usage(
 		err, "unknown command 'container %s'; see 'layerfs container --help'", sub);

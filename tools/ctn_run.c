@@ -205,6 +205,8 @@ static int io_pty(struct ctn_io *io, int interactive, error **err)
 	return 0;
 }
 
+static void io_finish(struct ctn_io *io);
+
 static int io_start(struct ctn_io *io, int tty, int interactive, int attach, int log_fd,
 		    error **err)
 {
@@ -237,13 +239,17 @@ static int io_start(struct ctn_io *io, int tty, int interactive, int attach, int
 		sigaddset(&w, SIGWINCH);
 		io->r.sfd = signalfd(-1, &w, SFD_CLOEXEC);
 	}
-	io->thread = pthread_create(&io->th, NULL, relay_main, &io->r) == 0;
+	int e = pthread_create(&io->th, NULL, relay_main, &io->r);
+	io->thread = e == 0;
 	/* ctr_run blocks INT/TERM/HUP itself; SIGWINCH stays blocked here
 	 * for the signalfd. */
-	sigdelset(&block, SIGWINCH);
 	sigset_t restore = io->old_mask;
 	sigaddset(&restore, SIGWINCH);
-	pthread_sigmask(SIG_SETMASK, &restore, NULL);
+	pthread_sigmask(SIG_SETMASK, e ? &io->old_mask : &restore, NULL);
+	if (e) {
+		io_finish(io);
+		return error_make(err, e, "cannot start the thread that relays the output");
+	}
 	return 0;
 }
 

@@ -583,6 +583,23 @@ static int command_execd(pid_t init)
 	return 0;
 }
 
+/* Writes the init pid found in /proc into state.json, unless the runner
+ * reported it (on_started) or the container is gone already. */
+static int record_init(struct ctn *c, pid_t init)
+{
+	error *ignored = NULL;
+	if (ctn_lock(c, &ignored) == 0) {
+		if (ctn_refresh(c, &ignored) == 0 && c->state.status == CTN_RUNNING &&
+		    c->state.init_pid == 0) {
+			c->state.init_pid = init;
+			ctn_state_write(c, &ignored);
+		}
+		ctn_unlock(c);
+	}
+	error_free(ignored);
+	return 0;
+}
+
 static int wait_started(struct ctn *c, pid_t monitor, int fd, error **err)
 {
 	char msg[PIPE_BUF];
@@ -607,8 +624,10 @@ static int wait_started(struct ctn *c, pid_t monitor, int fd, error **err)
 		pid_t init = r < 0 ? 0 : ctn_init_pid(c);
 		/* A command that cannot be run fails right after init starts
 		 * it: wait (a little) for it to be exec'd. */
-		if (exited || r < 0 || (init > 0 && (command_execd(init) || ++waited > 100)))
+		if (exited || r < 0)
 			return 0;
+		if (init > 0 && (command_execd(init) || ++waited > 100))
+			return record_init(c, init);
 	}
 }
 

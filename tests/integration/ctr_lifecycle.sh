@@ -106,6 +106,13 @@ is "$(L logs bg)" "started" "logs shows the detached container's output"
 case $(L ps | grep -c ' bg ') in 1) ok "ps (running only) lists it, Up" ;; *) not_ok "ps lists the running container"; L ps | while read -r l; do diag "$l"; done ;; esac
 mon=$(state monitor_pid "$id")
 if [ -n "$mon" ] && [ -d "/proc/$mon" ]; then ok "state.json names a live monitor"; else not_ok "state.json names a live monitor ($mon)"; fi
+ipid=$(state init_pid "$id")
+if [ -n "$ipid" ] && [ "$ipid" != 0 ] && grep -Eq 'NSpid:.*[[:space:]]1$' "/proc/$ipid/status" &&
+	[ "$(awk '/^PPid:/ {print $2}' "/proc/$(awk '/^PPid:/ {print $2}' "/proc/$ipid/status")/status")" = "$mon" ]; then
+	ok "state.json names the init pid: PID 1 of its namespace, the monitor's grandchild"
+else
+	not_ok "state.json names the init pid ($ipid)"
+fi
 L stop bg >/dev/null
 is "$(state exit_code "$id")" 7 "stop: SIGTERM reached the command (its trap exits 7)"
 is "$(L logs bg | tail -1)" "got TERM" "the trap's output is in the log"

@@ -7,8 +7,11 @@
  *                created, stop_signal, auto_remove; written once
  *   state.json   status created|running|exited, the monitor's pid and its
  *                start time (field 22 of /proc/PID/stat, so a reused pid is
- *                not taken for the monitor), the container's init pid,
- *                exit code, started_at, finished_at
+ *                not taken for the monitor), the container's init pid
+ *                (from ctr's on_started, or found in /proc by the command
+ *                that started it; 0 when not known), exit code (128+N
+ *                for signal N, 127 when it could not start), error,
+ *                started_at, finished_at
  *   upper/ work/ the container's writable layer (kept across restarts)
  *   log          what the command wrote (stdout and stderr)
  *   lock         flock: state.json is read-modify-written under it

@@ -26,7 +26,10 @@ int ctn_execute(store *s, struct ctn *c, int attach, int *status, error **err);
 
 /* Forks a monitor (a new session, stdio on /dev/null and the log) that
  * runs ctn_execute() and, when the record says auto_remove, removes it
- * afterwards.  Returns once the record says running. */
+ * afterwards.  Returns once the command runs (its init is up and has
+ * exec'd it; the init pid is then in state.json), or it has ended, or
+ * with the error that kept it from starting (which the record keeps as
+ * Exited (127) too). */
 int ctn_detach(store *s, struct ctn *c, error **err);
 
 /* The container's init pid: from state.json, else found in /proc as the

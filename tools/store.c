@@ -1679,7 +1679,7 @@ static int gc_mark_containers(store *s, struct hexset *blobs, struct hexset *idx
 	cleanup_fd int dfd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : error_make(err, errno, "reading %s/containers", s->root);
-	DIR *dir = fdopendir(dup(dfd));
+	DIR *dir = fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 0));
 	if (!dir)
 		return error_make(err, errno, "reading %s/containers", s->root);
 	struct dirent *de;

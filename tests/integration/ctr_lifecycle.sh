@@ -151,6 +151,21 @@ if perl -e 'exit !($ARGV[1] - $ARGV[0] >= 0.9 && $ARGV[1] - $ARGV[0] < 8)' "$t0"
 line=$(L ps -a | grep ' stubborn ')
 case $line in *"Exited (137)"*) ok "ps -a: Exited (137)" ;; *) not_ok "ps -a: Exited (137)"; diag "$line" ;; esac
 
+# --- kill, logs -f
+kid=$(L run -d --name killme busybox:latest sh -c 'trap "echo got USR1" USR1; echo ready; while :; do sleep 0.1; done')
+for _ in $(seq 50); do L logs killme | grep -q ready && break; sleep 0.1; done
+L kill -s USR1 killme >/dev/null
+for _ in $(seq 50); do L logs killme | grep -q 'got USR1' && break; sleep 0.1; done
+is "$(L logs killme | tail -1)" "got USR1" "kill -s USR1 reaches the command's trap"
+L kill killme >/dev/null
+for _ in $(seq 50); do [ "$(state status "$kid")" = exited ] && break; sleep 0.1; done
+is "$(state exit_code "$kid")" 137 "kill (SIGKILL by default): exit 137"
+t_fails "kill of a stopped container is refused" "not running" L kill killme
+L run -d --name follow busybox:latest sh -c 'for i in 1 2 3; do echo tick $i; sleep 0.3; done' >/dev/null
+timeout 20 "$LAYERFS" logs -f follow >"$tmp/follow"
+rc=$?
+is "$rc/$(tr '\n' ' ' <"$tmp/follow")" "0/tick 1 tick 2 tick 3 " "logs -f prints everything and returns when the container ends"
+
 # --- start keeps the writable layer
 out=$(L run --name keep busybox:latest sh -c 'cat /note 2>/dev/null || echo none; echo kept >/note')
 is "$out" "none" "a first run sees no /note"

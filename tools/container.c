@@ -549,6 +549,33 @@ int ctn_remove(store *s, struct ctn *c, error **err)
 	return 0;
 }
 
+int ctn_collect(store *s, error **err)
+{
+	cleanup_free char *cdir = containers_dir(s, err);
+	if (!cdir)
+		return -1;
+	cleanup_fd int dfd = open(cdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd < 0 ? NULL : fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 0));
+	if (!d)
+		return error_make(err, errno, "cannot read '%s'", cdir);
+	time_t now = time(NULL);
+	int ret = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		struct stat st;
+		int old_new = !strncmp(e->d_name, ".new-", 5) &&
+			      fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			      now - st.st_mtime > 3600;
+		if (!strncmp(e->d_name, ".rm-", 4) || old_new) {
+			int r = remove_tree_at(dfd, e->d_name);
+			if (r < 0 && !ret)
+				ret = error_make(err, -r, "cannot remove '%s/%s'", cdir, e->d_name);
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
 /* ------------------------------------------------------------ display */
 
 /* report_ago() without " ago": go-units HumanDuration. */

@@ -98,6 +98,10 @@ char *ctn_path(const struct ctn *c, const char *file);
  * running. */
 int ctn_remove(store *s, struct ctn *c, error **err);
 
+/* Removes what interrupted removals (.rm-<id>) and creations (.new-<id>,
+ * after an hour) left in containers/. */
+int ctn_collect(store *s, error **err);
+
 /* A docker-style name "adjective_surname" (caller frees); attempt > 0
  * appends a digit, as docker does on a clash. */
 char *ctn_random_name(unsigned attempt);

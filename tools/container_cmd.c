@@ -21,7 +21,8 @@ static int prune(int argc, char **argv, error **err)
 	if (cmd_wants_help(argc, argv)) {
 		cmd_print_usage("Usage: layerfs container prune\n\n"
 				"Removes every container that is not running (created or "
-				"exited), with its writable layer, and prints their IDs.\n");
+				"exited), with its writable layer, and prints their IDs; "
+				"also what interrupted removals left.\n");
 		return 0;
 	}
 	if (argc != 1)
@@ -46,6 +47,8 @@ static int prune(int argc, char **argv, error **err)
 	}
 	if (ret >= 0 || cs)
 		ctn_list_free(cs, n);
+	if (ret >= 0)
+		ret = ctn_collect(s, err);
 	store_free(s);
 	return ret;
 }
@@ -68,7 +71,8 @@ int cmd_container(int argc, char **argv, error **err)
 		return cmd_##n(argc - 1, argv + 1, err);
 	X(run, )
 	X(start, )
-	X(stop, ) X(kill, ) X(rm, ) X(logs, ) X(commit, ) X(diff, ) X(export, ) X(inspect, )
+	X(stop, )
+	X(kill, ) X(rm, ) X(logs, ) X(commit, ) X(diff, ) X(export, ) X(inspect, )
 #undef X
 	    return error_usage(
 		err, "unknown command 'container %s'; see 'layerfs container --help'", sub);

@@ -162,6 +162,14 @@ START_TEST(remove_record)
 	ck_assert_int_lt(stat(a->dir, &st), 0);
 	ck_assert_int_lt(ctn_open(s, "gone", &got, &err), 0);
 	error_free(err);
+	err = NULL;
+	/* what an interrupted removal left is collected */
+	char *left;
+	ck_assert_int_ge(asprintf(&left, "%s/store/containers/.rm-x", dir), 0);
+	ck_assert_int_eq(mkdir(left, 0700), 0);
+	ck_assert_int_eq(ctn_collect(s, &err), 0);
+	ck_assert_int_lt(stat(left, &st), 0);
+	free(left);
 	free(f);
 	free(p);
 	ctn_free(a);

@@ -151,6 +151,15 @@ if perl -e 'exit !($ARGV[1] - $ARGV[0] >= 0.9 && $ARGV[1] - $ARGV[0] < 8)' "$t0"
 line=$(L ps -a | grep ' stubborn ')
 case $line in *"Exited (137)"*) ok "ps -a: Exited (137)" ;; *) not_ok "ps -a: Exited (137)"; diag "$line" ;; esac
 
+# a foreground run stopped from elsewhere: its own exit status is 143
+setsid "$LAYERFS" run --name fg busybox:latest sh -c 'echo up; exec sleep 303' >"$tmp/fg.out" 2>&1 &
+fgpid=$!
+for _ in $(seq 50); do grep -q up "$tmp/fg.out" && break; sleep 0.1; done
+L stop fg >/dev/null
+wait "$fgpid"
+is "$?" 143 "stop of a foreground run: that run exits 143"
+pgrep -f 'sleep 303' >/dev/null && not_ok "no 'sleep 303' left" || ok "no 'sleep 303' left"
+
 # --- kill, logs -f
 kid=$(L run -d --name killme busybox:latest sh -c 'trap "echo got USR1" USR1; echo ready; while :; do sleep 0.1; done')
 for _ in $(seq 50); do L logs killme | grep -q ready && break; sleep 0.1; done

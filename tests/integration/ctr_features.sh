@@ -22,6 +22,14 @@ state() {
 	perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or exit 1; print JSON::PP->new->decode(<$f>)->{$ARGV[1]} // ""' \
 		"$LAYERFS_ROOT/containers/$2/state.json" "$1"
 }
+# On any exit: no container of ours may outlive the test.
+ctr_cleanup() {
+	local id
+	for id in $(timeout 30 "$LAYERFS" ps -a -q --no-trunc 2>/dev/null); do
+		timeout 30 "$LAYERFS" rm -f "$id" >/dev/null 2>&1
+	done
+}
+trap 'rc_=$?; ctr_cleanup; (exit $rc_); _t_cleanup' EXIT
 b_base || bail_out "importing the busybox base failed"
 
 # --- -t: the command's stdin is a terminal, its controlling one, with our size

@@ -131,9 +131,10 @@ static int parse_port(struct run_args *a, const char *arg, error **err)
 	return 0;
 }
 
+enum { OPT_RM = 256, OPT_NAME, OPT_ENV_FILE, OPT_NETWORK, OPT_HOSTNAME, OPT_ENTRYPOINT };
+
 static int parse_opt(struct run_args *a, int c, error **err)
 {
-	enum { OPT_RM = 256, OPT_NAME, OPT_ENV_FILE, OPT_NETWORK, OPT_HOSTNAME, OPT_ENTRYPOINT };
 	switch (c) {
 	case 'd':
 		a->detach = 1;
@@ -186,25 +187,25 @@ static int parse_args(int argc, char **argv, struct run_args *a, error **err)
 	    {"detach", no_argument, NULL, 'd'},
 	    {"interactive", no_argument, NULL, 'i'},
 	    {"tty", no_argument, NULL, 't'},
-	    {"rm", no_argument, NULL, 256},
-	    {"name", required_argument, NULL, 257},
+	    {"rm", no_argument, NULL, OPT_RM},
+	    {"name", required_argument, NULL, OPT_NAME},
 	    {"env", required_argument, NULL, 'e'},
-	    {"env-file", required_argument, NULL, 258},
+	    {"env-file", required_argument, NULL, OPT_ENV_FILE},
 	    {"workdir", required_argument, NULL, 'w'},
 	    {"user", required_argument, NULL, 'u'},
 	    {"volume", required_argument, NULL, 'v'},
 	    {"publish", required_argument, NULL, 'p'},
-	    {"network", required_argument, NULL, 259},
-	    {"net", required_argument, NULL, 259},
-	    {"hostname", required_argument, NULL, 260},
-	    {"entrypoint", required_argument, NULL, 261},
+	    {"network", required_argument, NULL, OPT_NETWORK},
+	    {"net", required_argument, NULL, OPT_NETWORK},
+	    {"hostname", required_argument, NULL, OPT_HOSTNAME},
+	    {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+ditre:w:u:v:p:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+dite:w:u:v:p:h", opts, NULL)) != -1) {
 		if (c == 'h')
 			return 1;
 		if (c == '?')

@@ -104,6 +104,8 @@ static void state_from_json(struct ctn_state *st, json_t *j)
 	st->monitor = (pid_t)json_integer_value(json_object_get(j, "monitor_pid"));
 	st->monitor_start =
 	    (unsigned long long)json_integer_value(json_object_get(j, "monitor_start"));
+	s = json_string_value(json_object_get(j, "boot_id"));
+	snprintf(st->boot_id, sizeof(st->boot_id), "%s", s ? s : "");
 	st->init_pid = (pid_t)json_integer_value(json_object_get(j, "init_pid"));
 	st->exit_code = (int)json_integer_value(json_object_get(j, "exit_code"));
 	st->started_at = (time_t)json_integer_value(json_object_get(j, "started_at"));
@@ -123,6 +125,8 @@ int ctn_state_write(struct ctn *c, error **err)
 	    (json_int_t)st->started_at, "finished_at", (json_int_t)st->finished_at);
 	if (st->error)
 		json_object_set_new(j, "error", json_string(st->error));
+	if (st->boot_id[0])
+		json_object_set_new(j, "boot_id", json_string(st->boot_id));
 	return write_json(c->dir, "state.json", j, err);
 }
 
@@ -147,10 +151,23 @@ unsigned long long ctn_proc_start(pid_t pid)
 	return state == 'Z' || state == 'X' ? 0 : start;
 }
 
+void ctn_boot_id(char out[40])
+{
+	cleanup_fd int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, out, 39);
+	while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == ' '))
+		n--;
+	out[n > 0 ? n : 0] = '\0';
+}
+
 int ctn_monitor_alive(const struct ctn *c)
 {
+	char boot[40];
 	if (c->state.monitor <= 0)
 		return 0;
+	ctn_boot_id(boot);
+	if (c->state.boot_id[0] && boot[0] && strcmp(boot, c->state.boot_id))
+		return 0; /* recorded before a reboot */
 	unsigned long long t = ctn_proc_start(c->state.monitor);
 	return t != 0 && t == c->state.monitor_start;
 }

@@ -6,8 +6,9 @@
  *                user, hostname, network, ports, volumes, tty, interactive,
  *                created, stop_signal, auto_remove; written once
  *   state.json   status created|running|exited, the monitor's pid and its
- *                start time (field 22 of /proc/PID/stat, so a reused pid is
- *                not taken for the monitor), the container's init pid
+ *                start time (field 22 of /proc/PID/stat) and the boot id,
+ *                so that a reused pid, also after a reboot, is not taken
+ *                for the monitor, the container's init pid
  *                (from ctr's on_started, or found in /proc by the command
  *                that started it; 0 when not known), exit code (128+N
  *                for signal N, 127 when it could not start), error,
@@ -43,6 +44,7 @@ struct ctn_state {
 	enum ctn_status status;
 	pid_t monitor;
 	unsigned long long monitor_start; /* /proc/PID/stat starttime */
+	char boot_id[40];		  /* /proc/sys/kernel/random/boot_id then */
 	pid_t init_pid;			  /* 0: not known (yet) */
 	int exit_code;
 	time_t started_at, finished_at; /* 0: never */
@@ -88,7 +90,10 @@ int ctn_refresh(struct ctn *c, error **err);
 int ctn_state_write(struct ctn *c, error **err);
 /* The start time of pid from /proc/PID/stat, 0 when it is gone. */
 unsigned long long ctn_proc_start(pid_t pid);
-/* Whether c's monitor (per c->state) is alive. */
+/* This boot's id (/proc/sys/kernel/random/boot_id), "" if unknown. */
+void ctn_boot_id(char out[40]);
+/* Whether c's monitor (per c->state) is alive: same boot, and its pid
+ * has the recorded start time. */
 int ctn_monitor_alive(const struct ctn *c);
 
 /* Path of a file in the record dir; caller frees. */

@@ -398,6 +398,7 @@ static int mark_running(struct ctn *c, error **err)
 		st->status = CTN_RUNNING;
 		st->monitor = getpid();
 		st->monitor_start = ctn_proc_start(getpid());
+		ctn_boot_id(st->boot_id);
 		st->init_pid = 0;
 		st->started_at = time(NULL);
 		st->finished_at = 0;

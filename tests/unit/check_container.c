@@ -137,6 +137,11 @@ START_TEST(dead_monitor_reads_exited)
 	ck_assert_int_eq(ctn_state_write(a, &err), 0);
 	ck_assert_int_eq(ctn_refresh(a, &err), 0);
 	ck_assert_int_eq(a->state.status, CTN_RUNNING);
+	/* the same pid and start time from before a reboot is not it */
+	memcpy(a->state.boot_id, "00000000-0000-0000-0000-000000000000", 37);
+	ck_assert_int_eq(ctn_monitor_alive(a), 0);
+	ctn_boot_id(a->state.boot_id);
+	ck_assert_int_eq(ctn_monitor_alive(a), 1);
 	char *st = ctn_status_text(a, a->state.started_at + 240);
 	ck_assert_str_eq(st, "Up 4 minutes");
 	free(st);

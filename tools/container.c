@@ -635,6 +635,62 @@ char *ctn_command_text(const struct ctn *c)
 	return lfs_buf_detach(&b, NULL);
 }
 
+/* ------------------------------------------------------------ init pid */
+
+/* PPid and whether pid is PID 1 of a PID namespace below ours. */
+static int proc_status(pid_t pid, pid_t *ppid, int *ns_init)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	cleanup_file FILE *f = fopen(path, "re");
+	cleanup_free char *line = NULL;
+	size_t cap = 0;
+	*ppid = 0;
+	*ns_init = 0;
+	while (f && getline(&line, &cap, f) > 0) {
+		if (!strncmp(line, "PPid:", 5))
+			*ppid = (pid_t)atoi(line + 5);
+		if (!strncmp(line, "NSpid:", 6)) {
+			char *last = strrchr(line, '\t');
+			*ns_init = last && last != strchr(line, '\t') && atoi(last + 1) == 1;
+		}
+	}
+	return f ? 0 : -1;
+}
+
+static int descends_from(pid_t pid, pid_t ancestor)
+{
+	for (int depth = 0; depth < 8 && pid > 1; depth++) {
+		int ns_init;
+		if (proc_status(pid, &pid, &ns_init) < 0)
+			return 0;
+		if (pid == ancestor)
+			return 1;
+	}
+	return 0;
+}
+
+pid_t ctn_init_pid(const struct ctn *c)
+{
+	if (c->state.status != CTN_RUNNING || !ctn_monitor_alive(c))
+		return 0;
+	if (c->state.init_pid > 0)
+		return c->state.init_pid;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+	while (d && !found && (e = readdir(d))) {
+		pid_t pid = (pid_t)atoi(e->d_name), ppid;
+		int ns_init;
+		if (pid > 0 && proc_status(pid, &ppid, &ns_init) == 0 && ns_init &&
+		    descends_from(pid, c->state.monitor))
+			found = pid;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* ------------------------------------------------------------ inspect */
 
 static json_t *rfc3339(time_t t)
@@ -650,13 +706,12 @@ static json_t *rfc3339(time_t t)
 static json_t *state_json(const struct ctn *c)
 {
 	const struct ctn_state *st = &c->state;
-	json_t *j =
-	    json_pack("{s:s, s:b, s:I, s:I, s:i, s:s, s:o, s:o}", "Status",
-		      status_names[st->status], "Running", st->status == CTN_RUNNING, "Pid",
-		      (json_int_t)(st->status == CTN_RUNNING ? st->init_pid : 0), "MonitorPid",
-		      (json_int_t)(st->status == CTN_RUNNING ? st->monitor : 0), "ExitCode",
-		      st->exit_code, "Error", st->error ? st->error : "", "StartedAt",
-		      rfc3339(st->started_at), "FinishedAt", rfc3339(st->finished_at));
+	json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:i, s:s, s:o, s:o}", "Status",
+			      status_names[st->status], "Running", st->status == CTN_RUNNING, "Pid",
+			      (json_int_t)ctn_init_pid(c), "MonitorPid",
+			      (json_int_t)(st->status == CTN_RUNNING ? st->monitor : 0), "ExitCode",
+			      st->exit_code, "Error", st->error ? st->error : "", "StartedAt",
+			      rfc3339(st->started_at), "FinishedAt", rfc3339(st->finished_at));
 	return j;
 }
 

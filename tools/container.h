@@ -96,6 +96,11 @@ void ctn_boot_id(char out[40]);
  * has the recorded start time. */
 int ctn_monitor_alive(const struct ctn *c);
 
+/* The container's init pid: from state.json, else found in /proc as the
+ * monitor's descendant that is PID 1 of its own PID namespace; 0 when the
+ * container is not (yet) running. */
+pid_t ctn_init_pid(const struct ctn *c);
+
 /* Path of a file in the record dir; caller frees. */
 char *ctn_path(const struct ctn *c, const char *file);
 

@@ -660,60 +660,6 @@ int ctn_detach(store *s, struct ctn *c, error **err)
 
 /* ------------------------------------------------------------ signals */
 
-/* PPid and whether pid is PID 1 of a PID namespace below ours. */
-static int proc_status(pid_t pid, pid_t *ppid, int *ns_init)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	cleanup_file FILE *f = fopen(path, "re");
-	cleanup_free char *line = NULL;
-	size_t cap = 0;
-	*ppid = 0;
-	*ns_init = 0;
-	while (f && getline(&line, &cap, f) > 0) {
-		if (!strncmp(line, "PPid:", 5))
-			*ppid = (pid_t)atoi(line + 5);
-		if (!strncmp(line, "NSpid:", 6)) {
-			char *last = strrchr(line, '\t');
-			*ns_init = last && last != strchr(line, '\t') && atoi(last + 1) == 1;
-		}
-	}
-	return f ? 0 : -1;
-}
-
-static int descends_from(pid_t pid, pid_t ancestor)
-{
-	for (int depth = 0; depth < 8 && pid > 1; depth++) {
-		int ns_init;
-		if (proc_status(pid, &pid, &ns_init) < 0)
-			return 0;
-		if (pid == ancestor)
-			return 1;
-	}
-	return 0;
-}
-
-pid_t ctn_init_pid(const struct ctn *c)
-{
-	if (c->state.status != CTN_RUNNING || !ctn_monitor_alive(c))
-		return 0;
-	if (c->state.init_pid > 0)
-		return c->state.init_pid;
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	pid_t found = 0;
-	while (d && !found && (e = readdir(d))) {
-		pid_t pid = (pid_t)atoi(e->d_name), ppid;
-		int ns_init;
-		if (pid > 0 && proc_status(pid, &ppid, &ns_init) == 0 && ns_init &&
-		    descends_from(pid, c->state.monitor))
-			found = pid;
-	}
-	if (d)
-		closedir(d);
-	return found;
-}
-
 /* Signals init passes on to the command (ctr_exec.c); others go to the
  * command directly, as docker delivers them to the container's PID 1. */
 static int init_forwards(int sig)

@@ -32,11 +32,6 @@ int ctn_execute(store *s, struct ctn *c, int attach, int *status, error **err);
  * Exited (127) too). */
 int ctn_detach(store *s, struct ctn *c, error **err);
 
-/* The container's init pid: from state.json, else found in /proc as the
- * monitor's descendant that is PID 1 of its own PID namespace; 0 when the
- * container is not (yet) running. */
-pid_t ctn_init_pid(const struct ctn *c);
-
 /* Sends sig to the running container c (its init, which passes the usual
  * signals on to the command; others go to the command itself).  -ESRCH
  * when it is not running. */

@@ -48,7 +48,15 @@ void cmd_print_usage(const char *usage);
 	X(push, "Upload an image to a registry")                                                   \
 	X(login, "Keep credentials for a registry")                                                \
 	X(logout, "Remove the credentials kept for a registry")                                    \
-	X(search, "List a registry's repositories matching a term, with tags")
+	X(search, "List a registry's repositories matching a term, with tags")                      \
+	X(run, "Create a container from an image and run its command")                             \
+	X(ps, "List containers")                                                                   \
+	X(start, "Run a stopped container again, with its earlier changes")                        \
+	X(stop, "Stop running containers (stop signal, then SIGKILL)")                             \
+	X(kill, "Send a signal to running containers")                                             \
+	X(rm, "Remove containers and their writable layers")                                       \
+	X(logs, "Show the output of a container")                                                  \
+	X(container, "Manage containers: ls, prune, ...")
 
 #define X(n, s) int cmd_##n(int argc, char **argv, error **err);
 LAYERFS_COMMANDS(X)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "cmd.h"
 #include "imgcfg.h"
 #include "commit.h"
+#include "container.h"
 #include "diff_upper.h"
 #include "store.h"
 #include "util.h"
@@ -23,13 +25,16 @@ static const char usage[] =
     "Usage: layerfs commit [OPTIONS] --upper DIR IMAGE NEW[:TAG]\n"
     "       layerfs commit [OPTIONS] MOUNTPOINT NEW[:TAG]\n"
     "       layerfs commit [OPTIONS] --upper DIR -o LAYER.tar\n"
+    "       layerfs commit [OPTIONS] CONTAINER NEW[:TAG]\n"
     "\n"
     "Turns the changes kept in an overlay upper directory (layerfs, kernel\n"
     "overlayfs or fuse-overlayfs format) into one OCI layer.  The first form\n"
     "records a new image NEW: IMAGE's layers and config plus the layer, with a\n"
     "history entry \"layerfs commit\"; it prints the new image ID.  The second\n"
     "takes the upper directory and image of a writable layerfs mount.  The\n"
-    "third writes only the layer tar ('-' for standard output).\n"
+    "third writes only the layer tar ('-' for standard output).  The last\n"
+    "takes a stopped container's writable layer over the image it was created\n"
+    "from.\n"
     "\n"
     "The layer holds whiteouts (.wh.NAME) before their siblings, opaque markers\n"
     "(.wh..wh..opq) first in their directory, hard links as hard links, xattrs\n"
@@ -282,8 +287,47 @@ static int commit_mounted(struct upper_src *src, const struct commit_args *a, er
 	return ret;
 }
 
+/* CONTAINER NEW: the container's upper over the image it was created
+ * from.  Returns 1 (nothing done) when target names no container. */
+static int commit_container(struct commit_args *a, error **err)
+{
+	struct stat st;
+	if (stat(a->target, &st) == 0)
+		return 1; /* a path: a mount point */
+	store *s;
+	struct ctn *c = NULL;
+	if (store_open(&s, err) < 0)
+		return -1;
+	error *none = NULL;
+	int ret = ctn_open(s, a->target, &c, &none);
+	error_free(none);
+	store_free(s);
+	if (ret < 0)
+		return 1;
+	if (c->state.status == CTN_RUNNING)
+		ret = error_fail(err, EBUSY,
+				 "container '%s' is running: stop it first (layerfs stop %s)",
+				 a->target, a->target);
+	struct upper_src src;
+	cleanup_free char *upper = ctn_path(c, "upper");
+	if (ret >= 0)
+		ret = upper_src_open(&src, upper, ctn_image_id(c), NULL, 0, err);
+	if (ret >= 0) {
+		src.work = ctn_path(c, "work");
+		ret = commit_to_image(&src, a, err);
+		upper_src_release(&src);
+	}
+	ctn_free(c);
+	return ret < 0 ? -1 : 0;
+}
+
 static int run(struct commit_args *a, error **err)
 {
+	if (!a->output && !a->upper) {
+		int r = commit_container(a, err);
+		if (r <= 0)
+			return r;
+	}
 	struct upper_src src;
 	int ret;
 	if (a->output) {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cmd.h"
+#include "container.h"
 #include "diff_upper.h"
 #include "inspect.h"
 #include "report.h"
@@ -17,9 +18,11 @@
 static const char usage[] =
 	"Usage: layerfs diff [OPTIONS] IMAGE_A IMAGE_B\n"
 	"       layerfs diff [--image IMAGE | --layer A.tar ...] UPPERDIR|MOUNTPOINT\n"
+	"       layerfs diff CONTAINER\n"
 	"\n"
 	"With one argument: the changes recorded in an overlay upper directory, or\n"
-	"in a writable layerfs mount, as A/C/D lines against the lower layers.\n"
+	"in a writable layerfs mount, or in a container (its writable layer over\n"
+	"its image), as A/C/D lines against the lower layers.\n"
 	"With two:\n"
 	"Lists the paths that differ between the merged trees of two images, in\n"
 	"path order, like docker diff: \"A PATH\" only in IMAGE_B (added), \"D PATH\"\n"
@@ -115,12 +118,45 @@ static int count_positionals(int argc, char **argv, const char **last)
 	return n;
 }
 
+/* `diff CONTAINER`: its upper over its image, as `diff --image ID UPPER`.
+ * Returns 1 when one names no container. */
+static int diff_container(int argc, char **argv, const char *one, error **err)
+{
+	store *s;
+	struct ctn *c = NULL;
+	if (store_open(&s, err) < 0)
+		return -1;
+	error *none = NULL;
+	int ret = ctn_open(s, one, &c, &none);
+	error_free(none);
+	store_free(s);
+	if (ret < 0)
+		return 1;
+	char **av = lfs_xcalloc((size_t)argc + 3, sizeof(*av));
+	cleanup_free char *upper = ctn_path(c, "upper");
+	int n = 0;
+	av[n++] = argv[0];
+	av[n++] = "--image";
+	av[n++] = (char *)ctn_image_id(c);
+	for (int i = 1; i < argc; i++)
+		av[n++] = argv[i] == one ? upper : argv[i];
+	ret = diff_upper_run(n, av, err);
+	free(av);
+	ctn_free(c);
+	return ret;
+}
+
 int cmd_diff(int argc, char **argv, error **err)
 {
 	/* One argument: the changes of an upper directory or writable mount. */
 	const char *one = NULL;
 	struct stat st;
 	if (count_positionals(argc, argv, &one) == 1 && !cmd_wants_help(argc, argv)) {
+		if (stat(one, &st) < 0) {
+			int r = diff_container(argc, argv, one, err);
+			if (r <= 0)
+				return r;
+		}
 		if (stat(one, &st) < 0 || !S_ISDIR(st.st_mode))
 			return error_usage(err,
 					   "'%s' is not an upper directory or mount point; to compare "

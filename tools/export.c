@@ -8,20 +8,59 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "container.h"
 #include "archive_io.h"
 #include "tree_tar.h"
 #include "util.h"
 #include "view.h"
 
 static const char usage[] =
-    "Usage: layerfs export [OPTIONS] IMAGE\n"
+    "Usage: layerfs export [OPTIONS] IMAGE|CONTAINER\n"
     "\n"
     "Write the merged root file system of IMAGE (all layers applied, whiteouts\n"
-    "removed) as one tar archive, without unpacking anything.\n"
+    "removed) as one tar archive, without unpacking anything.  For a stopped\n"
+    "container: its image with the container's changes on top.\n"
     "\n"
     "Options:\n"
     "  -o, --output FILE    write to FILE instead of standard output\n"
     "  -h, --help           show this help\n";
+
+/* An image, else a container: its image with its upper on top. */
+static int open_target(struct view *v, const char *name, error **err)
+{
+	error *not_image = NULL;
+	if (view_open_image(v, name, &not_image) >= 0)
+		return 0;
+	view_release(v);
+	store *s;
+	struct ctn *c = NULL;
+	if (store_open(&s, err) < 0) {
+		error_free(not_image);
+		return -1;
+	}
+	error *none = NULL;
+	int ret = ctn_open(s, name, &c, &none);
+	store_free(s);
+	error_free(none);
+	if (ret < 0) {
+		error_free(not_image);
+		return error_fail(err, ENOENT,
+				  "no image or container '%s': run 'layerfs images' or 'layerfs ps "
+				  "-a' to list them",
+				  name);
+	}
+	error_free(not_image);
+	cleanup_free char *upper = ctn_path(c, "upper");
+	ret = c->state.status == CTN_RUNNING
+		  ? error_fail(err, EBUSY, "container '%s' is running: stop it first", name)
+		  : view_open_image(v, ctn_image_id(c), err);
+	if (ret >= 0)
+		ret = view_add_upper(v, upper, err);
+	ctn_free(c);
+	if (ret < 0)
+		view_release(v);
+	return ret;
+}
 
 int cmd_export(int argc, char **argv, error **err)
 {
@@ -35,7 +74,7 @@ int cmd_export(int argc, char **argv, error **err)
 		return error_usage(err, "refusing to write a tar to a terminal; use -o FILE or "
 					"redirect standard output");
 	struct view v = VIEW_INIT;
-	int ret = view_open_image(&v, argv[optind], err);
+	int ret = open_target(&v, argv[optind], err);
 	if (ret < 0)
 		return ret;
 	struct outfile of;

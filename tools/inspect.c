@@ -9,14 +9,16 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "container.h"
 #include "store.h"
 #include "util.h"
 
 static const char usage[] =
-    "Usage: layerfs inspect [OPTIONS] IMAGE [IMAGE...]\n"
+    "Usage: layerfs inspect [OPTIONS] IMAGE|CONTAINER...\n"
     "\n"
     "Print a JSON array describing each image (a name, or an image ID or unique\n"
-    "prefix), like 'docker image inspect'.\n"
+    "prefix), like 'docker image inspect', or container (a name, ID or unique\n"
+    "ID prefix), like 'docker container inspect'.\n"
     "\n"
     "Options:\n"
     "  -h, --help           show this help\n";
@@ -106,6 +108,15 @@ static int inspect_all(store *s, char **names, int n, json_t *out, lfs_buf *miss
 		struct store_image *img = NULL;
 		e = NULL;
 		if (store_image_resolve(s, names[i], &img, &e) < 0) {
+			struct ctn *c = NULL;
+			error *none = NULL;
+			if (ctn_open(s, names[i], &c, &none) == 0) {
+				json_array_append_new(out, ctn_inspect_json(c));
+				ctn_free(c);
+				error_free(e);
+				continue;
+			}
+			error_free(none);
 			if (missing->len)
 				lfs_buf_addstr(missing, "; ");
 			lfs_buf_addstr(missing, e->msg);

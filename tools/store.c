@@ -1690,6 +1690,39 @@ static int gc_mark_cache(store *s, struct hexset *blobs, struct hexset *idx, err
 	return 0;
 }
 
+/* Containers keep the layers they were created from (containers/<id>/
+ * config.json "layers", container.h), even once their image is removed. */
+static int gc_mark_containers(store *s, struct hexset *blobs, struct hexset *idx, error **err)
+{
+	cleanup_fd int dfd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : error_make(err, errno, "reading %s/containers", s->root);
+	DIR *dir = fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 0));
+	if (!dir)
+		return error_make(err, errno, "reading %s/containers", s->root);
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		if (!is_hex64(de->d_name))
+			continue;
+		cleanup_free char *path =
+		    lfs_xasprintf("%s/containers/%s/config.json", s->root, de->d_name);
+		cleanup_json json_t *c = json_load_file(path, 0, NULL);
+		size_t i;
+		json_t *l;
+		json_array_foreach(json_object_get(c, "layers"), i, l)
+		{
+			const char *b = digest_hex(json_string_value(json_object_get(l, "digest")));
+			const char *d = digest_hex(json_string_value(json_object_get(l, "diff_id")));
+			if (b)
+				hexset_add(blobs, b);
+			if (d)
+				hexset_add(idx, d);
+		}
+	}
+	closedir(dir);
+	return 0;
+}
+
 static int gc_locked(store *s, error **err)
 {
 	cleanup_json json_t *index = NULL;
@@ -1712,6 +1745,8 @@ static int gc_locked(store *s, error **err)
 	}
 	if (ret == 0)
 		ret = gc_mark_cache(s, &blobs, &idx, err);
+	if (ret == 0)
+		ret = gc_mark_containers(s, &blobs, &idx, err);
 	if (ret == 0) {
 		if (blobs.n)
 			qsort(blobs.v, blobs.n, sizeof(*blobs.v), hex_cmp);

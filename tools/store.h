@@ -7,7 +7,7 @@
  *   indexes/files/<key>                          index cache for bare tars (mount --layer)
  *   cache/<key hex>                              build cache entries (JSON)
  *   tmp/                                         scratch dirs of running builds
- *   containers/                                  later: containers
+ *   containers/<id>/                             container records (container.h)
  *   .lock                                        flock: shared for readers, exclusive for writers
  * Image names live in index.json as the org.opencontainers.image.ref.name
  * annotation, "NAME:TAG" exactly as the user gave it (a missing tag becomes
@@ -245,7 +245,8 @@ int store_remove(store *s, const char *name, int force, store_report_fn *report,
 		 error **err);
 
 /* Under the exclusive lock: deletes blobs and layer indexes that no
- * manifest in index.json references, and temp files older than a day.
+ * manifest in index.json, build cache entry or container record
+ * references, and temp files older than a day.
  * Refuses to delete anything (returns an error) if any referenced manifest
  * or config cannot be read, since its references would be unknown. */
 int store_gc(store *s, error **err);

@@ -77,6 +77,21 @@ int view_open(struct view *v, char *const *tars, size_t ntars, const char *image
 	return ntars ? view_open_tars(v, tars, ntars, err) : view_open_image(v, image, err);
 }
 
+int view_add_upper(struct view *v, const char *dir, error **err)
+{
+	lfs_layer *l = NULL;
+	cleanup_free char *msg = NULL;
+	int ret = lfs_layer_open_dir(dir, &l, &msg);
+	if (ret)
+		return error_make(err, msg ? 0 : -ret, "upper directory '%s'%s%s", dir,
+				  msg ? ": " : "", msg ? msg : "");
+	v->layers = lfs_xrealloc(v->layers, (v->nlayers + 1) * sizeof(*v->layers));
+	v->layers[v->nlayers++] = l;
+	lfs_union_free(v->u);
+	v->u = NULL;
+	return make_union(v, err);
+}
+
 void view_add_tar(char ***tars, size_t *ntars, char *path)
 {
 	*tars = lfs_xrealloc(*tars, (*ntars + 1) * sizeof(**tars));

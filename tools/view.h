@@ -27,6 +27,9 @@ int view_open_image(struct view *v, const char *name, error **err);
 int view_open_tars(struct view *v, char *const *tars, size_t n, error **err);
 /* Bare layers when ntars > 0, else the stored image `image`. */
 int view_open(struct view *v, char *const *tars, size_t ntars, const char *image, error **err);
+/* Puts an overlay upper directory (a container's writable layer) on top
+ * of v's layers. */
+int view_add_upper(struct view *v, const char *dir, error **err);
 /* Appends a --layer argument to a growable array (caller frees the array). */
 void view_add_tar(char ***tars, size_t *ntars, char *path);
 void view_release(struct view *v);

@@ -50,6 +50,7 @@ void cmd_print_usage(const char *usage);
 	X(logout, "Remove the credentials kept for a registry")                                    \
 	X(search, "List a registry's repositories matching a term, with tags")                      \
 	X(run, "Create a container from an image and run its command")                             \
+	X(exec, "Run a command in a running container")                                         \
 	X(ps, "List containers")                                                                   \
 	X(start, "Run a stopped container again, with its earlier changes")                        \
 	X(stop, "Stop running containers (stop signal, then SIGKILL)")                             \

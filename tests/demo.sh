@@ -11,6 +11,8 @@
 #   6. make busybox:latest and build examples/hello with `layerfs build`:
 #      history, a rebuild that is all CACHED, an edit that reruns one step,
 #      and the built app run in a chroot of its mount (root only)
+#   7. containers: `layerfs run` of the built image, then a web server with
+#      -d -p 8080:8080 answering the host, ps, logs, stop, rm
 #
 # Each step prints "==> what", the command, and its output.  The first
 # failing step stops the demo with a non-zero exit; mounts are always
@@ -42,9 +44,11 @@ is_mounted() {
 	awk -v m="$m" '$2 == m { found = 1 } END { exit !found }' /proc/self/mounts
 }
 
-# Never leave a mount behind: layerfs umount, then fusermount3, then a lazy umount.
+# Never leave a mount or a container behind: layerfs umount, then
+# fusermount3, then a lazy umount.
 cleanup() {
 	local rc=$? m
+	"$LAYERFS" rm -f demo-web >/dev/null 2>&1 || true
 	for m in "${mounts[@]}"; do
 		is_mounted "$m" || continue
 		"$LAYERFS" umount "$m" >/dev/null 2>&1 ||
@@ -173,6 +177,29 @@ run_app() {
 		sed -n 's/.*"GREETING=\(.*\)",*$/\1/p')" /app/hello.sh
 }
 
+serve_and_fetch() {
+	if [ "$(id -u)" -ne 0 ] && [ ! -w /dev/net/tun ]; then
+		echo "(skipped: -p needs /dev/net/tun usable by your user, or root)"
+		return 0
+	fi
+	"$LAYERFS" run -d --name demo-web -p 8080:8080 hello:2 /app/hello.sh serve
+	local i
+	for i in $(seq 50); do
+		busybox wget -q -O- http://127.0.0.1:8080/ 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "the container's httpd did not answer on 127.0.0.1:8080" >&2
+	return 1
+}
+
+stop_and_remove() {
+	"$LAYERFS" ps -a
+	"$LAYERFS" logs demo-web
+	"$LAYERFS" stop -t 2 demo-web
+	"$LAYERFS" ps -a
+	"$LAYERFS" rm demo-web
+}
+
 umount_checked() {
 	"$LAYERFS" umount "$1"
 	if is_mounted "$1"; then
@@ -260,5 +287,11 @@ step "run the built app in a chroot of the mount" \
 	run_app "$mnt_app"
 step "unmount it" \
 	umount_checked "$mnt_app"
+step "run the image as a container: rootless namespaces, its own upper dir" \
+	"$LAYERFS" run --rm hello:2
+step "a container with a web server, port 8080 published on the host; fetch the page" \
+	serve_and_fetch
+step "ps, logs, stop and remove it" \
+	stop_and_remove
 
 printf '\n==> demo finished: all steps passed, nothing left mounted\n'

@@ -37,7 +37,8 @@ static const char usage[] =
     "  -u, --user USER[:GROUP] user to run as (name or id)\n"
     "  -v, --volume SRC:DST[:ro]  bind a host path into the container\n"
     "  -p, --publish [IP:]HOST:CTR[/udp]  publish a port (private network)\n"
-    "      --network MODE      host (default), none, or private (default with -p)\n"
+    "      --network MODE      private (default when slirp4netns and /dev/net/tun are\n"
+    "                          usable, else host), host, or none\n"
     "      --hostname NAME     the container's hostname (default: its short ID)\n"
     "      --entrypoint CMD    replace the image's Entrypoint\n"
     "  -h, --help              show this help\n";
@@ -306,6 +307,30 @@ static const char *str_or(const char *a, json_t *inner, const char *key)
 	return a ? a : v ? v : "";
 }
 
+
+/* docker's default is a network of the container's own: private when this
+ * machine can give one (slirp4netns installed, /dev/net/tun usable), else
+ * the host's; `ps` and `inspect` say which was used. */
+static int in_path(const char *prog)
+{
+	const char *path = getenv("PATH");
+	cleanup_free char *dirs = lfs_xstrdup(path && *path ? path : "/usr/bin:/bin");
+	char *save = NULL;
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		cleanup_free char *p = lfs_xasprintf("%s/%s", d, prog);
+		if (access(p, X_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static const char *default_network(void)
+{
+	if (access("/dev/net/tun", R_OK | W_OK) == 0 && in_path("slirp4netns"))
+		return "private";
+	return "host";
+}
+
 static json_t *make_config(const struct run_args *a, const struct store_image *img, error **err)
 {
 	json_t *inner = json_object_get(img->config, "config");
@@ -318,7 +343,7 @@ static json_t *make_config(const struct run_args *a, const struct store_image *i
 			    a->image);
 		return NULL;
 	}
-	const char *net = a->network ? a->network : json_array_size(a->ports) ? "private" : "host";
+	const char *net = a->network ? a->network : default_network();
 	const char *stop = json_string_value(json_object_get(inner, "StopSignal"));
 	json_t *cfg = json_pack(
 	    "{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:O, s:O, s:b, s:b, s:s, s:b}", "image",

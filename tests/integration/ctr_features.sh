@@ -3,8 +3,8 @@
 # ctr.h: -t (a pty as the controlling terminal, window size), -v (bind
 # mounts, read-only ones, no stub left in the upper), -p with the private
 # network (a port published on the host), `layerfs exec` (ctr_exec) and
-# the init pid reported through on_started.  Until the runner implements
-# them these points fail; ctr_lifecycle.sh covers everything else.
+# the init pid reported through on_started; ctr_lifecycle.sh covers the
+# rest of the lifecycle.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"

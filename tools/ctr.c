@@ -136,16 +136,30 @@ static int loopback_up(error **err)
 }
 
 /* CTR_NET_PRIVATE: the port helper, then slirp4netns, which the caller
- * starts on our network namespace while we wait. */
+ * starts on our network namespace while we mount the root (net_ready
+ * waits for it before the command starts). */
 static int private_net(struct ctr_ctx *c, error **err)
 {
 	int ret = ctr_net_helper(c, err);
 	char b = 'n';
 	if (ret < 0)
 		return ret;
-	if (write(c->sync_fd, &b, 1) != 1 || read(c->sync_fd, &b, 1) != 1)
+	if (write(c->sync_fd, &b, 1) != 1)
 		return error_fail(err, EIO, "the container's network was not set up");
 	return 0;
+}
+
+/* The caller's go: slirp4netns configured the network (private only). */
+static int net_ready(struct ctr_ctx *c, error **err)
+{
+	if (c->spec->net != CTR_NET_PRIVATE)
+		return 0;
+	char b;
+	ssize_t n;
+	while ((n = read(c->sync_fd, &b, 1)) < 0 && errno == EINTR)
+		;
+	close(steal_fd(&c->sync_fd));
+	return n == 1 ? 0 : error_fail(err, EIO, "the container's network was not set up");
 }
 
 static int enter_namespaces(struct ctr_ctx *c, error **err)
@@ -170,7 +184,7 @@ static int enter_namespaces(struct ctr_ctx *c, error **err)
 	ret = net ? loopback_up(err) : 0;
 	if (ret >= 0 && c->spec->net == CTR_NET_PRIVATE)
 		ret = private_net(c, err);
-	if (c->sync_fd >= 0)
+	else if (c->sync_fd >= 0)
 		close(steal_fd(&c->sync_fd));
 	return ret;
 }
@@ -292,6 +306,8 @@ _Noreturn void ctr_holder(struct ctr_ctx *c)
 	if (enter_namespaces(c, &err) >= 0 && start_server(c, &err) >= 0) {
 		mounted = 1;
 		int ret = make_stubs(c, &err);
+		if (ret >= 0)
+			ret = net_ready(c, &err);
 		if (ret >= 0)
 			ret = run_init(c, &set, &err);
 		code = ret < 0 ? 1 : ret;

@@ -41,6 +41,13 @@ case $out in *"45 123"*) ok "-t: the window size is ours (stty size)" ;; *) not_
 stty_after=$(script -qec "stty -g; $LAYERFS run --rm -t busybox:latest true; stty -g" /dev/null | tr -d '\r' | sort -u | wc -l)
 is "$stty_after" 1 "-t: our terminal's modes are restored afterwards"
 
+# --- -it: a REPL session driven through a pty: typed lines run, exit status passes
+printf 'echo repl-$((6 * 7))\nexit 3\n' |
+	script -qec "$LAYERFS run --rm -it busybox:latest sh" /dev/null >"$tmp/repl.out" 2>&1
+is "$?" 3 "-it: the session's exit status is the shell's (exit 3)"
+grep -q 'repl-42' "$tmp/repl.out"
+check "-it: a line typed into the session ran in the container's shell" $?
+
 # --- -v
 mkdir -p "$tmp/host"
 echo from-host >"$tmp/host/in"

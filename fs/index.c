@@ -1098,6 +1098,28 @@ static int finish_build(struct builder *b, int out_fd, struct lfs_index_header *
 	return ret;
 }
 
+/* Every plain file's bytes lie inside the tar.  A seekable layer is read
+ * by skipping over member data, so a truncated tar (or a GNU sparse member
+ * whose map is missing, whose full size is then taken as data) is only
+ * caught here; the index must never point past the end. */
+static int check_data_inside(struct builder *b, uint64_t tar_size)
+{
+	for (uint32_t i = 0; i < b->ninos; i++) {
+		const struct lfs_entry *e = &b->inos[i];
+		if (!S_ISREG(e->mode) || (e->flags & (LFS_E_SPARSE | LFS_E_WHITEOUT)))
+			continue;
+		if (e->data_off > tar_size || e->size > tar_size - e->data_off) {
+			free(*b->err);
+			*b->err = lfs_xasprintf(
+			    "a member's data runs past the end of the layer (%llu bytes): the "
+			    "tar is truncated, or a sparse member lacks its map",
+			    (unsigned long long)tar_size);
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
 /* Everything between opening the input and writing the output. */
 static int build_from(struct builder *b, struct src *s, int gzip, struct lfs_index_header *h)
 {
@@ -1117,6 +1139,8 @@ static int build_from(struct builder *b, struct src *s, int gzip, struct lfs_ind
 	if (ret < 0)
 		return ret;
 	ret = src_drain(s, &h->tar_size);
+	if (ret == 0)
+		ret = check_data_inside(b, h->tar_size);
 	if (ret == 0 && gzip) {
 		h->compression = LFS_COMP_GZIP;
 		ret = lfs_gz_reader_finish(s->gz, &b->gz);

@@ -844,6 +844,37 @@ START_TEST(test_truncated_archive)
 }
 END_TEST
 
+/* A GNU old-style sparse member ('S') whose map is empty: libarchive gives
+ * it its full size and no data, so nothing in the tar backs it.  Found by
+ * fuzz_index (tests/fuzz/corpus/index/regress-sparse-no-map.tar). */
+START_TEST(test_sparse_without_map_refused)
+{
+	char tar[512 * 3];
+	unsigned sum = 0;
+	struct built bt;
+
+	memset(tar, 0, sizeof(tar));
+	memcpy(tar, "sp", 2);
+	memcpy(tar + 100, "0000644", 7);
+	memcpy(tar + 108, "0000000", 7);
+	memcpy(tar + 116, "0000000", 7);
+	memcpy(tar + 124, "00000000000", 11); /* stored data: none */
+	memcpy(tar + 136, "14530500000", 11); /* mtime */
+	tar[156] = 'S';			      /* GNU sparse */
+	memcpy(tar + 257, "ustar  ", 8);      /* GNU magic + version */
+	memcpy(tar + 483, "00003641100", 11); /* real size: 1000000 */
+	memset(tar + 148, ' ', 8);
+	for (int i = 0; i < 512; i++)
+		sum += (unsigned char)tar[i];
+	snprintf(tar + 148, 8, "%06o", sum);
+	int fd = memfd_with(tar, sizeof(tar));
+	build_fd(&bt, fd, fd, 0);
+	ck_assert_msg(bt.ret == -EBADMSG, "%d %s", bt.ret, bt.err ? bt.err : "");
+	ck_assert_msg(strstr(bt.err, "past the end of the layer"), "%s", bt.err);
+	built_release(&bt);
+}
+END_TEST
+
 START_TEST(test_garbage_and_empty_input)
 {
 	char junk[4096];
@@ -1575,6 +1606,7 @@ static Suite *index_suite(void)
 	tcase_add_test(t, test_duplicates_later_wins);
 	tcase_add_test(t, test_truncated_archive);
 	tcase_add_test(t, test_garbage_and_empty_input);
+	tcase_add_test(t, test_sparse_without_map_refused);
 	tcase_add_test(t, test_empty_tar);
 	tcase_add_test(t, test_huge_size_rejected);
 	tcase_add_test(t, test_name_too_long);

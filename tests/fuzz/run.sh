@@ -1,5 +1,6 @@
 #!/bin/bash
-# Runs one libFuzzer harness: tests/fuzz/run.sh BUILD NAME SECONDS
+# Runs one libFuzzer harness: tests/fuzz/run.sh BUILD NAME SECONDS [SEED]
+# (SEED: libFuzzer -seed, for a run that repeats the same inputs)
 # The seeds in tests/fuzz/corpus/NAME/ are copied to BUILD/fuzz-run/NAME/
 # first, so that the inputs the fuzzer adds never touch the committed seeds.
 # A crash, leak, timeout or out-of-memory exits non-zero and leaves the input
@@ -30,7 +31,8 @@ mkdir -p "$work" "$crashes"
 cp -r "$seeds/." "$work/"
 
 start=$SECONDS
-if "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+seed=${4:-}
+if "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 ${seed:+-seed="$seed"} \
 	-artifact_prefix="$crashes/" -print_final_stats=1 "$work" >"$log" 2>&1; then
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 	echo "  FUZZ    fuzz_$name: ok, ${execs:-?} runs in $((SECONDS - start)) s"

@@ -1662,65 +1662,79 @@ static int gc_dir(int dfd, const struct hexset *keep, const char *what, error **
 
 static int cache_read(int dfd, const char *hex, json_t **out);
 
-/* Build cache entries keep their layer's blob and index. */
+/* A layer descriptor ({digest, diff_id}) keeps its blob and index. */
+static void mark_layer(json_t *l, struct hexset *blobs, struct hexset *idx)
+{
+	const char *b = digest_hex(json_string_value(json_object_get(l, "digest")));
+	const char *d = digest_hex(json_string_value(json_object_get(l, "diff_id")));
+	if (b)
+		hexset_add(blobs, b);
+	if (d)
+		hexset_add(idx, d);
+}
+
+/* Opens <root>/name for a scan of its hex-named entries: 1 when it does
+ * not exist (nothing to mark). */
+static int gc_opendir(store *s, const char *name, int *dfd, DIR **dir, error **err)
+{
+	*dfd = openat(s->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*dfd < 0)
+		return errno == ENOENT ? 1 : error_make(err, errno, "reading %s/%s", s->root, name);
+	*dir = fdopendir(fcntl(*dfd, F_DUPFD_CLOEXEC, 0));
+	return *dir ? 0 : error_make(err, errno, "reading %s/%s", s->root, name);
+}
+
+/* Build cache entries keep their layer's blob and index; an unreadable
+ * entry is unusable anyway, so its layer may go. */
 static int gc_mark_cache(store *s, struct hexset *blobs, struct hexset *idx, error **err)
 {
-	cleanup_fd int dfd = openat(s->root_fd, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : error_make(err, errno, "reading %s/cache", s->root);
-	DIR *dir = fdopendir(dup(dfd));
-	if (!dir)
-		return error_make(err, errno, "reading %s/cache", s->root);
+	cleanup_fd int dfd = -1;
+	DIR *dir = NULL;
+	int r = gc_opendir(s, "cache", &dfd, &dir, err);
+	if (r != 0)
+		return r > 0 ? 0 : r;
 	struct dirent *de;
 	while ((de = readdir(dir))) {
-		if (!is_hex64(de->d_name))
-			continue;
 		cleanup_json json_t *e = NULL;
-		if (cache_read(dfd, de->d_name, &e) < 0)
-			continue; /* unreadable: unusable, its layer may go */
-		json_t *l = json_object_get(e, "layer");
-		const char *b = digest_hex(json_string_value(json_object_get(l, "digest")));
-		const char *d = digest_hex(json_string_value(json_object_get(l, "diff_id")));
-		if (b)
-			hexset_add(blobs, b);
-		if (d)
-			hexset_add(idx, d);
+		if (is_hex64(de->d_name) && cache_read(dfd, de->d_name, &e) == 0)
+			mark_layer(json_object_get(e, "layer"), blobs, idx);
 	}
 	closedir(dir);
 	return 0;
 }
 
 /* Containers keep the layers they were created from (containers/<id>/
- * config.json "layers", container.h), even once their image is removed. */
+ * config.json "layers", container.h), even once their image is removed.
+ * A config that exists but cannot be read stops the collection, as an
+ * unreadable image does: its layers are unknown. */
 static int gc_mark_containers(store *s, struct hexset *blobs, struct hexset *idx, error **err)
 {
-	cleanup_fd int dfd = openat(s->root_fd, "containers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return errno == ENOENT ? 0 : error_make(err, errno, "reading %s/containers", s->root);
-	DIR *dir = fdopendir(fcntl(dfd, F_DUPFD_CLOEXEC, 0));
-	if (!dir)
-		return error_make(err, errno, "reading %s/containers", s->root);
+	cleanup_fd int dfd = -1;
+	DIR *dir = NULL;
+	int r = gc_opendir(s, "containers", &dfd, &dir, err);
+	if (r != 0)
+		return r > 0 ? 0 : r;
 	struct dirent *de;
-	while ((de = readdir(dir))) {
+	while ((de = readdir(dir)) && r == 0) {
 		if (!is_hex64(de->d_name))
 			continue;
 		cleanup_free char *path =
 		    lfs_xasprintf("%s/containers/%s/config.json", s->root, de->d_name);
-		cleanup_json json_t *c = json_load_file(path, 0, NULL);
+		json_error_t je;
+		cleanup_json json_t *c = json_load_file(path, 0, &je);
+		if (!c && access(path, F_OK) == 0) {
+			r = error_fail(err, EBADMSG,
+				       "not collecting garbage: container %.12s's config.json is "
+				       "unreadable (%s); fix or remove the container first",
+				       de->d_name, je.text);
+			break;
+		}
 		size_t i;
 		json_t *l;
-		json_array_foreach(json_object_get(c, "layers"), i, l)
-		{
-			const char *b = digest_hex(json_string_value(json_object_get(l, "digest")));
-			const char *d = digest_hex(json_string_value(json_object_get(l, "diff_id")));
-			if (b)
-				hexset_add(blobs, b);
-			if (d)
-				hexset_add(idx, d);
-		}
+		json_array_foreach(json_object_get(c, "layers"), i, l) mark_layer(l, blobs, idx);
 	}
 	closedir(dir);
-	return 0;
+	return r;
 }
 
 static int gc_locked(store *s, error **err)

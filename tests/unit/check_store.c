@@ -670,6 +670,57 @@ START_TEST(test_gc_refuses_when_unreadable)
 }
 END_TEST
 
+static void no_report(void *arg, const char *verb, const char *what)
+{
+}
+
+/* A container's record names the layers it runs on; one whose config
+ * cannot be read stops GC (its layers are unknown), while a usable one
+ * keeps its layers after its image is gone. */
+START_TEST(test_gc_keeps_container_layers)
+{
+	char *tar = base_tar();
+	char *id = import_path(tar, "app:1", NULL);
+	struct store_image *img = NULL;
+	error *err = NULL;
+	ck_assert_int_eq(store_image_resolve(st, "app:1", &img, &err), 0);
+	char *dir, *cfg, *blob;
+	const char *hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	ck_assert_int_ge(asprintf(&dir, "%s/containers/%s", root, hex), 0);
+	ck_assert_int_ge(asprintf(&cfg, "%s/config.json", dir), 0);
+	ck_assert_int_ge(asprintf(&blob, "%s", img->layers[0].blob_path), 0);
+	char *parent = strndup(dir, strrchr(dir, '/') - dir);
+	ck_assert_int_eq(mkdir(parent, 0700), 0);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	FILE *f = fopen(cfg, "w");
+	fputs("{\"layers\": [", f); /* cut short */
+	fclose(f);
+	ck_assert_int_eq(store_remove(st, "app:1", 0, no_report, NULL, &err), 0);
+	ck_assert_int_lt(store_gc(st, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err->msg, "config.json"));
+	error_free(err);
+	err = NULL;
+	ck_assert_int_eq(access(blob, F_OK), 0);
+	f = fopen(cfg, "w");
+	fprintf(f, "{\"layers\": [{\"digest\": \"%s\", \"diff_id\": \"%s\"}]}",
+		img->layers[0].digest, img->layers[0].diff_id);
+	fclose(f);
+	ck_assert_int_eq(store_gc(st, &err), 0);
+	ck_assert_int_eq(access(blob, F_OK), 0); /* the container keeps it */
+	ck_assert_int_eq(unlink(cfg), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	ck_assert_int_eq(store_gc(st, &err), 0);
+	ck_assert_int_ne(access(blob, F_OK), 0); /* nothing keeps it now */
+	store_image_free(img);
+	free(parent);
+	free(dir);
+	free(cfg);
+	free(blob);
+	free(id);
+	free(tar);
+}
+END_TEST
+
 START_TEST(test_file_index_path)
 {
 	char *tar = base_tar();
@@ -740,6 +791,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_failed_imports_leave_store_alone);
 	tcase_add_test(tc, test_gc_temp_files);
 	tcase_add_test(tc, test_gc_refuses_when_unreadable);
+	tcase_add_test(tc, test_gc_keeps_container_layers);
 	tcase_add_test(tc, test_file_index_path);
 	tcase_add_test(tc, test_lock);
 	suite_add_tcase(s, tc);

@@ -645,12 +645,8 @@ static int run_exec(struct scope *sc, const struct df_instr *in, json_t *argv, c
 	int ret = dirs_make(sc, &d, err);
 	if (ret == 0)
 		ret = chain_open(sc, &c, err);
-	cleanup_free char *by = NULL;
-	if (ret == 0) {
-		cleanup_free char *t = argv_text(argv);
-		by = lfs_xasprintf("RUN %s", t);
-		ret = 0;
-	}
+	cleanup_free char *t = argv_text(argv);
+	cleanup_free char *by = lfs_xasprintf("RUN %s", t);
 	int pfd[2] = {-1, -1};
 	if (ret == 0 && pipe2(pfd, O_CLOEXEC) < 0)
 		ret = error_make(err, errno, "pipe");
@@ -681,7 +677,6 @@ static int run_exec(struct scope *sc, const struct df_instr *in, json_t *argv, c
 		if (ret == 0 && status != 0) {
 			cleanup_free char *tail = bld_progress_tail(sc->b->prog, id, 10);
 			cleanup_free char *w = bld_where(sc->b, in);
-			cleanup_free char *t = argv_text(argv);
 			ret = error_make(err, 0,
 					 "%s%s: process \"%s\" did not complete successfully: "
 					 "exit code: %d%s%s",
@@ -930,20 +925,43 @@ static int copy_sources_union(struct scope *sc, struct copy_job *j, size_t nsrc,
 }
 
 /* Splits words into heredoc references ("<<EOF") and real sources. */
-static size_t take_heredocs(struct scope *sc, const struct df_instr *in, struct copy_job *j,
-			    error **err)
+/* A heredoc body with substitution, as a shell expands an unquoted
+ * heredoc: $v and ${...} expand, \$ is a literal $, and quotes and other
+ * backslashes are plain text.  The word lexer would take quotes as quoting,
+ * so they (and lone backslashes) are escaped before it sees them. */
+static int expand_heredoc(struct scope *sc, const char *body, char **out, error **err)
 {
-	size_t k = 0;
-	for (size_t i = 0; i + 1 < j->nwords; i++) {
-		if (strncmp(j->words[i], "<<", 2) || in->nheredocs == 0) {
-			j->words[k++] = j->words[i];
+	lfs_buf b = LFS_BUF_INIT;
+	for (const char *p = body; *p; p++) {
+		if (*p == '\\' && p[1] == '$') {
+			lfs_buf_add(&b, p++, 2);
 			continue;
 		}
+		if (*p == '"' || *p == '\'' || *p == '\\')
+			lfs_buf_addch(&b, '\\');
+		lfs_buf_addch(&b, *p);
+	}
+	int r = df_expand_word(b.data, '\\', bld_lookup, sc, out, err);
+	lfs_buf_release(&b);
+	return r;
+}
+
+/* Splits words into heredoc references ("<<EOF") and real sources;
+ * *nsrc: how many real sources. */
+static int take_heredocs(struct scope *sc, const struct df_instr *in, struct copy_job *j,
+			 size_t *nsrc, error **err)
+{
+	size_t k = 0;
+	int ret = 0;
+	for (size_t i = 0; i + 1 < j->nwords; i++) {
 		const struct df_heredoc *h = NULL;
-		for (size_t x = 0; x < in->nheredocs && !h; x++)
+		for (size_t x = 0; !strncmp(j->words[i], "<<", 2) && x < in->nheredocs && !h; x++)
 			if (strstr(j->words[i], in->heredocs[x].word))
 				h = &in->heredocs[x];
-		if (!h) {
+		char *body = NULL;
+		if (h && h->expand && ret == 0 && expand_heredoc(sc, h->body, &body, err) < 0)
+			ret = error_wrap(err, "heredoc %s", h->word);
+		if (!h || ret < 0) { /* a source (or kept for release after an error) */
 			j->words[k++] = j->words[i];
 			continue;
 		}
@@ -951,19 +969,15 @@ static size_t take_heredocs(struct scope *sc, const struct df_instr *in, struct 
 		struct df_heredoc *d = &j->heredocs[j->nheredocs++];
 		d->word = lfs_xstrdup(h->word);
 		d->expand = 0;
-		if (!h->expand || expand(sc, h->body, &d->body, err) < 0)
-			d->body = lfs_xstrdup(h->body);
-		if (*err) {
-			error_free(*err);
-			*err = NULL;
-		}
+		d->body = body ? body : lfs_xstrdup(h->body);
 		lfs_buf_addf(&j->key, "heredoc=%s\n%s\n", d->word, d->body);
 		free(j->words[i]);
 	}
 	j->words[k++] = j->words[j->nwords - 1];
 	j->words[k] = NULL;
 	j->nwords = k;
-	return k - 1;
+	*nsrc = k - 1;
+	return ret;
 }
 
 static int copy_dest(struct scope *sc, const struct df_instr *in, struct copy_job *j, size_t nsrc,
@@ -1025,7 +1039,9 @@ static int copy_prepare(struct scope *sc, const struct df_instr *in, struct copy
 		return fail_at(sc, in, err, ": needs a source and a destination", NULL);
 	if (take_urls(sc, in, j, err) < 0)
 		return -1;
-	size_t nsrc = take_heredocs(sc, in, j, err);
+	size_t nsrc = 0;
+	if (take_heredocs(sc, in, j, &nsrc, err) < 0)
+		return wrap_at(sc, in, err);
 	const struct df_flag *from = df_flag_get(in, "from");
 	cleanup_free char *from_v = NULL;
 	if (from && expand(sc, from->value ? from->value : "", &from_v, err) < 0)

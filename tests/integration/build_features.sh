@@ -19,7 +19,7 @@ command -v setpriv >/dev/null || bail_out "setpriv missing (apt-get install util
 t_tmpdir
 tmp=$T_TMP
 export LAYERFS_ROOT=$tmp/store
-plan 25
+plan 26
 
 b_base || bail_out "importing the busybox base failed"
 c=$tmp/ctx
@@ -43,6 +43,9 @@ EOF
 COPY <<-"EOF" /etc/literal
 	literal ${WHO}
 	EOF
+COPY <<EOF /etc/quoted
+say "hi" 'there' \$HOME C:\path $WHO
+EOF
 DOCKERFILE
 lbuild -t here:1 "$c"
 check "a Dockerfile with heredocs builds" $?
@@ -50,6 +53,8 @@ is "$("$LAYERFS" cat here:1 /r1 | tr '\n' '|')" "script line 1|from heredoc|" "R
 is "$("$LAYERFS" cat here:1 /r2)" "unexpanded-by-builder heredoc" "RUN cmd <<EOT feeds the body to the command"
 is "$("$LAYERFS" cat here:1 /etc/greeting)" "hello heredoc" "COPY <<EOF expands an unquoted heredoc"
 is "$("$LAYERFS" cat here:1 /etc/literal)" 'literal ${WHO}' 'COPY <<-"EOF": tabs stripped, no expansion'
+is "$("$LAYERFS" cat here:1 /etc/quoted)" "say \"hi\" 'there' \$HOME C:\\path heredoc" \
+	'COPY <<EOF: quotes and backslashes stay text, \$ is a literal $ (as sh expands a heredoc)'
 
 # --- ADD of a URL, from busybox httpd on loopback
 echo "remote content" >"$tmp/www/remote.txt"

@@ -139,6 +139,9 @@ static int parse_args(int argc, char **argv, struct build_opts *o, error **err)
 	for (size_t i = 0; i < o->ntags; i++)
 		if (store_ref_check(o->tags[i], err) < 0)
 			return error_wrap(err, "-t %s", o->tags[i]);
+	for (size_t i = 0; i < o->nlabels; i++) /* checked before the build, not after */
+		if (!strchr(o->labels[i], '=') || o->labels[i][0] == '=')
+			return error_usage(err, "--label %s: use KEY=VALUE", o->labels[i]);
 	return 0;
 }
 
@@ -594,9 +597,7 @@ static int apply_labels(struct build *b, json_t *config, error **err)
 	json_t *inner = imgcfg_inner(config);
 	for (size_t i = 0; i < b->o->nlabels; i++) {
 		const char *kv = b->o->labels[i];
-		const char *eq = strchr(kv, '=');
-		if (!eq || eq == kv)
-			return error_usage(err, "--label %s: use KEY=VALUE", kv);
+		const char *eq = strchr(kv, '='); /* checked by parse_args */
 		json_t *labels = json_object_get(inner, "Labels");
 		if (!json_is_object(labels)) {
 			labels = json_object();
@@ -623,11 +624,11 @@ static int stage_layers(struct build *b, const struct bld_img *img, store_staged
 static int export_image(struct build *b, struct bld_img *img, error **err)
 {
 	int id = bld_progress_start(b->prog, "exporting to image");
-	if (apply_labels(b, img->config, err) < 0)
-		return -1;
 	store_staged_layer **l = lfs_xcalloc(img->nlayers + 1, sizeof(*l));
 	cleanup_free char *image_id = NULL;
-	int ret = stage_layers(b, img, l, err);
+	int ret = apply_labels(b, img->config, err);
+	if (ret == 0)
+		ret = stage_layers(b, img, l, err);
 	if (ret == 0)
 		ret = store_image_commit(b->s, b->o->ntags ? b->o->tags[0] : NULL, img->config, l,
 					 img->nlayers, &image_id, err);

@@ -25,39 +25,15 @@
 set -euo pipefail
 export LC_ALL=C
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
-LAYERFS=${LAYERFS:-$top/layerfs}
-B=${BENCH_DIR:-$top/build/bench}/build
+NAME=build.sh SUB=build
+# shellcheck source-path=SCRIPTDIR source=lib_buildah.sh
+. "$(dirname "$0")/lib_buildah.sh"
 REPS=${BENCH_REPS:-5}
-
-if [ "$(id -u)" != 0 ]; then
-	echo "build.sh: needs root (buildah --isolation chroot)" >&2
-	exit 1
-fi
-command -v buildah >/dev/null || {
-	echo "build.sh: buildah missing: apt-get install buildah" >&2
-	exit 1
-}
-rm -rf "$B"
-mkdir -p "$B"
-cp "$LAYERFS" "$B/layerfs"
-LAYERFS=$B/layerfs
-export LAYERFS_ROOT=$B/store
-bah() { buildah --storage-driver vfs --root "$B/bah/root" --runroot "$B/bah/run" "$@"; }
 cleanup() {
 	bah rm -a >/dev/null 2>&1 || true
 	bah rmi -a -f >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
-
-# --- data
-"$top/tools/mkbase.sh" "$B/busybox.tar" 2>/dev/null
-import_base() {
-	"$LAYERFS" import -c 'CMD ["sh"]' "$B/busybox.tar" busybox:latest >/dev/null
-}
-import_base
-"$LAYERFS" save -o "$B/busybox-save.tar" busybox:latest
-bah pull -q "docker-archive:$B/busybox-save.tar" >/dev/null
 
 app=$B/app
 mkdir -p "$app"
@@ -100,22 +76,6 @@ COPY . /app
 EOF
 
 # --- timing
-now() { date +%s.%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2); printf "%.3f", (NR % 2) ? v[m] : (v[m] + v[m + 1]) / 2 }'; }
-# timed OUT CMD... — seconds for one run, appended to OUT
-timed() {
-	local out=$1 t0 t1
-	shift
-	t0=$(now)
-	"$@" >/dev/null 2>&1 || {
-		echo "build.sh: failed: $*" >&2
-		"$@" 2>&1 | tail -20 >&2
-		exit 1
-	}
-	t1=$(now)
-	echo "$t1 - $t0" | bc -l >>"$out"
-}
-
 lfs_build() { "$LAYERFS" build --progress=plain -t "bench:$1" -f "$2" "$3"; }
 bah_build() { bah bud --layers --isolation chroot --pull-never -q -t "bench:$1" -f "$2" "$3"; }
 lfs_cold() {

@@ -18,25 +18,10 @@
 set -euo pipefail
 export LC_ALL=C
 
-top=$(cd "$(dirname "$0")/../.." && pwd)
-LAYERFS=${LAYERFS:-$top/layerfs}
-B=${BENCH_DIR:-$top/build/bench}/run
+NAME=containers.sh SUB=run
+# shellcheck source-path=SCRIPTDIR source=lib_buildah.sh
+. "$(dirname "$0")/lib_buildah.sh"
 REPS=${BENCH_REPS:-20}
-
-if [ "$(id -u)" != 0 ]; then
-	echo "containers.sh: needs root (buildah --isolation chroot)" >&2
-	exit 1
-fi
-command -v buildah >/dev/null || {
-	echo "containers.sh: buildah missing: apt-get install buildah" >&2
-	exit 1
-}
-rm -rf "$B"
-mkdir -p "$B"
-cp "$LAYERFS" "$B/layerfs"
-LAYERFS=$B/layerfs
-export LAYERFS_ROOT=$B/store
-bah() { buildah --storage-driver vfs --root "$B/bah/root" --runroot "$B/bah/run" "$@"; }
 ctr=
 cleanup() {
 	"$LAYERFS" rm -f bench-mem >/dev/null 2>&1 || true
@@ -45,25 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$top/tools/mkbase.sh" "$B/busybox.tar" 2>/dev/null
-"$LAYERFS" import -c 'CMD ["sh"]' "$B/busybox.tar" busybox:latest >/dev/null
-"$LAYERFS" save -o "$B/busybox-save.tar" busybox:latest
-bah pull -q "docker-archive:$B/busybox-save.tar" >/dev/null
 ctr=$(bah from --pull-never busybox:latest)
 
-now() { date +%s.%N; }
-median() { sort -g | awk '{ v[NR] = $1 } END { m = int((NR + 1) / 2); printf "%.4f", (NR % 2) ? v[m] : (v[m] + v[m + 1]) / 2 }'; }
-timed() { # timed OUT CMD...
-	local out=$1 t0 t1
-	shift
-	t0=$(now)
-	"$@" >/dev/null 2>&1 || {
-		echo "containers.sh: failed: $*" >&2
-		exit 1
-	}
-	t1=$(now)
-	echo "$t1 - $t0" | bc -l >>"$out"
-}
 lfs_true() { "$LAYERFS" run --rm busybox:latest true; }
 lfs_host() { "$LAYERFS" run --rm --network host busybox:latest true; }
 bah_true() { bah run --isolation chroot "$ctr" true; }

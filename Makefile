@@ -3,6 +3,7 @@
 #   make check           unit (Check) + integration tests
 #   make check-slow      tests that need the network (node-app with npm)
 #   make SANITIZE=address,undefined check
+#   make check-san       the same (ASan + UBSan build in build-san/); CI runs it
 #   make demo            import the built-in base image, mount it, look inside
 #   make bench           side-by-side benchmark (prints ratios)
 #   make base-images     busybox:latest into the store (tools/base-image.sh)
@@ -138,6 +139,11 @@ export LSAN_OPTIONS := suppressions=$(abspath tests/lsan.supp):print_suppression
 check: $(BIN) $(UNIT_BIN) $(TEST_PROGS)
 	@LAYERFS=$(abspath $(BIN)) tests/run.sh $(UNIT_BIN) -- tests/integration/*.sh
 
+# The whole suite again on the ASan + UBSan build (build-san/): what CI runs
+# after the normal build's make check.
+check-san:
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined check
+
 # Tests that need the network and minutes (debootstrap, apt, npm).
 check-slow: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tests/run.sh -- tests/slow/*.sh
@@ -175,4 +181,4 @@ clean:
 ifeq ($(BIN),build/layerfs)
 .PHONY: layerfs
 endif
-.PHONY: all unit fuzz fuzz-short fuzz-build fuzz-bins $(FUZZ_RUNS) check check-slow demo bench deps deps-check format clean install base-images base-debian
+.PHONY: all unit fuzz fuzz-short fuzz-build fuzz-bins $(FUZZ_RUNS) check check-san check-slow demo bench deps deps-check format clean install base-images base-debian

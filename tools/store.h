@@ -269,7 +269,40 @@ int store_cache_put(store *s, const char *key_hex, json_t *entry, store_staged_l
 
 /* Creates <root>/tmp/<what>-XXXXXX (mode 0700) for a command's scratch
  * files on the store's file system; *out (caller frees) is its path.  The
- * caller removes it. */
+ * caller removes it (store_rm_tree_at).
+ * The dir holds a lock file the handle keeps flock'ed until store_free()
+ * (or the process dies), and a pins file: from then on every layer the
+ * handle resolves (store_image_resolve, a store_cache_get hit,
+ * store_cache_put) is pinned, and store_gc() / prune keep pinned layers
+ * while the lock is held, so a running build never loses its base or
+ * cached layers to a concurrent rmi or prune.  A scratch dir whose lock
+ * is free was left by a killed command: fsck reports it, prune removes
+ * it.  A handle has one scratch dir; a second call replaces the first's
+ * lock. */
 int store_scratch_dir(store *s, const char *what, char **out, error **err);
+
+/* Removes name (a file or a whole tree) relative to dfd (AT_FDCWD: a
+ * path), making directories writable on the way; best effort. */
+void store_rm_tree_at(int dfd, const char *name);
+
+/* --- Crash testing -------------------------------------------------------
+ * With LAYERFS_CRASH_AT=NAME (or NAME:N, the Nth time) in the environment
+ * the process raises SIGKILL when it reaches the named point, so tests can
+ * check that a store survives a kill at every step that writes it:
+ *   atomic-write     a temp file written and synced, before its rename
+ *                    (index.json, cache entries, config/manifest blobs)
+ *   layer-blob       a layer's blob renamed into place, not yet its index
+ *   layer-committed  a layer's blob and index both in place
+ *   cache-put        a build step's layer stored, not yet its cache entry
+ *   image-blobs      an image's config and manifest stored, index.json not
+ *   index-saved      index.json replaced (before a following collection)
+ *   gc-marked        gc's marks made, nothing deleted yet
+ *   gc-sweep         gc has just deleted one file */
+void store_crash_point(const char *name);
+
+/* --- Maintenance (store_maint.c) ---------------------------------------- */
+
+/* store_gc() that also says how many bytes it freed. */
+int store_gc_freed(store *s, uint64_t *freed, error **err);
 
 #endif

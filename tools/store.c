@@ -1822,32 +1822,59 @@ static int gc_mark_scratch(store *s, struct hexset *blobs, struct hexset *idx, e
 	return 0;
 }
 
-int store_mark(store *s, struct store_marks *m, error **err)
+int store_mark_images(store *s, struct store_marks *m, error **err)
 {
 	cleanup_json json_t *index = NULL;
-	memset(m, 0, sizeof(*m));
 	if (store_index_load(s, &index, err) < 0)
 		return -1;
 	size_t i;
 	json_t *d;
-	int ret = 0;
 	json_array_foreach(json_object_get(index, "manifests"), i, d)
 	{
-		ret = gc_mark(s, store_desc_digest(d), 0, &m->blobs, &m->idx, err);
-		if (ret < 0) {
-			error_wrap(err, "index.json entry '%s' is unreadable",
-				   store_desc_ref(d) ? store_desc_ref(d) : "(unnamed)");
-			break;
-		}
+		if (gc_mark(s, store_desc_digest(d), 0, &m->blobs, &m->idx, err) < 0)
+			return error_wrap(err, "index.json entry '%s' is unreadable",
+					  store_desc_ref(d) ? store_desc_ref(d) : "(unnamed)");
 	}
-	if (ret == 0)
-		ret = gc_mark_cache(s, &m->blobs, &m->idx, err);
-	if (ret == 0)
-		ret = gc_mark_containers(s, &m->blobs, &m->idx, err);
-	if (ret == 0)
-		ret = gc_mark_scratch(s, &m->blobs, &m->idx, err);
+	return 0;
+}
+
+int store_mark_entry(store *s, json_t *desc, struct store_marks *m, error **err)
+{
+	return gc_mark(s, store_desc_digest(desc), 0, &m->blobs, &m->idx, err);
+}
+
+int store_mark_cache(store *s, struct store_marks *m, error **err)
+{
+	return gc_mark_cache(s, &m->blobs, &m->idx, err);
+}
+
+int store_mark_containers(store *s, struct store_marks *m, error **err)
+{
+	return gc_mark_containers(s, &m->blobs, &m->idx, err);
+}
+
+int store_mark_pins(store *s, struct store_marks *m, error **err)
+{
+	return gc_mark_scratch(s, &m->blobs, &m->idx, err);
+}
+
+void store_marks_sort(struct store_marks *m)
+{
 	store_hexset_sort(&m->blobs);
 	store_hexset_sort(&m->idx);
+}
+
+int store_mark(store *s, struct store_marks *m, error **err)
+{
+	memset(m, 0, sizeof(*m));
+	int ret = store_mark_images(s, m, err);
+	if (ret == 0)
+		ret = store_mark_cache(s, m, err);
+	if (ret == 0)
+		ret = store_mark_containers(s, m, err);
+	if (ret == 0)
+		ret = store_mark_pins(s, m, err);
+	store_marks_sort(m);
 	if (ret < 0)
 		store_marks_release(m);
 	return ret;
@@ -2162,6 +2189,32 @@ int store_layer_stage_present(store *s, const char *digest, const char *media_ty
 	l->media_type = lfs_xstrdup(media_type ? media_type : default_layer_type(gzip));
 	*out = l;
 	return 0;
+}
+
+int store_index_rebuild(store *s, const char *digest, const char *diff_id, error **err)
+{
+	const char *hex = store_digest_hex(digest);
+	if (!hex || !store_digest_hex(diff_id))
+		return error_fail(err, EBADMSG, "invalid layer digest '%s' or diff_id '%s'",
+				  digest ? digest : "", diff_id ? diff_id : "");
+	cleanup_fd int fd = openat(s->blobs_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return error_make(err, errno, "layer %s", digest);
+	store_staged_layer *l = staged_new(s, digest, diff_id);
+	int gzip = 0;
+	int ret = layer_kind(fd, digest, &gzip, err);
+	if (ret == 0)
+		ret = stage_index_verified(l, fd, err);
+	if (ret == 0 && renameat(s->idx_fd, l->idx_tmp, s->idx_fd, diff_id + 7) < 0)
+		ret = error_make(err, errno, "storing the index of layer %s", digest);
+	if (ret == 0) {
+		free(l->idx_tmp);
+		l->idx_tmp = NULL;
+		if (fsync_dirfd(s->idx_fd) < 0)
+			ret = error_make(err, errno, "syncing %s/indexes/sha256", s->root);
+	}
+	store_staged_layer_free(l);
+	return ret;
 }
 
 /* Checks a manifest against its config bytes and staged layers. */

@@ -305,4 +305,75 @@ void store_crash_point(const char *name);
 /* store_gc() that also says how many bytes it freed. */
 int store_gc_freed(store *s, uint64_t *freed, error **err);
 
+/* Like `docker image prune`: removes the index.json entries of dangling
+ * images (no name) or, with all, of every image, except images a
+ * container was created from; reports each "untagged" name and each
+ * "deleted" image ID (when no entry is left for it).  Does not collect
+ * blobs: store_gc_freed() afterwards. */
+int store_prune_images(store *s, int all, store_report_fn *report, void *arg, error **err);
+/* Removes build cache entries: the dangling ones (whose layer no image
+ * has) or, with all, every one; *n entries, *freed bytes of entries.
+ * Layers a running build pinned stay (store_scratch_dir). */
+int store_prune_cache(store *s, int all, size_t *n, uint64_t *freed, error **err);
+/* Removes the scratch dirs of killed commands from tmp/; *freed bytes. */
+int store_prune_leftovers(store *s, uint64_t *freed, error **err);
+
+/* One row of `system df`. */
+struct store_df_row {
+	size_t total, active;
+	uint64_t size, reclaimable;
+};
+/* Images: distinct image IDs; active: a container was made from it; size:
+ * their blobs, each counted once; reclaimable: the blobs no active image,
+ * container or running build holds.  Build cache: entries; active: its
+ * layer is pinned by a running build; size: cache layers no image has;
+ * reclaimable: of those, what no container or running build holds. */
+int store_df(store *s, struct store_df_row *images, struct store_df_row *cache, error **err);
+
+/* Bytes of the regular files under path (symlinks not followed). */
+uint64_t store_tree_size(const char *path);
+
+enum store_fsck_state {
+	STORE_FSCK_FOUND,    /* reported only: no --repair, or no safe fix (fix NULL) */
+	STORE_FSCK_REPAIRED, /* the fix was made */
+	STORE_FSCK_FAILED,   /* the fix was tried and failed; problem says why */
+};
+
+struct store_fsck_problem {
+	const char *path;    /* relative to the root: "blobs/sha256/<hex>", "index.json" ... */
+	const char *problem; /* what is wrong (and what the user can do) */
+	const char *fix;     /* what --repair does ("remove it"), NULL: nothing safe */
+	enum store_fsck_state state;
+};
+typedef void store_fsck_fn(void *arg, const struct store_fsck_problem *p);
+
+struct store_fsck_counts {
+	size_t problems; /* every problem reported */
+	size_t repaired; /* of which fixed */
+	size_t left;	 /* of which still there */
+};
+
+/* Checks the whole store, reporting each problem through report:
+ *  - every blob hashes to its name (and has its descriptor's size);
+ *  - every index.json entry's manifest, config and layers are there and
+ *    sound: a broken image is reported by name, and --repair drops its
+ *    entry (saying so: it must be pulled, loaded or built again);
+ *  - layer indexes of the layers in use open and validate (fs/index.h)
+ *    and match their blob: --repair rebuilds them from the layer,
+ *    checking its diff_id; a corrupt index nothing uses is removed;
+ *  - build cache entries parse and their layer is there (--repair removes
+ *    the entry otherwise: the step is made again);
+ *  - container records parse and their layers are there (reported only:
+ *    the user removes the container);
+ *  - corrupt blobs are removed by --repair (their bytes are wrong anyway:
+ *    a pull or load fetches them again);
+ *  - temp files and tmp/ scratch dirs left by killed commands (owner pid
+ *    gone, lock free, or an hour old for names without an owner) are
+ *    removed by --repair.
+ * Runs under the shared lock, with repair under the exclusive one.
+ * Returns 0 with *counts filled (problems == 0: the store is sound), or
+ * -1 when the store cannot be read at all. */
+int store_fsck(store *s, int repair, store_fsck_fn *report, void *arg,
+	       struct store_fsck_counts *counts, error **err);
+
 #endif

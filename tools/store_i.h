@@ -75,6 +75,19 @@ struct store_marks {
 };
 int store_mark(store *s, struct store_marks *m, error **err);
 void store_marks_release(struct store_marks *m);
+/* The parts of store_mark(), each adding to m (unsorted). */
+int store_mark_images(store *s, struct store_marks *m, error **err);
+/* The blobs and indexes of one index.json entry (desc). */
+int store_mark_entry(store *s, json_t *desc, struct store_marks *m, error **err);
+int store_mark_cache(store *s, struct store_marks *m, error **err);
+int store_mark_containers(store *s, struct store_marks *m, error **err);
+int store_mark_pins(store *s, struct store_marks *m, error **err);
+void store_marks_sort(struct store_marks *m);
+
+/* Rebuilds indexes/sha256/<diff_id hex> from the layer blob digest,
+ * checking that the uncompressed stream hashes to diff_id (-EBADMSG naming
+ * both otherwise).  The caller holds the exclusive lock. */
+int store_index_rebuild(store *s, const char *digest, const char *diff_id, error **err);
 
 /* Opens <root>/name for a scan of its entries: 1 when it does not exist. */
 int store_opendir(store *s, const char *name, int *dfd, DIR **dir, error **err);

@@ -245,8 +245,9 @@ int store_remove(store *s, const char *name, int force, store_report_fn *report,
 		 error **err);
 
 /* Under the exclusive lock: deletes blobs and layer indexes that no
- * manifest in index.json, build cache entry or container record
- * references, and temp files older than a day.
+ * manifest in index.json, build cache entry, container record or running
+ * build's pins (store_scratch_dir) references, and temp files older than
+ * a day or whose writer (the pid in their name) is gone.
  * Refuses to delete anything (returns an error) if any referenced manifest
  * or config cannot be read, since its references would be unknown. */
 int store_gc(store *s, error **err);

@@ -1665,10 +1665,7 @@ bool store_tmp_orphaned(const char *name)
 	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
-/* Deletes unreferenced hex-named files and temp files that are older than a
- * day or whose writer is gone, adding the bytes freed to *freed. */
-static int gc_dir(int dfd, const struct hexset *keep, const char *what, uint64_t *freed,
-		  error **err)
+int store_scan_fd(int dfd, const char *what, store_scan_fn *fn, void *arg, error **err)
 {
 	int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 	DIR *dir = dup >= 0 ? fdopendir(dup) : NULL;
@@ -1678,32 +1675,67 @@ static int gc_dir(int dfd, const struct hexset *keep, const char *what, uint64_t
 		return error_make(err, errno, "reading %s", what);
 	}
 	rewinddir(dir);
-	time_t now = time(NULL);
 	int ret = 0;
 	struct dirent *de;
-	while ((de = readdir(dir))) {
-		struct stat st;
-		bool del = false;
-		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (store_is_hex64(de->d_name))
-			del = !store_hexset_has(keep, de->d_name);
-		else if (!strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)))
-			del = now - st.st_mtime > TMP_MAX_AGE || store_tmp_orphaned(de->d_name);
-		if (!del)
-			continue;
-		if (unlinkat(dfd, de->d_name, 0) < 0) {
-			if (errno != ENOENT && !ret)
-				ret = error_make(err, errno, "removing %s/%s", what, de->d_name);
-			continue;
-		}
-		*freed += (uint64_t)st.st_size;
-		store_crash_point("gc-sweep");
-	}
+	while (ret >= 0 && (de = readdir(dir)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			ret = fn(arg, dfd, de->d_name, err);
 	closedir(dir);
-	if (ret == 0 && fsync_dirfd(dfd) < 0)
-		ret = error_make(err, errno, "syncing %s", what);
-	return ret;
+	return ret < 0 ? ret : 0;
+}
+
+int store_scan(store *s, const char *name, store_scan_fn *fn, void *arg, error **err)
+{
+	cleanup_fd int dfd = openat(s->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : error_make(err, errno, "reading %s/%s", s->root, name);
+	cleanup_free char *what = lfs_xasprintf("%s/%s", s->root, name);
+	return store_scan_fd(dfd, what, fn, arg, err);
+}
+
+struct gc_sweep {
+	const struct hexset *keep;
+	const char *what;
+	uint64_t *freed;
+	time_t now;
+	bool failed; /* the first failure is in *err; the sweep goes on */
+};
+
+/* Deletes an unreferenced hex-named file, or a temp file that is older
+ * than a day or whose writer is gone. */
+static int gc_sweep_one(void *arg, int dfd, const char *name, error **err)
+{
+	struct gc_sweep *g = arg;
+	struct stat st;
+	bool del = false;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (store_is_hex64(name))
+		del = !store_hexset_has(g->keep, name);
+	else if (!strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)))
+		del = g->now - st.st_mtime > TMP_MAX_AGE || store_tmp_orphaned(name);
+	if (!del)
+		return 0;
+	if (unlinkat(dfd, name, 0) < 0) {
+		if (errno != ENOENT && !g->failed)
+			error_make(err, errno, "removing %s/%s", g->what, name);
+		g->failed |= errno != ENOENT;
+		return 0;
+	}
+	*g->freed += (uint64_t)st.st_size;
+	store_crash_point("gc-sweep");
+	return 0;
+}
+
+static int gc_dir(int dfd, const struct hexset *keep, const char *what, uint64_t *freed,
+		  error **err)
+{
+	struct gc_sweep g = {keep, what, freed, time(NULL), false};
+	if (store_scan_fd(dfd, what, gc_sweep_one, &g, err) < 0 || g.failed)
+		return -1;
+	if (fsync_dirfd(dfd) < 0)
+		return error_make(err, errno, "syncing %s", what);
+	return 0;
 }
 
 /* A layer descriptor ({digest, diff_id}) keeps its blob and index. */
@@ -1717,31 +1749,44 @@ static void mark_layer(json_t *l, struct hexset *blobs, struct hexset *idx)
 		store_hexset_add(idx, d);
 }
 
-int store_opendir(store *s, const char *name, int *dfd, DIR **dir, error **err)
+static int mark_cache_one(void *arg, int dfd, const char *name, error **err)
 {
-	*dfd = openat(s->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*dfd < 0)
-		return errno == ENOENT ? 1 : error_make(err, errno, "reading %s/%s", s->root, name);
-	*dir = fdopendir(fcntl(*dfd, F_DUPFD_CLOEXEC, 0));
-	return *dir ? 0 : error_make(err, errno, "reading %s/%s", s->root, name);
+	struct store_marks *m = arg;
+	cleanup_json json_t *e = NULL;
+	if (store_is_hex64(name) && store_cache_read(dfd, name, &e) == 0)
+		mark_layer(json_object_get(e, "layer"), &m->blobs, &m->idx);
+	return 0;
 }
 
 /* Build cache entries keep their layer's blob and index; an unreadable
  * entry is unusable anyway, so its layer may go. */
-static int gc_mark_cache(store *s, struct hexset *blobs, struct hexset *idx, error **err)
+int store_mark_cache(store *s, struct store_marks *m, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
-	int r = store_opendir(s, "cache", &dfd, &dir, err);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		cleanup_json json_t *e = NULL;
-		if (store_is_hex64(de->d_name) && store_cache_read(dfd, de->d_name, &e) == 0)
-			mark_layer(json_object_get(e, "layer"), blobs, idx);
-	}
-	closedir(dir);
+	return store_scan(s, "cache", mark_cache_one, m, err);
+}
+
+struct mark_ctx {
+	store *s;
+	struct store_marks *m;
+};
+
+static int mark_container_one(void *arg, int dfd, const char *name, error **err)
+{
+	struct mark_ctx *c = arg;
+	if (!store_is_hex64(name))
+		return 0;
+	cleanup_free char *path = lfs_xasprintf("%s/containers/%s/config.json", c->s->root, name);
+	json_error_t je;
+	cleanup_json json_t *cfg = json_load_file(path, 0, &je);
+	if (!cfg && access(path, F_OK) == 0)
+		return error_fail(err, EBADMSG,
+				  "container %.12s's config.json is unreadable (%s); fix or "
+				  "remove the container first",
+				  name, je.text);
+	size_t i;
+	json_t *l;
+	json_array_foreach(json_object_get(cfg, "layers"), i, l)
+	    mark_layer(l, &c->m->blobs, &c->m->idx);
 	return 0;
 }
 
@@ -1749,34 +1794,10 @@ static int gc_mark_cache(store *s, struct hexset *blobs, struct hexset *idx, err
  * config.json "layers", container.h), even once their image is removed.
  * A config that exists but cannot be read stops the collection, as an
  * unreadable image does: its layers are unknown. */
-static int gc_mark_containers(store *s, struct hexset *blobs, struct hexset *idx, error **err)
+int store_mark_containers(store *s, struct store_marks *m, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
-	int r = store_opendir(s, "containers", &dfd, &dir, err);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	struct dirent *de;
-	while ((de = readdir(dir)) && r == 0) {
-		if (!store_is_hex64(de->d_name))
-			continue;
-		cleanup_free char *path =
-		    lfs_xasprintf("%s/containers/%s/config.json", s->root, de->d_name);
-		json_error_t je;
-		cleanup_json json_t *c = json_load_file(path, 0, &je);
-		if (!c && access(path, F_OK) == 0) {
-			r = error_fail(err, EBADMSG,
-				       "container %.12s's config.json is "
-				       "unreadable (%s); fix or remove the container first",
-				       de->d_name, je.text);
-			break;
-		}
-		size_t i;
-		json_t *l;
-		json_array_foreach(json_object_get(c, "layers"), i, l) mark_layer(l, blobs, idx);
-	}
-	closedir(dir);
-	return r;
+	struct mark_ctx c = {s, m};
+	return store_scan(s, "containers", mark_container_one, &c, err);
 }
 
 int store_scratch_live(int tmp_fd, const char *name)
@@ -1807,19 +1828,17 @@ static void mark_pins(int tmp_fd, const char *name, struct hexset *blobs, struct
 
 /* A scratch dir whose lock cannot be probed counts as live: its pins are
  * kept rather than guessed at. */
-static int gc_mark_scratch(store *s, struct hexset *blobs, struct hexset *idx, error **err)
+static int mark_scratch_one(void *arg, int dfd, const char *name, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
-	int r = store_opendir(s, "tmp", &dfd, &dir, err);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	struct dirent *de;
-	while ((de = readdir(dir)))
-		if (de->d_name[0] != '.' && store_scratch_live(dfd, de->d_name) != 0)
-			mark_pins(dfd, de->d_name, blobs, idx);
-	closedir(dir);
+	struct store_marks *m = arg;
+	if (name[0] != '.' && store_scratch_live(dfd, name) != 0)
+		mark_pins(dfd, name, &m->blobs, &m->idx);
 	return 0;
+}
+
+int store_mark_pins(store *s, struct store_marks *m, error **err)
+{
+	return store_scan(s, "tmp", mark_scratch_one, m, err);
 }
 
 int store_mark_images(store *s, struct store_marks *m, error **err)
@@ -1841,21 +1860,6 @@ int store_mark_images(store *s, struct store_marks *m, error **err)
 int store_mark_entry(store *s, json_t *desc, struct store_marks *m, error **err)
 {
 	return gc_mark(s, store_desc_digest(desc), 0, &m->blobs, &m->idx, err);
-}
-
-int store_mark_cache(store *s, struct store_marks *m, error **err)
-{
-	return gc_mark_cache(s, &m->blobs, &m->idx, err);
-}
-
-int store_mark_containers(store *s, struct store_marks *m, error **err)
-{
-	return gc_mark_containers(s, &m->blobs, &m->idx, err);
-}
-
-int store_mark_pins(store *s, struct store_marks *m, error **err)
-{
-	return gc_mark_scratch(s, &m->blobs, &m->idx, err);
 }
 
 void store_marks_sort(struct store_marks *m)

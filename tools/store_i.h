@@ -89,8 +89,12 @@ void store_marks_sort(struct store_marks *m);
  * both otherwise).  The caller holds the exclusive lock. */
 int store_index_rebuild(store *s, const char *digest, const char *diff_id, error **err);
 
-/* Opens <root>/name for a scan of its entries: 1 when it does not exist. */
-int store_opendir(store *s, const char *name, int *dfd, DIR **dir, error **err);
+/* Calls fn for every entry of the directory dfd (what names it in
+ * messages) but "." and "..", until fn returns < 0 (which is returned). */
+typedef int store_scan_fn(void *arg, int dfd, const char *name, error **err);
+int store_scan_fd(int dfd, const char *what, store_scan_fn *fn, void *arg, error **err);
+/* The same for <root>/name; a directory that does not exist is empty. */
+int store_scan(store *s, const char *name, store_scan_fn *fn, void *arg, error **err);
 
 /* Whether the temp file name (TMP_PREFIX "<pid>-...") belongs to a process
  * that is gone. */

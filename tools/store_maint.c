@@ -173,49 +173,49 @@ static void fsck_remove(struct fsck *f, int dfd, const char *rel, const char *na
 	fsck_fixed(f, path, "remove it", problem, still ? "it could not be removed" : NULL);
 }
 
-/* Temp files left by killed writers in dfd (rel names it). */
+struct in_dir {
+	struct fsck *f;
+	const char *rel; /* the directory, relative to the root */
+};
+
+/* A temp file a killed writer left in the directory. */
+static int fsck_temp_one(void *arg, int dfd, const char *name, error **err)
+{
+	struct in_dir *d = arg;
+	if (temp_leftover(dfd, name))
+		fsck_remove(d->f, dfd, d->rel, name,
+			    "leftover temp file of a command that was killed");
+	return 0;
+}
+
 static void fsck_temps(struct fsck *f, int dfd, const char *rel)
 {
-	int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
-	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
-	if (!d) {
-		if (dup >= 0)
-			close(dup);
-		return;
-	}
-	rewinddir(d);
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (temp_leftover(dfd, de->d_name))
-			fsck_remove(f, dfd, rel, de->d_name,
-				    "leftover temp file of a command that was killed");
-	closedir(d);
+	struct in_dir d = {f, rel};
+	error *e = NULL; /* an unreadable directory has no leftovers to report */
+	store_scan_fd(dfd, rel, fsck_temp_one, &d, &e);
+	error_free(e);
+}
+
+static int hash_blob_one(void *arg, int dfd, const char *name, error **err)
+{
+	struct fsck *f = arg;
+	char got[65];
+	uint64_t size;
+	if (!store_is_hex64(name))
+		return 0;
+	int r = blob_verify(dfd, name, got, &size);
+	if (r == 0)
+		store_hexset_add(&f->good, name);
+	else if (r > 0 || r == -EIO)
+		store_hexset_add(&f->corrupt, name);
+	return 0;
 }
 
 /* Hashes every blob, sorting them into good and corrupt. */
 static int fsck_hash_blobs(struct fsck *f, error **err)
 {
-	int dup = fcntl(f->s->blobs_fd, F_DUPFD_CLOEXEC, 0);
-	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
-	if (!d) {
-		if (dup >= 0)
-			close(dup);
-		return error_make(err, errno, "reading %s/blobs/sha256", store_root(f->s));
-	}
-	rewinddir(d);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		char got[65];
-		uint64_t size;
-		if (!store_is_hex64(de->d_name))
-			continue;
-		int r = blob_verify(f->s->blobs_fd, de->d_name, got, &size);
-		if (r == 0)
-			store_hexset_add(&f->good, de->d_name);
-		else if (r > 0 || r == -EIO)
-			store_hexset_add(&f->corrupt, de->d_name);
-	}
-	closedir(d);
+	if (store_scan_fd(f->s->blobs_fd, "blobs/sha256", hash_blob_one, f, err) < 0)
+		return -1;
 	store_hexset_sort(&f->good);
 	store_hexset_sort(&f->corrupt);
 	return 0;
@@ -407,32 +407,26 @@ static char *layer_problem(struct fsck *f, json_t *l)
 	return p;
 }
 
-static void fsck_cache(struct fsck *f, error **err)
+static int fsck_cache_one(void *arg, int dfd, const char *name, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
-	if (store_opendir(f->s, "cache", &dfd, &dir, err) != 0)
-		return;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		cleanup_json json_t *e = NULL;
-		if (!store_is_hex64(de->d_name))
-			continue;
-		if (store_cache_read(dfd, de->d_name, &e) < 0) {
-			fsck_remove(f, dfd, "cache", de->d_name,
-				    "unreadable build cache entry (a rebuild makes it again)");
-			continue;
-		}
-		json_t *l = json_object_get(e, "layer");
-		cleanup_free char *p = l ? layer_problem(f, l) : NULL;
-		if (p) {
-			cleanup_free char *problem = lfs_xasprintf(
-			    "build cache entry: %s (a rebuild makes the step again)", p);
-			fsck_remove(f, dfd, "cache", de->d_name, problem);
-		}
+	struct fsck *f = arg;
+	cleanup_json json_t *e = NULL;
+	fsck_temp_one(&(struct in_dir){f, "cache"}, dfd, name, err);
+	if (!store_is_hex64(name))
+		return 0;
+	if (store_cache_read(dfd, name, &e) < 0) {
+		fsck_remove(f, dfd, "cache", name,
+			    "unreadable build cache entry (a rebuild makes it again)");
+		return 0;
 	}
-	closedir(dir);
-	fsck_temps(f, dfd, "cache");
+	json_t *l = json_object_get(e, "layer");
+	cleanup_free char *p = l ? layer_problem(f, l) : NULL;
+	if (p) {
+		cleanup_free char *problem =
+		    lfs_xasprintf("build cache entry: %s (a rebuild makes the step again)", p);
+		fsck_remove(f, dfd, "cache", name, problem);
+	}
+	return 0;
 }
 
 static void fsck_container(struct fsck *f, int dfd, const char *id)
@@ -466,50 +460,32 @@ static void fsck_container(struct fsck *f, int dfd, const char *id)
 	}
 }
 
-static void fsck_containers(struct fsck *f, error **err)
+static int fsck_containers_one(void *arg, int dfd, const char *name, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
-	if (store_opendir(f->s, "containers", &dfd, &dir, err) != 0)
-		return;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		if (store_is_hex64(de->d_name))
-			fsck_container(f, dfd, de->d_name);
-		else if (!strncmp(de->d_name, ".rm-", 4) ||
-			 (!strncmp(de->d_name, ".new-", 5) &&
-			  older_than(dfd, de->d_name, LEFTOVER_AGE)))
-			fsck_remove(f, dfd, "containers", de->d_name,
-				    "leftover of an interrupted container removal or creation");
-	}
-	closedir(dir);
+	struct fsck *f = arg;
+	if (store_is_hex64(name))
+		fsck_container(f, dfd, name);
+	else if (!strncmp(name, ".rm-", 4) ||
+		 (!strncmp(name, ".new-", 5) && older_than(dfd, name, LEFTOVER_AGE)))
+		fsck_remove(f, dfd, "containers", name,
+			    "leftover of an interrupted container removal or creation");
+	return 0;
 }
 
-/* Indexes no layer in use refers to: a corrupt one is removed. */
-static void fsck_other_indexes(struct fsck *f)
+/* An index no layer in use refers to: a corrupt one is removed. */
+static int fsck_index_one(void *arg, int dfd, const char *name, error **err)
 {
-	int dup = fcntl(f->s->idx_fd, F_DUPFD_CLOEXEC, 0);
-	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
-	if (!d) {
-		if (dup >= 0)
-			close(dup);
-		return;
-	}
-	rewinddir(d);
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		if (!store_is_hex64(de->d_name) || store_hexset_has(&f->idx_done, de->d_name))
-			continue;
-		cleanup_fd int fd =
-		    openat(f->s->idx_fd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		lfs_index *idx = NULL;
-		int r = fd < 0 ? -errno : lfs_index_open(fd, &idx);
-		lfs_index_free(idx);
-		if (r == -EBADMSG || r == -ENOEXEC)
-			fsck_remove(f, f->s->idx_fd, "indexes/sha256", de->d_name,
-				    "corrupt or outdated index of a layer nothing uses");
-	}
-	closedir(d);
+	struct fsck *f = arg;
+	if (!store_is_hex64(name) || store_hexset_has(&f->idx_done, name))
+		return 0;
+	cleanup_fd int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	lfs_index *idx = NULL;
+	int r = fd < 0 ? -errno : lfs_index_open(fd, &idx);
+	lfs_index_free(idx);
+	if (r == -EBADMSG || r == -ENOEXEC)
+		fsck_remove(f, dfd, "indexes/sha256", name,
+			    "corrupt or outdated index of a layer nothing uses");
+	return 0;
 }
 
 /* tmp/name was left by a killed command: its lock is free, or it is an
@@ -520,21 +496,12 @@ static bool scratch_leftover(int dfd, const char *name)
 			      : store_scratch_live(dfd, name) == 0;
 }
 
-static void fsck_scratch(struct fsck *f, error **err)
+static int fsck_scratch_one(void *arg, int dfd, const char *name, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
-	if (store_opendir(f->s, "tmp", &dfd, &dir, err) != 0)
-		return;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (scratch_leftover(dfd, de->d_name))
-			fsck_remove(f, dfd, "tmp", de->d_name,
-				    "leftover scratch directory of a command that was killed");
-	}
-	closedir(dir);
+	if (scratch_leftover(dfd, name))
+		fsck_remove(arg, dfd, "tmp", name,
+			    "leftover scratch directory of a command that was killed");
+	return 0;
 }
 
 static int fsck_locked(struct fsck *f, error **err)
@@ -548,19 +515,16 @@ static int fsck_locked(struct fsck *f, error **err)
 		error_free(e);
 		return 0;
 	}
-	fsck_cache(f, err);
-	fsck_containers(f, err);
+	if (store_scan(f->s, "cache", fsck_cache_one, f, err) < 0 ||
+	    store_scan(f->s, "containers", fsck_containers_one, f, err) < 0)
+		return -1;
 	fsck_corrupt_blobs(f);
-	fsck_other_indexes(f);
+	if (store_scan_fd(f->s->idx_fd, "indexes/sha256", fsck_index_one, f, err) < 0)
+		return -1;
 	fsck_temps(f, f->s->blobs_fd, "blobs/sha256");
 	fsck_temps(f, f->s->idx_fd, "indexes/sha256");
-	int root = open(store_root(f->s), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (root >= 0) {
-		fsck_temps(f, root, "");
-		close(root);
-	}
-	fsck_scratch(f, err);
-	return *err ? -1 : 0;
+	fsck_temps(f, f->s->root_fd, "");
+	return store_scan(f->s, "tmp", fsck_scratch_one, f, err);
 }
 
 int store_fsck(store *s, int repair, store_fsck_fn *report, void *arg,
@@ -581,29 +545,25 @@ int store_fsck(store *s, int repair, store_fsck_fn *report, void *arg,
 
 /* ---- prune ---------------------------------------------------------------------- */
 
+static int image_id_one(void *arg, int dfd, const char *name, error **err)
+{
+	if (!store_is_hex64(name))
+		return 0;
+	cleanup_free char *path = lfs_xasprintf("%s/config.json", name);
+	cleanup_fd int fd = openat(dfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_json json_t *c = fd >= 0 ? json_loadfd(fd, 0, NULL) : NULL;
+	const char *id = store_digest_hex(json_string_value(json_object_get(c, "image_id")));
+	if (id)
+		store_hexset_add(arg, id);
+	return 0;
+}
+
 /* The image IDs container records were made from ("image_id"). */
 static int container_image_ids(store *s, struct hexset *ids, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
-	int r = store_opendir(s, "containers", &dfd, &dir, err);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		if (!store_is_hex64(de->d_name))
-			continue;
-		cleanup_free char *path =
-		    lfs_xasprintf("%s/containers/%s/config.json", store_root(s), de->d_name);
-		cleanup_json json_t *c = json_load_file(path, 0, NULL);
-		const char *id =
-		    store_digest_hex(json_string_value(json_object_get(c, "image_id")));
-		if (id)
-			store_hexset_add(ids, id);
-	}
-	closedir(dir);
+	int r = store_scan(s, "containers", image_id_one, ids, err);
 	store_hexset_sort(ids);
-	return 0;
+	return r;
 }
 
 /* The config digest of the image an index.json entry names, or NULL. */
@@ -685,42 +645,46 @@ int store_prune_images(store *s, int all, store_report_fn *report, void *arg, er
 	return ret;
 }
 
+struct prune_cache {
+	int all;
+	struct store_marks img; /* with !all: the images' layers */
+	size_t *n;
+	uint64_t *freed;
+};
+
+static int prune_cache_one(void *arg, int dfd, const char *name, error **err)
+{
+	struct prune_cache *p = arg;
+	cleanup_json json_t *e = NULL;
+	if (!store_is_hex64(name))
+		return 0;
+	const char *l = NULL;
+	if (store_cache_read(dfd, name, &e) == 0)
+		l = store_digest_hex(
+		    json_string_value(json_object_get(json_object_get(e, "layer"), "digest")));
+	/* Dangling: its layer is no image's (a metadata step's entry only
+	 * keeps a time, and goes with -a). */
+	if (!p->all && (!l || store_hexset_has(&p->img.blobs, l)))
+		return 0;
+	uint64_t size = file_size_at(dfd, name);
+	if (unlinkat(dfd, name, 0) == 0) {
+		*p->freed += size;
+		++*p->n;
+	}
+	return 0;
+}
+
 static int prune_cache_locked(store *s, int all, size_t *n, uint64_t *freed, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
-	int r = store_opendir(s, "cache", &dfd, &dir, err);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	struct store_marks img = {0};
-	if (!all && store_mark_images(s, &img, err) < 0) {
-		closedir(dir);
-		store_marks_release(&img);
-		return error_wrap(err, "not pruning the build cache");
-	}
-	store_marks_sort(&img);
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		cleanup_json json_t *e = NULL;
-		if (!store_is_hex64(de->d_name))
-			continue;
-		const char *l = NULL;
-		if (store_cache_read(dfd, de->d_name, &e) == 0)
-			l = store_digest_hex(json_string_value(
-			    json_object_get(json_object_get(e, "layer"), "digest")));
-		/* Dangling: its layer is no image's (a metadata step's entry only
-		 * keeps a time, and goes with -a). */
-		if (!all && (!l || store_hexset_has(&img.blobs, l)))
-			continue;
-		uint64_t size = file_size_at(dfd, de->d_name);
-		if (unlinkat(dfd, de->d_name, 0) == 0) {
-			*freed += size;
-			++*n;
-		}
-	}
-	closedir(dir);
-	store_marks_release(&img);
-	return 0;
+	struct prune_cache p = {all, {{0}}, n, freed};
+	int ret = all ? 0 : store_mark_images(s, &p.img, err);
+	if (ret < 0)
+		error_wrap(err, "not pruning the build cache");
+	store_marks_sort(&p.img);
+	if (ret == 0)
+		ret = store_scan(s, "cache", prune_cache_one, &p, err);
+	store_marks_release(&p.img);
+	return ret;
 }
 
 int store_prune_cache(store *s, int all, size_t *n, uint64_t *freed, error **err)
@@ -735,24 +699,20 @@ int store_prune_cache(store *s, int all, size_t *n, uint64_t *freed, error **err
 	return ret;
 }
 
+static int prune_leftover_one(void *arg, int dfd, const char *name, error **err)
+{
+	uint64_t *freed = arg;
+	if (!scratch_leftover(dfd, name))
+		return 0;
+	*freed += tree_size_at(dfd, name, 0);
+	store_rm_tree_at(dfd, name);
+	return 0;
+}
+
 int store_prune_leftovers(store *s, uint64_t *freed, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
 	*freed = 0;
-	int r = store_opendir(s, "tmp", &dfd, &dir, err);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    !scratch_leftover(dfd, de->d_name))
-			continue;
-		*freed += tree_size_at(dfd, de->d_name, 0);
-		store_rm_tree_at(dfd, de->d_name);
-	}
-	closedir(dir);
-	return 0;
+	return store_scan(s, "tmp", prune_leftover_one, freed, err);
 }
 
 /* ---- df ----------------------------------------------------------------------------- */
@@ -802,33 +762,37 @@ static int df_images(store *s, struct store_df_row *row, struct store_marks *all
 	return ret;
 }
 
+struct df_cache {
+	struct store_df_row *row;
+	struct store_marks *m;
+	const struct store_marks *pins;
+};
+
+static int df_cache_one(void *arg, int dfd, const char *name, error **err)
+{
+	struct df_cache *c = arg;
+	cleanup_json json_t *e = NULL;
+	if (!store_is_hex64(name))
+		return 0;
+	c->row->total++;
+	if (store_cache_read(dfd, name, &e) < 0)
+		return 0;
+	const char *l = store_digest_hex(
+	    json_string_value(json_object_get(json_object_get(e, "layer"), "digest")));
+	if (l) {
+		store_hexset_add(&c->m->blobs, l);
+		c->row->active += store_hexset_has(&c->pins->blobs, l);
+	}
+	return 0;
+}
+
 /* Build cache: TOTAL entries, ACTIVE those a running build uses (pins,
  * sorted); their layers go to m. */
 static int df_cache_entries(store *s, struct store_df_row *row, struct store_marks *m,
 			    const struct store_marks *pins, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
-	int r = store_opendir(s, "cache", &dfd, &dir, err);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		cleanup_json json_t *e = NULL;
-		if (!store_is_hex64(de->d_name))
-			continue;
-		row->total++;
-		if (store_cache_read(dfd, de->d_name, &e) < 0)
-			continue;
-		const char *l = store_digest_hex(
-		    json_string_value(json_object_get(json_object_get(e, "layer"), "digest")));
-		if (!l)
-			continue;
-		store_hexset_add(&m->blobs, l);
-		row->active += store_hexset_has(&pins->blobs, l);
-	}
-	closedir(dir);
-	return 0;
+	struct df_cache c = {row, m, pins};
+	return store_scan(s, "cache", df_cache_one, &c, err);
 }
 
 int store_df(store *s, struct store_df_row *images, struct store_df_row *cache, error **err)

@@ -13,41 +13,15 @@ set -u
 require_root
 require_fuse
 require_layerfs
-REG_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
+# shellcheck source-path=SCRIPTDIR source=lib_registry.bash
+. "$(dirname "$0")/lib_registry.bash"
 [ -x "$REG_BIN" ] || bail_out "docker-registry not installed (apt-get install docker-registry)"
 t_tmpdir
 tmp=$T_TMP
 export LAYERFS_ROOT=$tmp/store HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-start_registry() {
-	local port
-	port=$(free_port)
-	mkdir -p "$tmp/reg"
-	printf '%s\n' "version: 0.1" "log: {level: error, accesslog: {disabled: true}}" \
-		"storage: {filesystem: {rootdirectory: $tmp/reg/data}}" \
-		"http: {addr: 127.0.0.1:$port}" >"$tmp/reg/config.yml"
-	"$REG_BIN" serve "$tmp/reg/config.yml" >"$tmp/reg/log" 2>&1 &
-	T_PIDS+=($!)
-	REG=127.0.0.1:$port
-	for _ in $(seq 100); do
-		code=$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/") && [ "$code" != 000 ] && return 0
-		kill -0 "${T_PIDS[-1]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	diag_file "$tmp/reg/log"
-	bail_out "docker-registry did not start"
-}
-stop_registry() {
-	local p
-	for p in "${T_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	return 0
-}
-trap '_rc=$?; stop_registry; (exit $_rc); _t_cleanup' EXIT
+trap '_rc=$?; stop_registries; (exit $_rc); _t_cleanup' EXIT
 
 refs() {
 	perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or die; my $j = decode_json(<$f>);
@@ -72,7 +46,7 @@ declare -A sum
 while read -r r; do sum[$r]=$(export_sum "$r"); done <"$tmp/refs.before"
 
 # --- an image only the registry has (pull) and an archive of another (load)
-start_registry
+start_registry reg
 mkdir -p "$tmp/p/srv"
 head -c 300000 /dev/urandom >"$tmp/p/srv/blob"
 tar -C "$tmp/p" -cf "$tmp/p.tar" .

@@ -20,7 +20,10 @@ static const char usage[] =
     "\n"
     "Print a JSON array describing each image (a name, or an image ID or unique\n"
     "prefix), like 'docker image inspect', or container (a name, ID or unique\n"
-    "ID prefix), like 'docker container inspect'.\n"
+    "ID prefix), like 'docker container inspect'.  An image's \"LayerFS\" object\n"
+    "lists its layers with their Compression (none, gzip, zstd) and how reads\n"
+    "reach file data (Access: pread, checkpoints for gzip, frames or\n"
+    "decompressed-copy for zstd).\n"
     "\n"
     "Options:\n"
     "  -h, --help           show this help\n";

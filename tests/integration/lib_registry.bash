@@ -1,0 +1,39 @@
+# lib_registry.bash — a Debian docker-registry on 127.0.0.1 for the tests
+# that pull and push (sourced after lib.sh and t_tmpdir).  REG_BIN is the
+# registry binary; registries started here are stopped by stop_registries,
+# which the caller's EXIT trap runs before lib.sh's cleanup.
+REG_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_registry NAME [HTPASSWD] — sets REG (host:port); stopped by the trap
+start_registry() {
+	local name=$1 htp=${2:-} port
+	port=$(free_port)
+	mkdir -p "$T_TMP/$name"
+	{
+		echo "version: 0.1"
+		echo "log: {level: error, accesslog: {disabled: true}}"
+		echo "storage: {filesystem: {rootdirectory: $T_TMP/$name/data}, delete: {enabled: true}}"
+		echo "http: {addr: 127.0.0.1:$port}"
+		if [ -n "$htp" ]; then echo "auth: {htpasswd: {realm: test, path: $htp}}"; fi
+	} >"$T_TMP/$name/config.yml"
+	"$REG_BIN" serve "$T_TMP/$name/config.yml" >"$T_TMP/$name/log" 2>&1 &
+	T_PIDS+=($!)
+	REG=127.0.0.1:$port
+	for _ in $(seq 100); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/") && [ "$code" != 000 ] && return 0
+		kill -0 "${T_PIDS[-1]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	diag_file "$T_TMP/$name/log"
+	bail_out "docker-registry did not start"
+}
+stop_registries() {
+	local p
+	for p in "${T_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	return 0
+}

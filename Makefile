@@ -150,6 +150,7 @@ bench: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tests/bench/write.sh
 	@LAYERFS=$(abspath $(BIN)) tests/bench/build.sh
 	@LAYERFS=$(abspath $(BIN)) tests/bench/containers.sh
+	@LAYERFS=$(abspath $(BIN)) tests/bench/compressed.sh
 
 base-images: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tools/base-image.sh busybox

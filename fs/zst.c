@@ -144,26 +144,26 @@ static void lfs_zst_reader_frame_end(lfs_zst_reader *r)
 	r->in_frame = false;
 }
 
-/* One decoder call into dst (room bytes); adds the output to *got. */
+/* One decoder call into dst (room bytes); adds the output to *got.  At
+ * the end of the input the decoder is still called while it has output
+ * buffered; the stream is truncated when it then makes no progress inside
+ * a frame. */
 static int lfs_zst_reader_step(lfs_zst_reader *r, unsigned char *dst, size_t room, size_t *got)
 {
 	ZSTD_outBuffer out = {dst, room, 0};
-	size_t ret;
+	size_t ret, before;
 	int err;
 
-	if (r->in.pos == r->in.size) {
-		if (r->eof) {
-			if (r->in_frame)
-				return lfs_zst_reader_fail(
-				    r, -EIO, "zstd stream truncated at compressed offset %llu",
-				    (unsigned long long)lfs_zst_reader_pos(r));
-			r->done = true;
-			return 0;
-		}
+	if (r->in.pos == r->in.size && !r->eof) {
 		err = lfs_zst_reader_fill(r);
-		if (err < 0 || r->eof)
+		if (err < 0)
 			return err;
 	}
+	if (r->in.pos == r->in.size && r->eof && !r->in_frame) {
+		r->done = true;
+		return 0;
+	}
+	before = r->in.pos;
 	ret = ZSTD_decompressStream(r->ds, &out, &r->in);
 	if (ZSTD_isError(ret))
 		return lfs_zst_reader_fail(
@@ -171,6 +171,12 @@ static int lfs_zst_reader_step(lfs_zst_reader *r, unsigned char *dst, size_t roo
 		    (unsigned long long)lfs_zst_reader_pos(r), ZSTD_getErrorName(ret));
 	*got += out.pos;
 	r->total_out += out.pos;
+	if (out.pos == 0 && r->in.pos == before)
+		return r->eof
+			   ? lfs_zst_reader_fail(r, -EIO,
+						 "zstd stream truncated at compressed offset %llu",
+						 (unsigned long long)lfs_zst_reader_pos(r))
+			   : 0;
 	if (ret == 0)
 		lfs_zst_reader_frame_end(r);
 	else

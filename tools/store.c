@@ -1099,6 +1099,9 @@ static const char *other_compression(const unsigned char *p, size_t n)
 	return NULL;
 }
 
+/* The decoder is called until it makes no progress at the end of the
+ * input, so output it still buffers is flushed; `left` is its hint from
+ * the last call that did something: nonzero means inside a frame. */
 static int copy_zstd(int in, unsigned char *ibuf, size_t have, struct sink *k, const char *src,
 		     error **err)
 {
@@ -1107,28 +1110,35 @@ static int copy_zstd(int in, unsigned char *ibuf, size_t have, struct sink *k, c
 		return error_make(err, ENOMEM, "initialising zstd");
 	unsigned char *obuf = lfs_xmalloc(COPY_CHUNK);
 	ZSTD_inBuffer zin = {ibuf, have, 0};
-	size_t left = 0; /* 0: between frames */
+	size_t left = 0;
+	bool eof = false;
 	int ret = 0;
 	for (;;) {
-		if (zin.pos == zin.size) {
+		if (zin.pos == zin.size && !eof) {
 			ssize_t n = read_full(in, ibuf, COPY_CHUNK);
 			if (n < 0) {
 				ret = error_make(err, errno, "reading %s", src);
 				break;
 			}
-			if (n == 0)
-				break;
+			eof = n == 0;
 			zin = (ZSTD_inBuffer){ibuf, (size_t)n, 0};
 		}
 		ZSTD_outBuffer zout = {obuf, COPY_CHUNK, 0};
-		left = ZSTD_decompressStream(ds, &zout, &zin);
-		if (ZSTD_isError(left)) {
+		size_t before = zin.pos;
+		size_t r = ZSTD_decompressStream(ds, &zout, &zin);
+		if (ZSTD_isError(r)) {
 			ret = error_fail(err, EIO,
-					 "%s: corrupt zstd data after %" PRIu64
-					 " bytes of tar (%s); check the file with 'zstd -t'",
-					 src, k->size, ZSTD_getErrorName(left));
+				   "%s: corrupt zstd data after %" PRIu64
+				   " bytes of tar (%s); check the file with 'zstd -t'",
+				   src, k->size, ZSTD_getErrorName(r));
 			break;
 		}
+		if (zout.pos == 0 && zin.pos == before) {
+			if (eof)
+				break;
+			continue;
+		}
+		left = r;
 		if (sink_put(k, obuf, zout.pos, err) < 0) {
 			ret = -1;
 			break;
@@ -1136,9 +1146,9 @@ static int copy_zstd(int in, unsigned char *ibuf, size_t have, struct sink *k, c
 	}
 	if (ret == 0 && left)
 		ret = error_fail(err, EIO,
-				 "%s: the zstd stream is truncated; the file is incomplete, "
-				 "download or create it again",
-				 src);
+			   "%s: the zstd stream is truncated; the file is incomplete, "
+			   "download or create it again",
+			   src);
 	ZSTD_freeDStream(ds);
 	free(obuf);
 	return ret;

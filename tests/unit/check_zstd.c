@@ -286,6 +286,35 @@ START_TEST(test_single_large_frame)
 }
 END_TEST
 
+/* Tiny reads: the decoder consumes all input long before its output is
+ * taken, so the end of the file comes while it still buffers output. */
+START_TEST(test_tiny_reads)
+{
+	size_t n = 400000, have = 0;
+	unsigned char *data = gen_data(n, 29), *got = lfs_xmalloc(n + 8);
+	lfs_buf z = LFS_BUF_INIT, table = LFS_BUF_INIT;
+	lfs_zst_reader *r;
+	ssize_t k;
+
+	memset(data + 1000, 'x', 300000); /* compresses to almost nothing */
+	add_frame(&z, data, n, 19);
+	int fd = mem_file(z.data, z.len);
+	ck_assert_int_eq(lfs_zst_reader_new(fd, &r), 0);
+	while ((k = lfs_zst_reader_read(r, got + have, have % 7 + 1)) > 0)
+		have += (size_t)k;
+	ck_assert_msg(k == 0, "read: %zd %s", k, lfs_zst_reader_error(r));
+	ck_assert_uint_eq(have, n);
+	ck_assert(memcmp(got, data, n) == 0);
+	ck_assert_int_eq(lfs_zst_reader_finish(r, &table), 0);
+	lfs_zst_reader_free(r);
+	close(fd);
+	free(data);
+	free(got);
+	lfs_buf_release(&z);
+	lfs_buf_release(&table);
+}
+END_TEST
+
 /* Runs the reader to its end or first error; returns that. */
 static ssize_t drain(int fd, lfs_zst_reader **r)
 {
@@ -482,6 +511,7 @@ static Suite *zstd_suite(void)
 	tcase_add_test(tc, test_random_reads);
 	tcase_add_test(tc, test_concurrent);
 	tcase_add_test(tc, test_single_large_frame);
+	tcase_add_test(tc, test_tiny_reads);
 	tcase_add_test(tc, test_truncated_and_corrupt);
 	tcase_add_test(tc, test_table_corrupt);
 	tcase_add_test(tc, test_pipe_reader);

@@ -1025,22 +1025,6 @@ static struct lfs_entry *layout_entries(struct builder *b, struct layout *l, uin
 	return ents;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static uint64_t align8(uint64_t x)
 {
 	return (x + 7) & ~(uint64_t)7;
@@ -1072,12 +1056,12 @@ static int write_index(int fd, struct lfs_index_header *h, const void *const *da
 		end = h->sect[i].off + h->sect[i].len;
 	}
 	h->crc32 = (uint32_t)crc;
-	ret = write_all(fd, h, sizeof(*h));
+	ret = lfs_write_all(fd, h, sizeof(*h));
 	end = sizeof(*h);
 	for (int i = 0; i < LFS_SECT_COUNT && ret == 0; i++) {
-		ret = write_all(fd, zero, h->sect[i].off - end);
+		ret = lfs_write_all(fd, zero, h->sect[i].off - end);
 		if (ret == 0)
-			ret = write_all(fd, data[i], h->sect[i].len);
+			ret = lfs_write_all(fd, data[i], h->sect[i].len);
 		end = h->sect[i].off + h->sect[i].len;
 	}
 	return ret;

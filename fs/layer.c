@@ -93,20 +93,6 @@ static int index_tmpfile(const char *index_path, char **tmp)
 	return fd < 0 ? -errno : fd;
 }
 
-static int write_all(int fd, const void *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p = (const char *)p + n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static char *copy_path(const char *index_path)
 {
 	return lfs_xasprintf("%s.tar", index_path);
@@ -133,7 +119,7 @@ static void copy_tap(void *arg, const void *data, size_t len)
 {
 	struct copy *c = arg;
 	if (!c->err)
-		c->err = write_all(c->fd, data, len);
+		c->err = lfs_write_all(c->fd, data, len);
 }
 
 /* Makes the copy durable under its name; on success the caller owns c->fd
@@ -255,7 +241,14 @@ static int open_copy(lfs_layer *l, const char *index_path, struct copy *c, char 
 	if (ret)
 		return set_err(err, ret, "cannot create the decompressed copy of '%s': %s", l->path,
 			       strerror(-ret));
-	return copy_decompress(l, c, err);
+	ret = copy_decompress(l, c, err);
+	if (ret == 0 && (fstat(c->fd, &st) < 0 || (uint64_t)st.st_size != want))
+		ret = set_err(
+		    err, -EIO,
+		    "layer '%s' decompresses to %llu bytes, but its index '%s' says %llu: "
+		    "the layer changed since it was indexed; remove the index to rebuild it",
+		    l->path, (unsigned long long)st.st_size, index_path, (unsigned long long)want);
+	return ret;
 }
 
 /* Sets up reads of a zstd layer: by frame, or from its decompressed copy

@@ -55,7 +55,7 @@ cleanup() {
 	is_mounted "$M" && { "$LAYERFS" umount "$M" 2>/dev/null || umount "$M" 2>/dev/null || umount -l "$M"; }
 	if [ -n "$REG_PID" ]; then
 		kill "$REG_PID" 2>/dev/null
-		wait "$REG_PID" 2>/dev/null
+		wait "$REG_PID" 2>/dev/null || true
 	fi
 	rm -rf "$B/store" "$B/skopeo" "$B/reg" "$B/ovl"
 	exit "$rc"

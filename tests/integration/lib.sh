@@ -300,6 +300,23 @@ t_random_reads() {
 		is "$bad" 0 "$desc: random reads of $f"
 	done
 }
+# t_parallel_reads MNT REF FILE DESC — one test point: 8 readers at once,
+# 300000 bytes each at offsets spread backwards over FILE, all get REF's bytes.
+t_parallel_reads() {
+	local mnt=$1 ref=$2 f=$3 desc=$4 i off bad=0 pids=()
+	for i in 0 1 2 3 4 5 6 7; do
+		off=$(((7 - i) * 393216 + 1234))
+		dd if="$mnt/$f" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count=300000 status=none >"$T_TMP/par.$i" &
+		pids+=($!)
+	done
+	for i in 0 1 2 3 4 5 6 7; do
+		wait "${pids[$i]}" || bad=$((bad + 1))
+		off=$(((7 - i) * 393216 + 1234))
+		cmp -s "$T_TMP/par.$i" <(dd if="$ref/$f" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count=300000 status=none) ||
+			bad=$((bad + 1))
+	done
+	is "$bad" 0 "$desc"
+}
 # t_umount MNT — `layerfs umount`, then one test point: exit 0 and MNT gone
 # from /proc/mounts.  Falls back to fusermount3 so nothing stays mounted.
 t_umount() {

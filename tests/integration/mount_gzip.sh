@@ -44,20 +44,7 @@ t_umount "$mnt"
 t_mount_layers "$mnt" "${mixed[@]}"
 t_random_reads "$mnt" "$tmp/flat" "mixed plain+gzip" data/random3m data/seq.txt sparse/gnu
 # 8 readers at once on one gzip member (multithreaded session, chunk cache).
-pids=()
-for i in 0 1 2 3 4 5 6 7; do
-	off=$(((7 - i) * 393216 + 1234))
-	dd if="$mnt/data/random3m" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count=300000 status=none >"$tmp/par.$i" &
-	pids+=($!)
-done
-bad=0
-for i in 0 1 2 3 4 5 6 7; do
-	wait "${pids[$i]}" || bad=$((bad + 1))
-	off=$(((7 - i) * 393216 + 1234))
-	cmp -s "$tmp/par.$i" <(dd if="$tmp/flat/data/random3m" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count=300000 status=none) ||
-		bad=$((bad + 1))
-done
-is "$bad" 0 "8 parallel readers of a gzip layer file get the right bytes"
+t_parallel_reads "$mnt" "$tmp/flat" data/random3m "8 parallel readers of a gzip layer file get the right bytes"
 t_compare "$mnt" "$tmp/flat" "mixed plain+gzip vs FLAT"
 t_umount "$mnt"
 

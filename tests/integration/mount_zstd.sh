@@ -54,20 +54,7 @@ copies >"$tmp/copies.1"
 t_mount_layers "$mnt" "$g/L1.multi.tar.zst" "$g/L2.multi.tar.zst" "$g/L3.multi.tar.zst" "$g/L4.multi.tar.zst"
 t_random_reads "$mnt" "$tmp/flat" "multi-frame zstd" "${files[@]}"
 # 8 readers at once across the frames of one file (shared frame cache).
-pids=()
-for i in 0 1 2 3 4 5 6 7; do
-	off=$(((7 - i) * 393216 + 999))
-	dd if="$mnt/data/random3m" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count=300000 status=none >"$tmp/par.$i" &
-	pids+=($!)
-done
-bad=0
-for i in 0 1 2 3 4 5 6 7; do
-	wait "${pids[$i]}" || bad=$((bad + 1))
-	off=$(((7 - i) * 393216 + 999))
-	cmp -s "$tmp/par.$i" <(dd if="$tmp/flat/data/random3m" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count=300000 status=none) ||
-		bad=$((bad + 1))
-done
-is "$bad" 0 "8 parallel readers of a multi-frame zstd file get the right bytes"
+t_parallel_reads "$mnt" "$tmp/flat" data/random3m "8 parallel readers of a multi-frame zstd file get the right bytes"
 t_compare "$mnt" "$tmp/flat" "multi-frame zstd vs FLAT"
 t_umount "$mnt"
 is "$(copies)" "$(cat "$tmp/copies.1")" "layers read by frame get no decompressed copy"

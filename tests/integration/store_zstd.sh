@@ -20,12 +20,7 @@ require_layerfs
 [ -x "$REG_BIN" ] || bail_out "docker-registry not installed (apt-get install docker-registry)"
 command -v skopeo >/dev/null || bail_out "skopeo not installed (apt-get install skopeo)"
 command -v zstd >/dev/null || bail_out "zstd not installed (apt-get install zstd)"
-t_tmpdir
-tmp=$T_TMP
-export LAYERFS_ROOT=$tmp/store HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-unset REGISTRY_AUTH_FILE
-trap '_rc=$?; stop_registries; (exit $_rc); _t_cleanup' EXIT
+registry_env
 
 jget() {
 	perl -MJSON::PP -e 'local $/; my $j = JSON::PP->new->decode(<STDIN>);

@@ -133,38 +133,69 @@ static void read_all(int fd, const unsigned char *want, size_t n, lfs_buf *table
 	free(got);
 }
 
+/* A stream made by the test, read once through lfs_zst_reader (checked
+ * against the data) and its frame table opened. */
+struct stream {
+	unsigned char *data;
+	size_t n;
+	lfs_buf z, table;
+	int fd;
+	lfs_zst_index *zi;
+};
+
+static void stream_init(struct stream *st, size_t n, uint64_t seed)
+{
+	memset(st, 0, sizeof(*st));
+	st->data = gen_data(n, seed);
+	st->n = n;
+	lfs_buf_init(&st->z, 0);
+	lfs_buf_init(&st->table, 0);
+	st->fd = -1;
+}
+
+/* Once the frames are in st->z. */
+static void stream_open(struct stream *st)
+{
+	st->fd = mem_file(st->z.data, st->z.len);
+	read_all(st->fd, st->data, st->n, &st->table);
+	ck_assert_int_eq(lfs_zst_index_open(st->table.data, st->table.len, &st->zi), 0);
+}
+
+static void stream_release(struct stream *st)
+{
+	lfs_zst_index_free(st->zi);
+	if (st->fd >= 0)
+		close(st->fd);
+	free(st->data);
+	lfs_buf_release(&st->z);
+	lfs_buf_release(&st->table);
+}
+
 START_TEST(test_frame_lookup)
 {
 	size_t sizes[] = {70000, 0, 123456, (size_t)-1, 1, 4096, 0, (size_t)-1, 999999, 3, 65536};
-	size_t n = 0;
+	size_t n = 0, ns = sizeof(sizes) / sizeof(sizes[0]);
 	struct frame fr[16];
-	lfs_buf z = LFS_BUF_INIT, table = LFS_BUF_INIT;
-	lfs_zst_index *zi;
+	struct stream st;
 	uint64_t in, out;
 
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+	for (size_t i = 0; i < ns; i++)
 		n += sizes[i] == (size_t)-1 ? 0 : sizes[i];
-	unsigned char *data = gen_data(n, 7);
-	size_t nf = make_frames(&z, data, sizes, sizeof(sizes) / sizeof(sizes[0]), fr);
-	int fd = mem_file(z.data, z.len);
-	read_all(fd, data, n, &table);
-	ck_assert_int_eq(lfs_zst_index_open(table.data, table.len, &zi), 0);
-	ck_assert_uint_eq(lfs_zst_index_frames(zi), nf);
-	ck_assert_int_eq(lfs_zst_index_access(zi), LFS_ZST_FRAMES);
+	stream_init(&st, n, 7);
+	size_t nf = make_frames(&st.z, st.data, sizes, ns, fr);
+	stream_open(&st);
+	ck_assert_uint_eq(lfs_zst_index_frames(st.zi), nf);
+	ck_assert_int_eq(lfs_zst_index_access(st.zi), LFS_ZST_FRAMES);
 	for (size_t f = 0; f < nf; f++) {
 		uint64_t end = f + 1 < nf ? fr[f + 1].out : n;
 		uint64_t probes[] = {fr[f].out, (fr[f].out + end) / 2, end - 1};
 		for (int p = 0; p < 3; p++) {
-			ck_assert_uint_eq(lfs_zst_index_find(zi, probes[p], &in, &out), f);
+			ck_assert_uint_eq(lfs_zst_index_find(st.zi, probes[p], &in, &out), f);
 			ck_assert_uint_eq(in, fr[f].in);
 			ck_assert_uint_eq(out, fr[f].out);
 		}
 	}
-	lfs_zst_index_free(zi);
-	close(fd);
-	free(data);
-	lfs_buf_release(&z);
-	lfs_buf_release(&table);
+	stream_release(&st);
 }
 END_TEST
 
@@ -175,40 +206,30 @@ START_TEST(test_random_reads)
 	size_t sizes[NFRAMES], n = 0;
 	uint64_t seed = 99;
 	struct frame fr[NFRAMES];
-	lfs_buf z = LFS_BUF_INIT, table = LFS_BUF_INIT;
-	lfs_zst_index *zi;
+	struct stream st;
 
 	for (int i = 0; i < NFRAMES; i++)
 		n += sizes[i] = rng_next(&seed) % (200 * KiB) + 1;
-	unsigned char *data = gen_data(n, 3);
-	make_frames(&z, data, sizes, NFRAMES, fr);
-	int fd = mem_file(z.data, z.len);
-	read_all(fd, data, n, &table);
-	ck_assert_int_eq(lfs_zst_index_open(table.data, table.len, &zi), 0);
+	stream_init(&st, n, 3);
+	make_frames(&st.z, st.data, sizes, NFRAMES, fr);
+	stream_open(&st);
 	unsigned char *buf = lfs_xmalloc(600 * KiB);
 	for (int i = 0; i < 2000; i++) {
 		uint64_t off = rng_next(&seed) % (n + 10);
 		size_t len = rng_next(&seed) % (i % 10 ? 9000 : 600 * KiB) + 1;
-		ssize_t got = lfs_zst_pread(zi, fd, buf, len, off);
+		ssize_t got = lfs_zst_pread(st.zi, st.fd, buf, len, off);
 		size_t want = off >= n ? 0 : (n - off < len ? n - off : len);
 		ck_assert_int_eq(got, (ssize_t)want);
-		ck_assert_msg(memcmp(buf, data + (off < n ? off : 0), want) == 0,
+		ck_assert_msg(memcmp(buf, st.data + (off < n ? off : 0), want) == 0,
 			      "%zu bytes at %llu differ", len, (unsigned long long)off);
 	}
 	free(buf);
-	lfs_zst_index_free(zi);
-	close(fd);
-	free(data);
-	lfs_buf_release(&z);
-	lfs_buf_release(&table);
+	stream_release(&st);
 }
 END_TEST
 
 struct worker {
-	lfs_zst_index *zi;
-	int fd;
-	const unsigned char *data;
-	size_t n;
+	const struct stream *st;
 	uint64_t seed;
 	int bad;
 };
@@ -216,14 +237,15 @@ struct worker {
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	const struct stream *st = w->st;
 	unsigned char buf[70000];
 
 	for (int i = 0; i < 400; i++) {
-		uint64_t off = rng_next(&w->seed) % w->n;
+		uint64_t off = rng_next(&w->seed) % st->n;
 		size_t len = rng_next(&w->seed) % sizeof(buf) + 1;
-		size_t want = w->n - off < len ? w->n - off : len;
-		if (lfs_zst_pread(w->zi, w->fd, buf, len, off) != (ssize_t)want ||
-		    memcmp(buf, w->data + off, want))
+		size_t want = st->n - off < len ? st->n - off : len;
+		if (lfs_zst_pread(st->zi, st->fd, buf, len, off) != (ssize_t)want ||
+		    memcmp(buf, st->data + off, want))
 			w->bad++;
 	}
 	return NULL;
@@ -234,55 +256,40 @@ START_TEST(test_concurrent)
 	enum { NFRAMES = 64, NT = 6 };
 	size_t sizes[NFRAMES], n = 0;
 	struct frame fr[NFRAMES];
-	lfs_buf z = LFS_BUF_INIT, table = LFS_BUF_INIT;
-	lfs_zst_index *zi;
+	struct stream st;
 	pthread_t t[NT];
 	struct worker w[NT];
 
 	for (int i = 0; i < NFRAMES; i++)
 		n += sizes[i] = (size_t)(i % 7 + 1) * 150 * KiB;
-	unsigned char *data = gen_data(n, 5);
-	make_frames(&z, data, sizes, NFRAMES, fr);
-	int fd = mem_file(z.data, z.len);
-	read_all(fd, data, n, &table);
-	ck_assert_int_eq(lfs_zst_index_open(table.data, table.len, &zi), 0);
+	stream_init(&st, n, 5);
+	make_frames(&st.z, st.data, sizes, NFRAMES, fr);
+	stream_open(&st);
 	for (int i = 0; i < NT; i++) {
-		w[i] = (struct worker){zi, fd, data, n, (uint64_t)i * 77 + 1, 0};
+		w[i] = (struct worker){&st, (uint64_t)i * 77 + 1, 0};
 		ck_assert_int_eq(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
 	}
 	for (int i = 0; i < NT; i++) {
 		pthread_join(t[i], NULL);
 		ck_assert_int_eq(w[i].bad, 0);
 	}
-	lfs_zst_index_free(zi);
-	close(fd);
-	free(data);
-	lfs_buf_release(&z);
-	lfs_buf_release(&table);
+	stream_release(&st);
 }
 END_TEST
 
 /* One frame larger than LFS_ZST_MAX_FRAME: the layer needs a copy. */
 START_TEST(test_single_large_frame)
 {
-	size_t n = LFS_ZST_MAX_FRAME + 12345;
-	unsigned char *data = gen_data(n, 11);
-	lfs_buf z = LFS_BUF_INIT, table = LFS_BUF_INIT;
-	lfs_zst_index *zi;
+	struct stream st;
 	unsigned char b[16];
 
-	add_frame(&z, data, n, 3);
-	int fd = mem_file(z.data, z.len);
-	read_all(fd, data, n, &table);
-	ck_assert_int_eq(lfs_zst_index_open(table.data, table.len, &zi), 0);
-	ck_assert_int_eq(lfs_zst_index_access(zi), LFS_ZST_COPY);
-	ck_assert_uint_eq(lfs_zst_index_frames(zi), 1);
-	ck_assert_int_eq(lfs_zst_pread(zi, fd, b, sizeof(b), 0), -EINVAL);
-	lfs_zst_index_free(zi);
-	close(fd);
-	free(data);
-	lfs_buf_release(&z);
-	lfs_buf_release(&table);
+	stream_init(&st, LFS_ZST_MAX_FRAME + 12345, 11);
+	add_frame(&st.z, st.data, st.n, 3);
+	stream_open(&st);
+	ck_assert_int_eq(lfs_zst_index_access(st.zi), LFS_ZST_COPY);
+	ck_assert_uint_eq(lfs_zst_index_frames(st.zi), 1);
+	ck_assert_int_eq(lfs_zst_pread(st.zi, st.fd, b, sizeof(b), 0), -EINVAL);
+	stream_release(&st);
 }
 END_TEST
 
@@ -364,25 +371,19 @@ START_TEST(test_table_corrupt)
 {
 	size_t sizes[] = {1000, 2000, 3000};
 	struct frame fr[3];
-	lfs_buf z = LFS_BUF_INIT, table = LFS_BUF_INIT;
-	unsigned char *data = gen_data(6000, 17);
+	struct stream st;
 	lfs_zst_index *zi;
 
-	make_frames(&z, data, sizes, 3, fr);
-	int fd = mem_file(z.data, z.len);
-	read_all(fd, data, 6000, &table);
-	ck_assert_int_eq(lfs_zst_index_open(table.data, table.len, &zi), 0);
-	lfs_zst_index_free(zi);
-	ck_assert_int_eq(lfs_zst_index_open(table.data, table.len - 1, &zi), -EBADMSG);
-	ck_assert_int_eq(lfs_zst_index_open(table.data, 16, &zi), -EBADMSG);
+	stream_init(&st, 6000, 17);
+	make_frames(&st.z, st.data, sizes, 3, fr);
+	stream_open(&st);
+	ck_assert_int_eq(lfs_zst_index_open(st.table.data, st.table.len - 1, &zi), -EBADMSG);
+	ck_assert_int_eq(lfs_zst_index_open(st.table.data, 16, &zi), -EBADMSG);
 	/* Point 1's out (header 32 bytes, point 16 bytes, out at +8) made 0. */
 	uint64_t zero = 0;
-	memcpy(table.data + 32 + 16 + 8, &zero, 8);
-	ck_assert_int_eq(lfs_zst_index_open(table.data, table.len, &zi), -EBADMSG);
-	close(fd);
-	free(data);
-	lfs_buf_release(&z);
-	lfs_buf_release(&table);
+	memcpy(st.table.data + 32 + 16 + 8, &zero, 8);
+	ck_assert_int_eq(lfs_zst_index_open(st.table.data, st.table.len, &zi), -EBADMSG);
+	stream_release(&st);
 }
 END_TEST
 

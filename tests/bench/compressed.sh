@@ -3,8 +3,8 @@
 # anchors on the same data in one run, with ratios.  A measurement script,
 # never a pass/fail test: targets are printed next to the ratios.
 #
-# One layer of >= BENCH_LAYER_MIB (default 220) MiB of real files (the
-# first files of /usr in path order, of every size), stored four ways:
+# One layer of >= BENCH_LAYER_MIB (default 220) MiB of real files (a seeded
+# random sample of /usr, files of every size, in path order), stored four ways:
 #   plain        the tar
 #   gzip         gzip -6                 (read through zlib checkpoints)
 #   zstd         zstd -3, one frame      (read through a decompressed copy)
@@ -89,8 +89,11 @@ drop_caches() {
 L=$B/layer
 if [ ! -s "$L.tar" ]; then
 	log "bench: collecting >= $layer_mib MiB of files from /usr"
+	# A seeded random sample (so every size and kind of file), in path order
+	# as a tar of a tree has it.
 	find /usr -xdev -type f -size -64M -printf '%s %P\n' 2>/dev/null | sort -k2 |
-		awk -v lim=$((layer_mib << 20)) 'n < lim { n += $1; sub(/^[0-9]+ /, ""); print }' >"$B/files"
+		awk 'BEGIN { srand(42) } { print rand(), $0 }' | sort -n | cut -d' ' -f2- |
+		awk -v lim=$((layer_mib << 20)) 'n < lim { n += $1; sub(/^[0-9]+ /, ""); print }' | sort >"$B/files"
 	tar -C /usr --numeric-owner -cf "$L.tar.tmp" -T "$B/files"
 	mv "$L.tar.tmp" "$L.tar"
 fi

@@ -504,16 +504,17 @@ static void lfs_zst_slot_drop(lfs_zst_index *zi, struct lfs_zst_slot *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* The least recently used slot that is not loading (a free one first). */
-static struct lfs_zst_slot *lfs_zst_slot_victim(lfs_zst_index *zi)
+/* The least recently used slot holding a frame (not one being loaded);
+ * with free_first, a free slot before any of those.  NULL if none. */
+static struct lfs_zst_slot *lfs_zst_slot_victim(lfs_zst_index *zi, bool free_first)
 {
 	struct lfs_zst_slot *v = NULL;
 
 	for (int i = 0; i < LFS_ZST_NSLOTS; i++) {
 		struct lfs_zst_slot *s = &zi->slots[i];
-		if (!s->stamp)
+		if (!s->stamp && free_first)
 			return s;
-		if (!s->loading && (!v || s->stamp < v->stamp))
+		if (s->stamp && !s->loading && (!v || s->stamp < v->stamp))
 			v = s;
 	}
 	return v;
@@ -523,7 +524,7 @@ static struct lfs_zst_slot *lfs_zst_slot_victim(lfs_zst_index *zi)
  * known); NULL when every slot is loading (the caller then waits). */
 static struct lfs_zst_slot *lfs_zst_slot_claim(lfs_zst_index *zi, uint32_t f)
 {
-	struct lfs_zst_slot *s = lfs_zst_slot_victim(zi);
+	struct lfs_zst_slot *s = lfs_zst_slot_victim(zi, true);
 
 	if (!s)
 		return NULL;
@@ -542,8 +543,8 @@ static void lfs_zst_slot_fill(lfs_zst_index *zi, struct lfs_zst_slot *s, unsigne
 	struct lfs_zst_slot *v;
 
 	while (zi->cached && zi->cached + len > LFS_ZST_CACHE_BYTES) {
-		v = lfs_zst_slot_victim(zi);
-		if (!v || !v->stamp || v == s)
+		v = lfs_zst_slot_victim(zi, false);
+		if (!v)
 			break;
 		lfs_zst_slot_drop(zi, v);
 	}

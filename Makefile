@@ -14,7 +14,7 @@
 #   make fuzz-short      the same for 10 s each (CI)
 
 CC       ?= cc
-PKGS     := fuse3 libarchive zlib libcrypto jansson libcurl
+PKGS     := fuse3 libarchive zlib libzstd libcrypto jansson libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -156,6 +156,7 @@ bench: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tests/bench/write.sh
 	@LAYERFS=$(abspath $(BIN)) tests/bench/build.sh
 	@LAYERFS=$(abspath $(BIN)) tests/bench/containers.sh
+	@LAYERFS=$(abspath $(BIN)) tests/bench/compressed.sh
 
 base-images: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tools/base-image.sh busybox

@@ -1,7 +1,8 @@
 /* lfs_index — build, write, map, validate and query a layer index.
  *
  * Build: libarchive parses the tar (fed through our own callbacks, so gzip
- * input goes through lfs_gz_reader and gets checkpoints); every member
+ * input goes through lfs_gz_reader and gets checkpoints, and zstd input
+ * through lfs_zst_reader and gets its frame table); every member
  * becomes a node in a hash table keyed by (parent node, name).  At the end
  * the tree is laid out breadth-first, so each directory's children are
  * contiguous, and sorted.  Replaced members leave their old node or inode
@@ -19,6 +20,7 @@
 #include "index.h"
 #include "index_i.h"
 #include "gz.h"
+#include "zst.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -52,16 +54,17 @@ _Static_assert(sizeof(struct lfs_index_header) % 8 == 0, "sections must stay 8-a
 #define ALL_FLAGS    (LFS_E_WHITEOUT | LFS_E_OPAQUE | LFS_E_IMPLICIT | LFS_E_HARDLINK | LFS_E_SPARSE)
 
 /* ------------------------------------------------------------------ */
-/* Input: plain fd or gzip reader, behind libarchive's read callbacks.  */
+/* Input: plain fd, gzip or zstd reader, behind libarchive's read callbacks. */
 
 struct src {
 	int fd;
 	lfs_gz_reader *gz;
+	lfs_zst_reader *zst;
 	int seekable;	/* plain regular file: skip by lseek */
 	uint64_t start; /* fd offset when we started (seekable only) */
 	uint64_t end;	/* st_size (seekable only) */
 	uint64_t pos;	/* bytes of the (uncompressed) stream consumed so far */
-	int err;	/* first -errno from the fd or the gzip reader */
+	int err;	/* first -errno from the fd or the decompressor */
 	char *buf;
 	void (*on_data)(void *arg, const void *data, size_t len); /* opts->on_data */
 	void *on_data_arg;
@@ -76,6 +79,12 @@ static ssize_t read_full(int fd, void *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
+/* The decompressor's message (it names the format and the offset). */
+static const char *src_error(const struct src *s)
+{
+	return s->gz ? lfs_gz_reader_error(s->gz) : lfs_zst_reader_error(s->zst);
+}
+
 static la_ssize_t src_read(struct archive *a, void *cd, const void **out)
 {
 	struct src *s = cd;
@@ -84,13 +93,15 @@ static la_ssize_t src_read(struct archive *a, void *cd, const void **out)
 	*out = s->buf;
 	if (s->gz)
 		n = lfs_gz_reader_read(s->gz, s->buf, SRC_BUF);
+	else if (s->zst)
+		n = lfs_zst_reader_read(s->zst, s->buf, SRC_BUF);
 	else
 		n = read_full(s->fd, s->buf, SRC_BUF);
 	if (n < 0) {
 		if (!s->err)
 			s->err = (int)n;
-		if (a && s->gz)
-			archive_set_error(a, (int)-n, "gzip: %s", lfs_gz_reader_error(s->gz));
+		if (a && (s->gz || s->zst))
+			archive_set_error(a, (int)-n, "%s", src_error(s));
 		else if (a)
 			archive_set_error(a, (int)-n, "read: %s", strerror((int)-n));
 		return ARCHIVE_FATAL;
@@ -171,8 +182,6 @@ static ssize_t peek_magic(struct src *s, const struct stat *st, uint8_t *magic, 
 
 static const char *other_compression(const uint8_t *m, ssize_t n)
 {
-	if (n >= 4 && !memcmp(m, "\x28\xb5\x2f\xfd", 4))
-		return "zstd";
 	if (n >= 6 && !memcmp(m,
 			      "\xfd"
 			      "7zXZ\0",
@@ -183,7 +192,8 @@ static const char *other_compression(const uint8_t *m, ssize_t n)
 	return NULL;
 }
 
-static int src_open(struct src *s, int fd, const struct lfs_index_build_opts *opts, int *gzip,
+/* Opens the input; *comp is set to its enum lfs_compression. */
+static int src_open(struct src *s, int fd, const struct lfs_index_build_opts *opts, int *comp,
 		    char **err)
 {
 	struct stat st;
@@ -212,12 +222,17 @@ static int src_open(struct src *s, int fd, const struct lfs_index_build_opts *op
 		*err = lfs_xasprintf("layer is compressed with %s, which is not supported", other);
 		return -EIO;
 	}
-	*gzip = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-	if (*gzip) {
-		int ret = lfs_gz_reader_new(fd, opts->gzip_span, &s->gz);
-		if (ret < 0)
-			return ret;
+	int ret = 0;
+	*comp = LFS_COMP_NONE;
+	if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+		*comp = LFS_COMP_GZIP;
+		ret = lfs_gz_reader_new(fd, opts->gzip_span, &s->gz);
+	} else if (n >= 4 && !memcmp(magic, "\x28\xb5\x2f\xfd", 4)) {
+		*comp = LFS_COMP_ZSTD;
+		ret = lfs_zst_reader_new(fd, &s->zst);
 	}
+	if (ret < 0)
+		return ret;
 	s->buf = lfs_xmalloc(SRC_BUF);
 	return 0;
 }
@@ -228,7 +243,7 @@ static int src_drain(struct src *s, uint64_t *tar_size)
 {
 	const void *p;
 
-	if (s->seekable && !s->gz && !s->on_data) {
+	if (s->seekable && !s->gz && !s->zst && !s->on_data) {
 		*tar_size = s->end - s->start;
 		return 0;
 	}
@@ -247,6 +262,7 @@ static void src_release(struct src *s)
 {
 	if (s->gz)
 		lfs_gz_reader_free(s->gz);
+	lfs_zst_reader_free(s->zst);
 	free(s->buf);
 }
 
@@ -274,7 +290,7 @@ struct builder {
 	lfs_buf str; /* strings section: names and symlink targets */
 	lfs_buf xat; /* xattr section */
 	lfs_buf sps; /* sparse section */
-	lfs_buf gz;  /* gzip section */
+	lfs_buf gz;  /* random-access section: gzip checkpoints or zstd frames */
 	lfs_buf path, path2, tmp;
 	const char *member; /* raw name of the member being added, for messages */
 	char **err;
@@ -888,7 +904,9 @@ static int read_members(struct builder *b, struct archive *a, struct src *s)
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			const char *msg = archive_error_string(a);
+			/* A decompressor's own message names the compressed offset. */
+			const char *msg =
+			    s->err && (s->gz || s->zst) ? src_error(s) : archive_error_string(a);
 			ret = s->err ? s->err : -EIO;
 			free(*b->err);
 			if (last.len)
@@ -1007,22 +1025,6 @@ static struct lfs_entry *layout_entries(struct builder *b, struct layout *l, uin
 	return ents;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static uint64_t align8(uint64_t x)
 {
 	return (x + 7) & ~(uint64_t)7;
@@ -1054,12 +1056,12 @@ static int write_index(int fd, struct lfs_index_header *h, const void *const *da
 		end = h->sect[i].off + h->sect[i].len;
 	}
 	h->crc32 = (uint32_t)crc;
-	ret = write_all(fd, h, sizeof(*h));
+	ret = lfs_write_all(fd, h, sizeof(*h));
 	end = sizeof(*h);
 	for (int i = 0; i < LFS_SECT_COUNT && ret == 0; i++) {
-		ret = write_all(fd, zero, h->sect[i].off - end);
+		ret = lfs_write_all(fd, zero, h->sect[i].off - end);
 		if (ret == 0)
-			ret = write_all(fd, data[i], h->sect[i].len);
+			ret = lfs_write_all(fd, data[i], h->sect[i].len);
 		end = h->sect[i].off + h->sect[i].len;
 	}
 	return ret;
@@ -1121,14 +1123,14 @@ static int check_data_inside(struct builder *b, uint64_t tar_size)
 }
 
 /* Everything between opening the input and writing the output. */
-static int build_from(struct builder *b, struct src *s, int gzip, struct lfs_index_header *h)
+static int build_from(struct builder *b, struct src *s, int comp, struct lfs_index_header *h)
 {
 	struct archive *a = archive_read_new();
 	int ret;
 
 	archive_read_support_format_tar(a);
 	/* A data tap must see every byte, so no skipping then. */
-	int skip = s->seekable && !gzip && !s->on_data;
+	int skip = s->seekable && comp == LFS_COMP_NONE && !s->on_data;
 	if (archive_read_open2(a, s, NULL, src_read, skip ? src_skip : NULL, NULL) != ARCHIVE_OK) {
 		*b->err = lfs_xasprintf("opening the layer: %s", archive_error_string(a));
 		ret = s->err ? s->err : -EIO;
@@ -1141,17 +1143,18 @@ static int build_from(struct builder *b, struct src *s, int gzip, struct lfs_ind
 	ret = src_drain(s, &h->tar_size);
 	if (ret == 0)
 		ret = check_data_inside(b, h->tar_size);
-	if (ret == 0 && gzip) {
-		h->compression = LFS_COMP_GZIP;
+	h->compression = (uint32_t)comp;
+	if (ret == 0 && s->gz)
 		ret = lfs_gz_reader_finish(s->gz, &b->gz);
-	}
+	else if (ret == 0 && s->zst)
+		ret = lfs_zst_reader_finish(s->zst, &b->gz);
 	if (ret < 0 && !*b->err)
 		*b->err = lfs_xasprintf("reading the layer after its last member: %s",
-					s->gz ? lfs_gz_reader_error(s->gz) : strerror(-ret));
+					s->gz || s->zst ? src_error(s) : strerror(-ret));
 	if (s->seekable)
 		h->src_size = s->end - s->start;
-	else if (!gzip)
-		h->src_size = s->pos; /* a pipe: what we read; unknown for gzip pipes */
+	else if (comp == LFS_COMP_NONE)
+		h->src_size = s->pos; /* a pipe: what we read; unknown for compressed pipes */
 	return ret;
 }
 
@@ -1163,7 +1166,7 @@ int lfs_index_build(int tar_fd, int out_fd, const struct lfs_index_build_opts *o
 	struct src s;
 	char *local_err = NULL;
 	locale_t c_loc, old_loc = (locale_t)0;
-	int gzip = 0, ret;
+	int comp = LFS_COMP_NONE, ret;
 
 	if (!err)
 		err = &local_err;
@@ -1178,9 +1181,9 @@ int lfs_index_build(int tar_fd, int out_fd, const struct lfs_index_build_opts *o
 	if (c_loc)
 		old_loc = uselocale(c_loc);
 	builder_init(&b, err);
-	ret = src_open(&s, tar_fd, opts, &gzip, err);
+	ret = src_open(&s, tar_fd, opts, &comp, err);
 	if (ret == 0)
-		ret = build_from(&b, &s, gzip, &h);
+		ret = build_from(&b, &s, comp, &h);
 	if (ret == 0)
 		ret = finish_build(&b, out_fd, &h);
 	if (ret < 0 && !*err)
@@ -1243,7 +1246,7 @@ static int check_header(struct lfs_index *x)
 	crc = crc32_z(crc, x->base + crc_at + 4, x->len - crc_at - 4);
 	if (crc != h->crc32)
 		return -EBADMSG;
-	if (h->compression > LFS_COMP_DIR || h->nentries == 0 ||
+	if (h->compression > LFS_COMP_ZSTD || h->nentries == 0 ||
 	    h->nentries > LFS_INDEX_MAX_ENTRIES)
 		return -EBADMSG;
 	for (int i = 0; i < LFS_SECT_COUNT; i++)
@@ -1703,8 +1706,36 @@ const struct lfs_sparse_run *lfs_index_sparse(const lfs_index *idx, const struct
 
 const void *lfs_index_gzip_data(const lfs_index *idx, size_t *len)
 {
-	*len = idx->gz_len;
-	return idx->gz_len ? idx->gz : NULL;
+	*len = idx->hdr->compression == LFS_COMP_GZIP ? idx->gz_len : 0;
+	return *len ? idx->gz : NULL;
+}
+
+const void *lfs_index_zstd_data(const lfs_index *idx, size_t *len)
+{
+	*len = idx->hdr->compression == LFS_COMP_ZSTD ? idx->gz_len : 0;
+	return *len ? idx->gz : NULL;
+}
+
+const char *lfs_index_compression_name(const lfs_index *idx)
+{
+	static const char *const names[] = {"none", "gzip", "directory", "zstd"};
+
+	return names[idx->hdr->compression]; /* validated on open */
+}
+
+const char *lfs_index_access_name(const lfs_index *idx)
+{
+	static const char *const names[] = {"pread", "checkpoints", "files"};
+	lfs_zst_index *zi;
+	const char *name;
+
+	if (idx->hdr->compression != LFS_COMP_ZSTD)
+		return names[idx->hdr->compression];
+	if (lfs_zst_index_open(idx->gz, idx->gz_len, &zi) < 0)
+		return "invalid";
+	name = lfs_zst_index_access(zi) == LFS_ZST_FRAMES ? "frames" : "decompressed-copy";
+	lfs_zst_index_free(zi);
+	return name;
 }
 
 /* ------------------------------------------------------------ directory layers */

@@ -1,6 +1,6 @@
 /* lfs_index — the binary index of one tar layer.
  *
- * A layer is an immutable tar (plain or gzip) plus this index.  The index
+ * A layer is an immutable tar (plain, gzip or zstd) plus this index.  The index
  * lists every member once, as a tree: entry 0 is the layer's root
  * directory; the children of a directory are contiguous, sorted by name
  * (memcmp order, a shorter name before its extensions), and found by
@@ -44,7 +44,7 @@
 #include "buf.h"
 
 #define LFS_INDEX_MAGIC "LFSIDX\r\n"
-#define LFS_INDEX_VERSION 1
+#define LFS_INDEX_VERSION     2 /* 2: zstd layers (LFS_COMP_ZSTD) */
 #define LFS_INDEX_NONE UINT32_MAX
 #define LFS_INDEX_MAX_FILE (1ULL << 50) /* 1 PiB: larger sizes are corrupt tars */
 #define LFS_INDEX_MAX_ENTRIES (64u << 20)
@@ -95,14 +95,18 @@ enum lfs_compression {
 	LFS_COMP_NONE = 0,
 	LFS_COMP_GZIP = 1,
 	LFS_COMP_DIR = 2, /* a directory tree: file data is read from the files */
+	LFS_COMP_ZSTD = 3,
 };
 
 enum lfs_index_section {
 	LFS_SECT_ENTRIES,
 	LFS_SECT_STRINGS,
-	LFS_SECT_XATTRS, /* records: u32 count, then count x (u32 name_len, u32 value_len, name NUL, value) */
+	LFS_SECT_XATTRS, /* records: u32 count, then count x (u32 name_len, u32 value_len, name NUL,
+			    value) */
 	LFS_SECT_SPARSE, /* records: u32 count, u32 pad, then count x struct lfs_sparse_run */
-	LFS_SECT_GZIP,   /* lfs_gz checkpoint data (see gz.h), empty when not gzip */
+	/* Random-access data: lfs_gz checkpoints (gzip, see gz.h) or the lfs_zst
+	 * frame table (zstd, see zst.h); empty for plain tars. */
+	LFS_SECT_GZIP,
 	LFS_SECT_COUNT
 };
 
@@ -112,7 +116,7 @@ struct lfs_index_header {
 	uint32_t header_size;  /* sizeof(struct lfs_index_header) */
 	uint64_t file_size;    /* size of this index file */
 	/* Size of the layer file as stored, compressed or not (0 if unknown:
-	 * gzip read from a pipe). */
+	 * gzip or zstd read from a pipe). */
 	uint64_t src_size;
 	int64_t src_mtime_ns;  /* mtime of the layer file when indexed (for --layer caches) */
 	uint64_t tar_size;     /* size of the uncompressed tar stream */
@@ -141,7 +145,7 @@ struct lfs_index_build_opts {
 	void *on_data_arg;
 };
 
-/* Reads the tar on tar_fd from its current offset to EOF (plain or gzip,
+/* Reads the tar on tar_fd from its current offset to EOF (plain, gzip or zstd,
  * detected by content) and writes a complete index to out_fd (which must be
  * empty and seekable).  Returns 0, or -errno with a message in *err
  * (caller frees) naming the member at fault, e.g.
@@ -191,6 +195,14 @@ const struct lfs_sparse_run *lfs_index_sparse(const lfs_index *idx, const struct
 					      uint32_t *n);
 /* The raw gzip checkpoint section (LFS_COMP_GZIP), for lfs_gz_index_open(). */
 const void *lfs_index_gzip_data(const lfs_index *idx, size_t *len);
+/* The raw zstd frame table (LFS_COMP_ZSTD), for lfs_zst_index_open(). */
+const void *lfs_index_zstd_data(const lfs_index *idx, size_t *len);
+/* For people: the layer's compression ("none", "gzip", "zstd", "directory")
+ * and how reads reach file data: "pread" (plain tar), "checkpoints" (gzip),
+ * "frames" or "decompressed-copy" (zstd, see zst.h), "files" (directory).
+ * Static strings; "invalid" when the zstd frame table does not validate. */
+const char *lfs_index_compression_name(const lfs_index *idx);
+const char *lfs_index_access_name(const lfs_index *idx);
 
 static inline uint32_t lfs_index_entry_no(const lfs_index *idx, const struct lfs_entry *e)
 {

@@ -23,6 +23,7 @@
 
 #include <openssl/evp.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "buf.h"
 #include "index.h"
@@ -37,6 +38,7 @@
 #define MT_DOCKER_LIST	   "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_LAYER	   "application/vnd.docker.image.rootfs.diff.tar"
 #define MT_DOCKER_LAYER_GZ "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define ZSTD_MAGIC	   "\x28\xb5\x2f\xfd"
 
 #define COPY_CHUNK (256u << 10)
 
@@ -700,7 +702,9 @@ static bool layer_type_ok(const char *mt)
 	    MT_DOCKER_LAYER,
 	    MT_DOCKER_LAYER_GZ,
 	    "application/vnd.oci.image.layer.nondistributable.v1.tar",
-	    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"};
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+	    STORE_MT_LAYER_ZSTD,
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (!strcmp(mt, ok[i]))
 			return true;
@@ -728,9 +732,9 @@ static int image_fill_layers(store *s, struct store_image *img, error **err)
 					  img->manifest_digest, i);
 		if (!layer_type_ok(mt))
 			return error_fail(err, ENOTSUP,
-				    "manifest %s: layer %s has media type %s; layerfs reads "
-				    "plain and gzip tar layers only",
-				    img->manifest_digest, digest, mt);
+					  "manifest %s: layer %s has media type %s; layerfs reads "
+					  "plain, gzip and zstd tar layers only",
+					  img->manifest_digest, digest, mt);
 		json_int_t sz = json_integer_value(json_object_get(d, "size"));
 		store_layer_init(s, &img->layers[i], digest, diff, mt, sz > 0 ? (uint64_t)sz : 0);
 	}
@@ -1099,9 +1103,62 @@ static const char *other_compression(const unsigned char *p, size_t n)
 		return "xz (decompress it with 'xz -d')";
 	if (n >= 3 && !memcmp(p, "BZh", 3))
 		return "bzip2 (decompress it with 'bzip2 -d')";
-	if (n >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4))
-		return "zstd (decompress it with 'zstd -d')";
 	return NULL;
+}
+
+/* The decoder is called until it makes no progress at the end of the
+ * input, so output it still buffers is flushed; `left` is its hint from
+ * the last call that did something: nonzero means inside a frame. */
+static int copy_zstd(int in, unsigned char *ibuf, size_t have, struct sink *k, const char *src,
+		     error **err)
+{
+	ZSTD_DStream *ds = ZSTD_createDStream();
+	if (!ds)
+		return error_make(err, ENOMEM, "initialising zstd");
+	unsigned char *obuf = lfs_xmalloc(COPY_CHUNK);
+	ZSTD_inBuffer zin = {ibuf, have, 0};
+	size_t left = 0;
+	bool eof = false;
+	int ret = 0;
+	for (;;) {
+		if (zin.pos == zin.size && !eof) {
+			ssize_t n = read_full(in, ibuf, COPY_CHUNK);
+			if (n < 0) {
+				ret = error_make(err, errno, "reading %s", src);
+				break;
+			}
+			eof = n == 0;
+			zin = (ZSTD_inBuffer){ibuf, (size_t)n, 0};
+		}
+		ZSTD_outBuffer zout = {obuf, COPY_CHUNK, 0};
+		size_t before = zin.pos;
+		size_t r = ZSTD_decompressStream(ds, &zout, &zin);
+		if (ZSTD_isError(r)) {
+			ret = error_fail(err, EIO,
+				   "%s: corrupt zstd data after %" PRIu64
+				   " bytes of tar (%s); check the file with 'zstd -t'",
+				   src, k->size, ZSTD_getErrorName(r));
+			break;
+		}
+		if (zout.pos == 0 && zin.pos == before) {
+			if (eof)
+				break;
+			continue;
+		}
+		left = r;
+		if (sink_put(k, obuf, zout.pos, err) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == 0 && left)
+		ret = error_fail(err, EIO,
+			   "%s: the zstd stream is truncated; the file is incomplete, "
+			   "download or create it again",
+			   src);
+	ZSTD_freeDStream(ds);
+	free(obuf);
+	return ret;
 }
 
 static int copy_gzip(int in, unsigned char *ibuf, size_t have, struct sink *k, const char *src,
@@ -1167,7 +1224,7 @@ static int copy_gzip(int in, unsigned char *ibuf, size_t have, struct sink *k, c
 	return ret;
 }
 
-/* Copies fd to the sink, decompressing gzip. */
+/* Copies fd to the sink, decompressing gzip and zstd. */
 static int copy_layer(int in, struct sink *k, const char *src, error **err)
 {
 	cleanup_free unsigned char *ibuf = lfs_xmalloc(COPY_CHUNK);
@@ -1179,11 +1236,14 @@ static int copy_layer(int in, struct sink *k, const char *src, error **err)
 			    src);
 	if (n >= 2 && ibuf[0] == 0x1f && ibuf[1] == 0x8b)
 		return copy_gzip(in, ibuf, (size_t)n, k, src, err);
+	if (n >= 4 && !memcmp(ibuf, ZSTD_MAGIC, 4))
+		return copy_zstd(in, ibuf, (size_t)n, k, src, err);
 	const char *comp = other_compression(ibuf, (size_t)n);
 	if (comp)
-		return error_fail(err, ENOTSUP,
-			    "%s is compressed with %s; layerfs imports plain or gzip tars", src,
-			    comp);
+		return error_fail(
+		    err, ENOTSUP,
+		    "%s is compressed with %s; layerfs imports plain, gzip or zstd tars", src,
+		    comp);
 	while (n > 0) {
 		if (sink_put(k, ibuf, (size_t)n, err) < 0)
 			return -1;
@@ -1710,8 +1770,12 @@ static int gc_sweep_one(void *arg, int dfd, const char *name, error **err)
 	bool del = false;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
+	char hex[65];
 	if (store_is_hex64(name))
 		del = !store_hexset_has(g->keep, name);
+	else if (strlen(name) == 68 && !strcmp(name + 64, ".tar") &&
+		 snprintf(hex, sizeof(hex), "%.64s", name) == 64 && store_is_hex64(hex))
+		del = !store_hexset_has(g->keep, hex); /* a zstd layer's decompressed copy */
 	else if (!strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)))
 		del = g->now - st.st_mtime > TMP_MAX_AGE || store_tmp_orphaned(name);
 	if (!del)
@@ -2055,25 +2119,25 @@ static void hash_tap(void *arg, const void *data, size_t len)
 	EVP_DigestUpdate(arg, data, len);
 }
 
-/* Kind of layer blob on fd by its first bytes: 0 plain, 1 gzip, else fails. */
-static int layer_kind(int fd, const char *digest, int *gzip, error **err)
+/* Kind of layer blob on fd by its first bytes (enum lfs_compression:
+ * plain, gzip or zstd); other compressions fail. */
+static int layer_kind(int fd, const char *digest, int *kind, error **err)
 {
 	unsigned char m[8];
 	ssize_t n = pread(fd, m, sizeof(m), 0);
 	if (n < 0)
 		return error_make(err, errno, "reading layer %s", digest);
-	*gzip = n >= 2 && m[0] == 0x1f && m[1] == 0x8b;
-	if (n >= 4 && !memcmp(m, "\x28\xb5\x2f\xfd", 4))
-		return error_fail(err, ENOTSUP,
-			    "layer %s is zstd-compressed; layerfs stores and mounts plain and "
-			    "gzip layers only (zstd is not supported yet)",
-			    digest);
-	const char *comp = other_compression(m, (size_t)n);
+	*kind = LFS_COMP_NONE;
+	if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+		*kind = LFS_COMP_GZIP;
+	else if (n >= 4 && !memcmp(m, ZSTD_MAGIC, 4))
+		*kind = LFS_COMP_ZSTD;
+	const char *comp = *kind ? NULL : other_compression(m, (size_t)n);
 	if (comp)
 		return error_fail(err, ENOTSUP,
-			    "layer %s is compressed with %s; layerfs reads plain "
-			    "and gzip layers",
-			    digest, comp);
+				  "layer %s is compressed with %s; layerfs reads plain, "
+				  "gzip and zstd layers",
+				  digest, comp);
 	return 0;
 }
 
@@ -2115,9 +2179,11 @@ static int stage_index_verified(store_staged_layer *l, int fd, error **err)
 	return 0;
 }
 
-static const char *default_layer_type(int gzip)
+static const char *default_layer_type(int kind)
 {
-	return gzip ? MT_LAYER_GZ : MT_LAYER;
+	return kind == LFS_COMP_GZIP   ? MT_LAYER_GZ
+	       : kind == LFS_COMP_ZSTD ? STORE_MT_LAYER_ZSTD
+				       : MT_LAYER;
 }
 
 static store_staged_layer *staged_new(store *s, const char *digest, const char *diff_id)
@@ -2140,8 +2206,8 @@ int store_layer_stage_blob(store *s, store_blob *b, const char *media_type, cons
 	store_staged_layer *l = staged_new(s, b->digest, diff_id);
 	l->size = b->size;
 	l->blob_tmp = steal_pointer(&b->tmp);
-	int gzip = 0;
-	int ret = layer_kind(b->fd, l->digest, &gzip, err);
+	int kind = 0;
+	int ret = layer_kind(b->fd, l->digest, &kind, err);
 	if (ret == 0)
 		ret = stage_index_verified(l, b->fd, err);
 	store_blob_free(b);
@@ -2149,7 +2215,7 @@ int store_layer_stage_blob(store *s, store_blob *b, const char *media_type, cons
 		store_staged_layer_free(l);
 		return -1;
 	}
-	l->media_type = lfs_xstrdup(media_type ? media_type : default_layer_type(gzip));
+	l->media_type = lfs_xstrdup(media_type ? media_type : default_layer_type(kind));
 	*out = l;
 	return 0;
 }
@@ -2182,15 +2248,15 @@ int store_layer_stage_present(store *s, const char *digest, const char *media_ty
 		return error_make(err, errno, "layer %s", digest);
 	store_staged_layer *l = staged_new(s, digest, diff_id);
 	l->size = (uint64_t)st.st_size;
-	int gzip = 0;
-	int ret = layer_kind(fd, digest, &gzip, err);
+	int kind = 0;
+	int ret = layer_kind(fd, digest, &kind, err);
 	if (ret == 0 && !(diff_id && index_usable(s, diff_id, l->size)))
 		ret = stage_index_verified(l, fd, err);
 	if (ret < 0) {
 		store_staged_layer_free(l);
 		return -1;
 	}
-	l->media_type = lfs_xstrdup(media_type ? media_type : default_layer_type(gzip));
+	l->media_type = lfs_xstrdup(media_type ? media_type : default_layer_type(kind));
 	*out = l;
 	return 0;
 }

@@ -4,6 +4,8 @@
  * $XDG_DATA_HOME/layerfs (~/.local/share/layerfs).
  *   oci-layout, index.json, blobs/sha256/<hex>   exactly per the OCI image-layout spec
  *   indexes/sha256/<diff_id hex>                 layer index files (fs/index.h), derived
+ *   indexes/sha256/<diff_id hex>.tar             decompressed copy of a single-frame zstd
+ *                                                layer (fs/layer.h), derived, made on first use
  *   indexes/files/<key>                          index cache for bare tars (mount --layer)
  *   cache/<key hex>                              build cache entries (JSON)
  *   tmp/                                         scratch dirs of running builds
@@ -125,8 +127,8 @@ void store_image_list_free(struct store_image **imgs, size_t n);
  * place.  Freeing an uncommitted one removes its temp files. */
 typedef struct store_staged_layer store_staged_layer;
 
-/* Copies the tar on fd (plain, or gzip detected by content, multi-member
- * ok) to an uncompressed blob temp file while hashing it, then builds its
+/* Copies the tar on fd (plain, or gzip or zstd detected by content,
+ * multi-member ok) to an uncompressed blob temp file while hashing it, then builds its
  * index with lfs_index_build().  src names the input in messages ("-" for
  * stdin).  Runs without the store lock (large copies do not block other
  * commands).  On any failure (unreadable or corrupt input, a hostile or
@@ -190,8 +192,8 @@ int store_blob_fd(const store_blob *b);
 const char *store_blob_digest(const store_blob *b);
 void store_blob_free(store_blob *b);
 
-/* Stages a finished blob as a layer, kept as it is: plain tar or gzip
- * (detected by content; zstd and others fail with -ENOTSUP saying so).  The
+/* Stages a finished blob as a layer, kept as it is: plain tar, gzip or zstd
+ * (detected by content; xz and others fail with -ENOTSUP saying so).  The
  * index is built in one pass that also hashes the uncompressed stream:
  * when diff_id is given it must match (-EBADMSG otherwise), else the
  * computed one is used.  media_type is recorded for the manifest (NULL:

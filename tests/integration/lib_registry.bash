@@ -42,3 +42,15 @@ stop_registries() {
 	done
 	return 0
 }
+
+# registry_env — a temporary dir ($tmp) holding the store, HOME and the
+# runtime dir (no credentials of the caller's leak in), and the EXIT trap
+# that stops the registries before lib.sh's cleanup.
+registry_env() {
+	t_tmpdir
+	tmp=$T_TMP
+	export LAYERFS_ROOT=$tmp/store HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
+	mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
+	unset REGISTRY_AUTH_FILE
+	trap '_rc=$?; stop_registries; (exit $_rc); _t_cleanup' EXIT
+}

@@ -9,17 +9,13 @@
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-require_layerfs
 # shellcheck source-path=SCRIPTDIR source=lib_registry.bash
 . "$(dirname "$0")/lib_registry.bash"
+require_layerfs
 [ -x "$REG_BIN" ] || skip_all "docker-registry not installed (apt-get install docker-registry)"
 command -v skopeo >/dev/null || skip_all "skopeo not installed"
 command -v htpasswd >/dev/null || skip_all "htpasswd not installed (apt-get install apache2-utils)"
-t_tmpdir
-tmp=$T_TMP
-export LAYERFS_ROOT=$tmp/store HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-unset REGISTRY_AUTH_FILE
+registry_env
 
 jget() {
 	perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or die; my $j = JSON::PP->new->decode(<$f>);
@@ -28,8 +24,7 @@ jget() {
 store_state() {
 	(cd "$LAYERFS_ROOT" && find . ! -name .lock -printf '%p %y %s\n' | sort)
 }
-# Stop the registries first, then lib.sh's cleanup with the script's status.
-trap '_rc=$?; stop_registries; (exit $_rc); _t_cleanup' EXIT
+
 
 # --- test images: a gzip two-layer image built by skopeo from a layerfs import
 r=$tmp/rootfs

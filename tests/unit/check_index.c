@@ -892,7 +892,7 @@ START_TEST(test_garbage_and_empty_input)
 	build_fd(&bt, fd, fd, 0);
 	ck_assert_int_eq(bt.ret, -EIO);
 	built_release(&bt);
-	/* zstd magic: a clear message instead of "not a tar" */
+	/* zstd magic then junk: the zstd reader's message, not "not a tar" */
 	fd = memfd_with("\x28\xb5\x2f\xfd\0\0\0\0", 8);
 	build_fd(&bt, fd, fd, 0);
 	ck_assert_int_eq(bt.ret, -EIO);

@@ -276,7 +276,8 @@ struct builder {
 	lfs_buf sps; /* sparse section */
 	lfs_buf gz;  /* gzip section */
 	lfs_buf path, path2, tmp;
-	const char *member; /* raw name of the member being added, for messages */
+	const char *member;   /* raw name of the member being added, for messages */
+	uint32_t max_entries; /* LFS_ENTRIES_MAX, or lower for tests */
 	char **err;
 };
 
@@ -344,8 +345,10 @@ static int builder_fail(struct builder *b, int ret, const char *fmt, ...)
 /* Appends s[0..len) plus a NUL to the strings section; *off gets its offset. */
 static int str_add(struct builder *b, const char *s, size_t len, uint32_t *off)
 {
-	if (b->str.len + len + 1 > UINT32_MAX)
-		return builder_fail(b, -EFBIG, "%s", "string section over 4 GiB");
+	if (b->str.len + len + 1 > LFS_INDEX_STRINGS_MAX)
+		return builder_fail(b, -EFBIG, "%s",
+				    "names and link targets of the layer over 4 GiB "
+				    "(limit LFS_INDEX_STRINGS_MAX)");
 	*off = (uint32_t)b->str.len;
 	lfs_buf_add(&b->str, s, len);
 	lfs_buf_addch(&b->str, '\0');
@@ -371,8 +374,10 @@ static int node_new(struct builder *b, uint32_t parent, const char *name, size_t
 	uint32_t name_off = 0;
 	int ret;
 
-	if (b->nnodes >= LFS_INDEX_MAX_ENTRIES)
-		return builder_fail(b, -EFBIG, "%s", "too many entries in the layer");
+	if (b->nnodes >= b->max_entries)
+		return builder_fail(b, -EFBIG,
+				    "more than %u entries in the layer (limit LFS_ENTRIES_MAX)",
+				    b->max_entries);
 	ret = str_add(b, name, len, &name_off);
 	if (ret < 0)
 		return ret;
@@ -401,6 +406,7 @@ static void builder_init(struct builder *b, char **err)
 	memset(b, 0, sizeof(*b));
 	b->err = err;
 	b->member = "";
+	b->max_entries = LFS_ENTRIES_MAX;
 	lfs_buf_init(&b->str, 1 << 16);
 	lfs_buf_addch(&b->str, '\0'); /* the root's empty name */
 	b->hmask = 1023;
@@ -531,7 +537,7 @@ static uint32_t walk_find(const struct builder *b, const char *path, size_t len)
 }
 
 /* Normalises a member name into out: no leading "/", no "." or empty
- * components.  -EINVAL on "..", -EFBIG past LFS_INDEX_MAX_NAME. */
+ * components.  -EINVAL on "..", -EFBIG past LFS_PATH_MAX or LFS_NAME_MAX. */
 static int normalise(struct builder *b, const char *name, lfs_buf *out)
 {
 	const char *p = name;
@@ -542,6 +548,11 @@ static int normalise(struct builder *b, const char *name, lfs_buf *out)
 		if (n == 2 && p[0] == '.' && p[1] == '.')
 			return builder_fail(b, -EINVAL, "%s",
 					    "'..' component: the path would leave the image");
+		if (n > LFS_NAME_MAX)
+			return builder_fail(b, -EFBIG,
+					    "a name of %zu bytes, over the limit of %d bytes per "
+					    "path component (LFS_NAME_MAX)",
+					    n, LFS_NAME_MAX);
 		if (n && !(n == 1 && p[0] == '.')) {
 			if (out->len)
 				lfs_buf_addch(out, '/');
@@ -551,13 +562,37 @@ static int normalise(struct builder *b, const char *name, lfs_buf *out)
 		if (*p)
 			p++;
 	}
-	if (out->len > LFS_INDEX_MAX_NAME)
-		return builder_fail(b, -EFBIG, "%s", "path longer than 4095 bytes");
+	if (out->len > LFS_PATH_MAX)
+		return builder_fail(
+		    b, -EFBIG, "a path of %zu bytes, over the limit of %d bytes (LFS_PATH_MAX)",
+		    out->len, LFS_PATH_MAX);
 	return 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* Members.                                                            */
+
+/* One xattr against the kernel's limits; *list adds up the name list. */
+static int xattr_check(struct builder *b, const char *name, size_t size, size_t *list)
+{
+	size_t len = strlen(name);
+
+	*list += len + 1;
+	if (len > LFS_XATTR_NAME_MAX)
+		return builder_fail(
+		    b, -EFBIG, "xattr name of %zu bytes, over the limit of %d (LFS_XATTR_NAME_MAX)",
+		    len, LFS_XATTR_NAME_MAX);
+	if (size > LFS_XATTR_VALUE_MAX)
+		return builder_fail(b, -EFBIG,
+				    "xattr '%s' has a value of %zu bytes, over the limit of %d "
+				    "(LFS_XATTR_VALUE_MAX)",
+				    name, size, LFS_XATTR_VALUE_MAX);
+	if (*list > LFS_XATTR_LIST_MAX)
+		return builder_fail(b, -EFBIG,
+				    "xattr names add up to more than %d bytes (LFS_XATTR_LIST_MAX)",
+				    LFS_XATTR_LIST_MAX);
+	return 0;
+}
 
 static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 {
@@ -568,6 +603,7 @@ static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 	} * v;
 	int n = archive_entry_xattr_reset(ae), got = 0, ret = 0;
 	uint32_t count = 0;
+	size_t list = 0;
 	size_t rec;
 
 	if (n <= 0)
@@ -588,10 +624,9 @@ static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 			dup = !strcmp(v[j].name, v[k].name);
 		if (dup || !v[k].name[0])
 			continue;
-		if (strlen(v[k].name) > LFS_INDEX_MAX_NAME || v[k].size > UINT32_MAX) {
-			ret = builder_fail(b, -EFBIG, "xattr '%s' too large", v[k].name);
+		ret = xattr_check(b, v[k].name, v[k].size, &list);
+		if (ret < 0)
 			goto out;
-		}
 		nl = (uint32_t)strlen(v[k].name);
 		vl = (uint32_t)v[k].size;
 		lfs_buf_add(&b->xat, &nl, 4);
@@ -601,8 +636,9 @@ static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 		count++;
 	}
 	memcpy(b->xat.data + rec, &count, 4);
-	if (b->xat.len > UINT32_MAX)
-		ret = builder_fail(b, -EFBIG, "%s", "xattr section over 4 GiB");
+	if (b->xat.len > LFS_INDEX_XATTRS_MAX)
+		ret = builder_fail(b, -EFBIG, "%s",
+				   "xattrs of the layer over 4 GiB (limit LFS_INDEX_XATTRS_MAX)");
 	b->inos[ino].xattr = (uint32_t)rec;
 out:
 	free(v);
@@ -654,8 +690,9 @@ static int ino_set_type(struct builder *b, struct archive *a, struct archive_ent
 
 	switch (archive_entry_filetype(ae)) {
 	case AE_IFREG:
-		if (size < 0 || (uint64_t)size > LFS_INDEX_MAX_FILE)
-			return builder_fail(b, -EFBIG, "%s", "file size over the 1 PiB limit");
+		if (size < 0 || (uint64_t)size > LFS_FILE_MAX)
+			return builder_fail(b, -EFBIG, "%s",
+					    "file size over the limit of 1 PiB (LFS_FILE_MAX)");
 		e->size = (uint64_t)size;
 		/* Directory layers (a == NULL) read data from the files themselves. */
 		e->data_off = a ? (uint64_t)archive_filter_bytes(a, 0) : 0;
@@ -663,9 +700,12 @@ static int ino_set_type(struct builder *b, struct archive *a, struct archive_ent
 	case AE_IFLNK:
 		target = archive_entry_symlink(ae);
 		len = target ? strlen(target) : 0;
-		if (len > LFS_INDEX_MAX_NAME)
-			return builder_fail(b, -EFBIG, "%s",
-					    "symlink target longer than 4095 bytes");
+		if (len > LFS_PATH_MAX)
+			return builder_fail(
+			    b, -EFBIG,
+			    "a symlink target of %zu bytes, over the limit of %d bytes "
+			    "(LFS_PATH_MAX)",
+			    len, LFS_PATH_MAX);
 		e->size = len;
 		return str_add(b, target ? target : "", len, &b->inos[ino].link);
 	case AE_IFCHR:
@@ -730,8 +770,7 @@ static void probe_negative_time(void)
 	free(tar);
 }
 
-static void member_mtime(struct archive *a, struct archive_entry *ae, int64_t *sec,
-			 uint32_t *nsec)
+static void member_mtime(struct archive *a, struct archive_entry *ae, int64_t *sec, uint32_t *nsec)
 {
 	int64_t s = archive_entry_mtime(ae);
 	long ns = archive_entry_mtime_nsec(ae);
@@ -761,6 +800,8 @@ static int ino_from_member(struct builder *b, struct archive *a, struct archive_
 	e->uid = (uint32_t)uid;
 	e->gid = (uint32_t)gid;
 	e->mode = (uint32_t)(archive_entry_filetype(ae) | (archive_entry_mode(ae) & 07777));
+	if (S_ISLNK(e->mode)) /* as on every Linux file system, whatever the header says */
+		e->mode = S_IFLNK | 0777;
 	if (archive_entry_mtime_is_set(ae)) {
 		member_mtime(a, ae, &e->mtime, &e->mtime_ns);
 	}
@@ -877,6 +918,15 @@ static int add_member(struct builder *b, struct archive *a, struct archive_entry
 	return ret;
 }
 
+/* libarchive skips a pax header whose records it cannot parse with only a
+ * warning, and the member keeps its ustar name and fields; GNU tar and
+ * bsdtar fail on such an archive, and so does the index. */
+static int pax_malformed(struct archive *a)
+{
+	const char *msg = archive_error_string(a);
+	return msg && strcasestr(msg, "malformed pax") != NULL;
+}
+
 static int read_members(struct builder *b, struct archive *a, struct src *s)
 {
 	struct archive_entry *ae;
@@ -897,6 +947,15 @@ static int read_members(struct builder *b, struct archive *a, struct src *s)
 			else
 				*b->err = lfs_xasprintf("at the start of the layer: %s",
 							msg ? msg : "not a tar archive");
+			break;
+		}
+		if (r == ARCHIVE_WARN && pax_malformed(a)) {
+			b->member = archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "?";
+			ret = builder_fail(
+			    b, -EINVAL,
+			    "its pax extended header is malformed (%s): the path, size "
+			    "or owner it holds would be lost",
+			    archive_error_string(a));
 			break;
 		}
 		ret = add_member(b, a, ae);
@@ -1178,6 +1237,8 @@ int lfs_index_build(int tar_fd, int out_fd, const struct lfs_index_build_opts *o
 	if (c_loc)
 		old_loc = uselocale(c_loc);
 	builder_init(&b, err);
+	if (opts->max_entries && opts->max_entries < LFS_ENTRIES_MAX)
+		b.max_entries = opts->max_entries;
 	ret = src_open(&s, tar_fd, opts, &gzip, err);
 	if (ret == 0)
 		ret = build_from(&b, &s, gzip, &h);
@@ -1757,7 +1818,7 @@ struct dir_walk {
 		dev_t dev;
 		ino_t ino;
 		char *path;
-	} *links;
+	} * links;
 	size_t nlinks, caplinks;
 };
 
@@ -1826,11 +1887,10 @@ static int dir_walk_all(struct dir_walk *w, const char *dir)
 	int ret = 0;
 	archive_read_disk_set_symlink_physical(a);
 	archive_read_disk_set_behavior(a, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
-						  ARCHIVE_READDISK_NO_ACL |
-						  ARCHIVE_READDISK_NO_FFLAGS);
+					      ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS);
 	if (archive_read_disk_open(a, dir) != ARCHIVE_OK) {
-		*w->b->err = lfs_xasprintf("cannot read directory '%s': %s", dir,
-					   archive_error_string(a));
+		*w->b->err =
+		    lfs_xasprintf("cannot read directory '%s': %s", dir, archive_error_string(a));
 		ret = -EIO;
 	}
 	while (!ret) {
@@ -1838,7 +1898,8 @@ static int dir_walk_all(struct dir_walk *w, const char *dir)
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			*w->b->err = lfs_xasprintf("walking '%s': %s", dir, archive_error_string(a));
+			*w->b->err =
+			    lfs_xasprintf("walking '%s': %s", dir, archive_error_string(a));
 			ret = -EIO;
 			break;
 		}

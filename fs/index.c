@@ -536,23 +536,24 @@ static uint32_t walk_find(const struct builder *b, const char *path, size_t len)
 	return cur;
 }
 
-/* Normalises a member name into out: no leading "/", no "." or empty
- * components.  -EINVAL on "..", -EFBIG past LFS_PATH_MAX or LFS_NAME_MAX. */
-static int normalise(struct builder *b, const char *name, lfs_buf *out)
+int lfs_index_normalise(const char *name, lfs_buf *out, char **why)
 {
 	const char *p = name;
 
+	*why = NULL;
 	lfs_buf_reset(out);
 	while (*p) {
 		size_t n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return builder_fail(b, -EINVAL, "%s",
-					    "'..' component: the path would leave the image");
-		if (n > LFS_NAME_MAX)
-			return builder_fail(b, -EFBIG,
-					    "a name of %zu bytes, over the limit of %d bytes per "
-					    "path component (LFS_NAME_MAX)",
-					    n, LFS_NAME_MAX);
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			*why = lfs_xstrdup("'..' component: the path would leave the image");
+			return -EINVAL;
+		}
+		if (n > LFS_NAME_MAX) {
+			*why = lfs_xasprintf("a name of %zu bytes, over the limit of %d bytes per "
+					     "path component (LFS_NAME_MAX)",
+					     n, LFS_NAME_MAX);
+			return -EFBIG;
+		}
 		if (n && !(n == 1 && p[0] == '.')) {
 			if (out->len)
 				lfs_buf_addch(out, '/');
@@ -562,11 +563,25 @@ static int normalise(struct builder *b, const char *name, lfs_buf *out)
 		if (*p)
 			p++;
 	}
-	if (out->len > LFS_PATH_MAX)
-		return builder_fail(
-		    b, -EFBIG, "a path of %zu bytes, over the limit of %d bytes (LFS_PATH_MAX)",
-		    out->len, LFS_PATH_MAX);
+	if (out->len > LFS_PATH_MAX) {
+		*why =
+		    lfs_xasprintf("a path of %zu bytes, over the limit of %d bytes (LFS_PATH_MAX)",
+				  out->len, LFS_PATH_MAX);
+		return -EFBIG;
+	}
 	return 0;
+}
+
+static int normalise(struct builder *b, const char *name, lfs_buf *out)
+{
+	char *why;
+	int ret = lfs_index_normalise(name, out, &why);
+
+	if (ret < 0) {
+		builder_fail(b, ret, "%s", why);
+		free(why);
+	}
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
@@ -921,9 +936,8 @@ static int add_member(struct builder *b, struct archive *a, struct archive_entry
 /* libarchive skips a pax header whose records it cannot parse with only a
  * warning, and the member keeps its ustar name and fields; GNU tar and
  * bsdtar fail on such an archive, and so does the index. */
-static int pax_malformed(struct archive *a)
+int lfs_index_warning_fatal(const char *msg)
 {
-	const char *msg = archive_error_string(a);
 	return msg && strcasestr(msg, "malformed pax") != NULL;
 }
 
@@ -949,7 +963,7 @@ static int read_members(struct builder *b, struct archive *a, struct src *s)
 							msg ? msg : "not a tar archive");
 			break;
 		}
-		if (r == ARCHIVE_WARN && pax_malformed(a)) {
+		if (r == ARCHIVE_WARN && lfs_index_warning_fatal(archive_error_string(a))) {
 			b->member = archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "?";
 			ret = builder_fail(
 			    b, -EINVAL,

@@ -155,6 +155,17 @@ struct lfs_index_build_opts {
  * -EINVAL: bad member; -EIO: truncated or corrupt archive; -EFBIG: limits. */
 int lfs_index_build(int tar_fd, int out_fd, const struct lfs_index_build_opts *opts, char **err);
 
+/* Normalises a tar member name or hard link target as lfs_index_build()
+ * does: leading "/" and "./" dropped, "." and empty components removed,
+ * into out ("" for the root).  Returns 0, or -EINVAL (a ".." component) or
+ * -EFBIG (over LFS_PATH_MAX or LFS_NAME_MAX) with *why set to a message
+ * naming the problem and the limit (caller frees). */
+int lfs_index_normalise(const char *name, lfs_buf *out, char **why);
+/* 1 when a libarchive warning (ARCHIVE_WARN from reading a header) means
+ * the member's extended header was dropped: a malformed pax header.  The
+ * index, and every other reader of layers, refuses such a member. */
+int lfs_index_warning_fatal(const char *msg);
+
 /* Indexes a directory tree used as a layer (an overlay lower): its 0/0
  * char devices are whiteouts and its opaque xattrs (trusted.overlay.,
  * user.overlay., user.fuseoverlayfs.) opaque directories, as in a tar

@@ -32,7 +32,38 @@
  *    build fails naming the member and its target.  All names of one inode
  *    form a ring through `link`, share data_off/size/metadata, and carry
  *    nlink = number of names in the layer.
- *  - Sizes over LFS_INDEX_MAX_FILE or names over 4095 bytes fail the build.
+ *  - The limits of lfs_limits.h (LFS_PATH_MAX, LFS_NAME_MAX,
+ *    LFS_ENTRIES_MAX, the xattr limits, LFS_FILE_MAX) fail the build with
+ *    -EFBIG and a message naming the limit and its value.
+ *  - A symlink is never followed while indexing: a member whose parent is
+ *    a non-directory (a symlink included) gets an implicit directory in
+ *    its place, so nothing can be placed through a symlink.  Symlinks
+ *    report mode 0777, as on every Linux file system.
+ *
+ * The hostile-input table (tests/integration/tar_corpus.sh checks every
+ * row through import, mount --layer, load, ADD auto-extract and export;
+ * "refused" means the command fails naming the member and the store is
+ * left as it was):
+ *   sparse file (GNU, pax 1.0)     data and holes as GNU tar -x gives them
+ *   long names (pax path, GNU L/K) kept whole, as GNU tar -x
+ *   path > 4095 / name > 255 bytes refused (LFS_PATH_MAX / LFS_NAME_MAX)
+ *   pax record with a bad length   refused: malformed pax extended header
+ *   negative size (base-256, pax)  refused: truncated or corrupt
+ *   uid/gid >= 2^32                refused: uid or gid out of range
+ *   uid/gid 2^32-2                 kept
+ *   NUL inside a pax path          the name ends at the NUL (as tar -x)
+ *   duplicate names                the last member wins (as tar -x)
+ *   hard link to itself            refused when no earlier member has the
+ *                                  name, else the file stays as it is
+ *   symlink to itself              kept (reading it gives ELOOP)
+ *   chain of hard links a<-b<-c    one inode, nlink = number of names
+ *   "../x", "a/../../x", link "../x" refused: the path would leave the image
+ *   "/abs/x", hard link "/abs/x"   stored as abs/x (leading "/" dropped)
+ *   symlink L -> OUTSIDE, file L/f L becomes an implicit directory holding
+ *                                  f (as bsdtar -x -U); nothing outside
+ *   directory D, symlink D, D/f    D becomes an implicit directory holding
+ *                                  only f (ADD refuses: D is a directory)
+ *   hard link to L/f, L a symlink  refused: target not found in the layer
  */
 #ifndef LFS_INDEX_H
 #define LFS_INDEX_H

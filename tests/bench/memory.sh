@@ -17,7 +17,7 @@
 # RssFile is the mmap'd index (page cache, shared and reclaimable).  The
 # per-entry figures divide by the layer's entry count: "+anon" is the heap
 # grown since the mount was ready, "RSS" all resident memory.
-# RssShmem is the memfd holding the index of a --layer mount.
+# RssShmem is shared memory (an index kept in a memfd when it cannot be cached).
 # Needs root or a user allowed to use /dev/fuse.
 set -euo pipefail
 export LC_ALL=C
@@ -102,4 +102,4 @@ measure() {
 }
 
 measure "image many:1 (index file in the store, mmap'd):" many:1
-measure "--layer (index built at mount into a memfd):" --layer "$layer"
+measure "--layer (the first mount builds the index, cached under the store's indexes/files/):" --layer "$layer"

@@ -179,6 +179,20 @@ docker_save() {
 	rm -rf "$d"
 }
 
+# accepted DESC RC — after a store command of the current case (run_case's
+# $w and $re): a case to refuse is checked by refused; returns 0 only for
+# a case to accept that the command accepted.
+accepted() {
+	if [ "$w" != "$re" ]; then
+		refused "$1" "$re" "$2"
+		return 1
+	fi
+	[ "$2" -eq 0 ] && return 0
+	not_ok "$1"
+	t_diag_err
+	return 1
+}
+
 run_case() {
 	local c=$1 w=${want[$1]} re rc
 	diag "case $c: ${w}"
@@ -188,13 +202,7 @@ run_case() {
 	# import, then export what was imported
 	step_begin
 	t_lfs import "$in/$c.tar" "imp:$c"
-	rc=$?
-	if [ "$w" != "$re" ]; then
-		refused "$c: import" "$re" "$rc"
-	elif [ "$rc" -ne 0 ]; then
-		not_ok "$c: import"
-		t_diag_err
-	else
+	if accepted "$c: import" $?; then
 		ok "$c: import"
 		t_lfs export -o "$tmp/w/export.tar" "imp:$c"
 		check "$c: export" $? || t_diag_err
@@ -236,13 +244,7 @@ run_case() {
 	docker_save "$c" "$tmp/w/save.tar"
 	step_begin
 	t_lfs load -q -i "$tmp/w/save.tar"
-	rc=$?
-	if [ "$w" != "$re" ]; then
-		refused "$c: load" "$re" "$rc"
-	elif [ "$rc" -ne 0 ]; then
-		not_ok "$c: load"
-		t_diag_err
-	elif t_mount_image "$tmp/w/mnt" "load:$c"; then
+	if accepted "$c: load" $? && t_mount_image "$tmp/w/mnt" "load:$c"; then
 		mounted_tree "$tmp/w/mnt" "$c: load, mounted" "$c"
 	fi
 	step_end "$c: load"

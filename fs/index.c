@@ -785,7 +785,8 @@ static void probe_negative_time(void)
 	free(tar);
 }
 
-static void member_mtime(struct archive *a, struct archive_entry *ae, int64_t *sec, uint32_t *nsec)
+static void member_mtime(struct archive *a, struct archive_entry *ae, int64_t *sec,
+			 uint32_t *nsec)
 {
 	int64_t s = archive_entry_mtime(ae);
 	long ns = archive_entry_mtime_nsec(ae);
@@ -1832,7 +1833,7 @@ struct dir_walk {
 		dev_t dev;
 		ino_t ino;
 		char *path;
-	} * links;
+	} *links;
 	size_t nlinks, caplinks;
 };
 
@@ -1901,10 +1902,11 @@ static int dir_walk_all(struct dir_walk *w, const char *dir)
 	int ret = 0;
 	archive_read_disk_set_symlink_physical(a);
 	archive_read_disk_set_behavior(a, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS |
-					      ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS);
+						  ARCHIVE_READDISK_NO_ACL |
+						  ARCHIVE_READDISK_NO_FFLAGS);
 	if (archive_read_disk_open(a, dir) != ARCHIVE_OK) {
-		*w->b->err =
-		    lfs_xasprintf("cannot read directory '%s': %s", dir, archive_error_string(a));
+		*w->b->err = lfs_xasprintf("cannot read directory '%s': %s", dir,
+					   archive_error_string(a));
 		ret = -EIO;
 	}
 	while (!ret) {
@@ -1912,8 +1914,7 @@ static int dir_walk_all(struct dir_walk *w, const char *dir)
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			*w->b->err =
-			    lfs_xasprintf("walking '%s': %s", dir, archive_error_string(a));
+			*w->b->err = lfs_xasprintf("walking '%s': %s", dir, archive_error_string(a));
 			ret = -EIO;
 			break;
 		}

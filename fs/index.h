@@ -75,18 +75,18 @@
 #include "buf.h"
 #include "lfs_limits.h"
 
-#define LFS_INDEX_MAGIC	      "LFSIDX\r\n"
-#define LFS_INDEX_VERSION     1
-#define LFS_INDEX_NONE	      UINT32_MAX
-#define LFS_INDEX_MAX_FILE    LFS_FILE_MAX
+#define LFS_INDEX_MAGIC "LFSIDX\r\n"
+#define LFS_INDEX_VERSION 1
+#define LFS_INDEX_NONE UINT32_MAX
+#define LFS_INDEX_MAX_FILE LFS_FILE_MAX
 #define LFS_INDEX_MAX_ENTRIES LFS_ENTRIES_MAX
 
 enum lfs_entry_flags {
 	LFS_E_WHITEOUT = 1 << 0, /* ".wh.NAME": hides NAME in lower layers */
-	LFS_E_OPAQUE = 1 << 1,	 /* directory had ".wh..wh..opq" */
+	LFS_E_OPAQUE = 1 << 1,   /* directory had ".wh..wh..opq" */
 	LFS_E_IMPLICIT = 1 << 2, /* directory synthesised for a missing parent */
 	LFS_E_HARDLINK = 1 << 3, /* one of several names of an inode: see link */
-	LFS_E_SPARSE = 1 << 4,	 /* data is a sparse map: see lfs_index_sparse() */
+	LFS_E_SPARSE = 1 << 4,   /* data is a sparse map: see lfs_index_sparse() */
 };
 
 /* One member, 72 bytes on disk. */
@@ -102,15 +102,14 @@ struct lfs_entry {
 	uint32_t uid;
 	uint32_t gid;
 	uint32_t parent;      /* entry number of the parent directory (root: 0) */
-	uint32_t name;	      /* offset of the NUL-terminated name in strings */
+	uint32_t name;        /* offset of the NUL-terminated name in strings */
 	uint32_t first_child; /* directories: first child's entry number (0 if nchild is 0) */
 	uint32_t nchild;      /* directories: number of children */
 	/* Symlink: offset of the NUL-terminated target in strings.
 	 * LFS_E_HARDLINK: next entry of the same inode (a ring).
 	 * Otherwise LFS_INDEX_NONE. */
 	uint32_t link;
-	uint32_t
-	    xattr; /* offset of the xattr record in the xattr section, LFS_INDEX_NONE if none */
+	uint32_t xattr; /* offset of the xattr record in the xattr section, LFS_INDEX_NONE if none */
 	uint32_t nlink; /* names of this inode in this layer (1 unless hard-linked) */
 	uint16_t name_len;
 	uint16_t flags; /* enum lfs_entry_flags */
@@ -133,26 +132,25 @@ enum lfs_compression {
 enum lfs_index_section {
 	LFS_SECT_ENTRIES,
 	LFS_SECT_STRINGS,
-	LFS_SECT_XATTRS, /* records: u32 count, then count x (u32 name_len, u32 value_len, name NUL,
-			    value) */
+	LFS_SECT_XATTRS, /* records: u32 count, then count x (u32 name_len, u32 value_len, name NUL, value) */
 	LFS_SECT_SPARSE, /* records: u32 count, u32 pad, then count x struct lfs_sparse_run */
-	LFS_SECT_GZIP,	 /* lfs_gz checkpoint data (see gz.h), empty when not gzip */
+	LFS_SECT_GZIP,   /* lfs_gz checkpoint data (see gz.h), empty when not gzip */
 	LFS_SECT_COUNT
 };
 
 struct lfs_index_header {
 	char magic[8];
 	uint32_t version;
-	uint32_t header_size; /* sizeof(struct lfs_index_header) */
-	uint64_t file_size;   /* size of this index file */
+	uint32_t header_size;  /* sizeof(struct lfs_index_header) */
+	uint64_t file_size;    /* size of this index file */
 	/* Size of the layer file as stored, compressed or not (0 if unknown:
 	 * gzip read from a pipe). */
 	uint64_t src_size;
-	int64_t src_mtime_ns; /* mtime of the layer file when indexed (for --layer caches) */
-	uint64_t tar_size;    /* size of the uncompressed tar stream */
-	uint32_t compression; /* enum lfs_compression */
+	int64_t src_mtime_ns;  /* mtime of the layer file when indexed (for --layer caches) */
+	uint64_t tar_size;     /* size of the uncompressed tar stream */
+	uint32_t compression;  /* enum lfs_compression */
 	uint32_t nentries;
-	uint64_t total_data; /* sum of regular-file sizes (counted once per inode) */
+	uint64_t total_data;   /* sum of regular-file sizes (counted once per inode) */
 	struct {
 		uint64_t off;
 		uint64_t len;
@@ -231,8 +229,8 @@ void lfs_index_path(const lfs_index *idx, uint32_t n, lfs_buf *out);
 
 /* Xattrs of e.  Iterate with i = 0, 1, ... while it returns 1.
  * name is NUL-terminated; value is value_len bytes.  Returns 0 past the end. */
-int lfs_index_xattr(const lfs_index *idx, const struct lfs_entry *e, uint32_t i, const char **name,
-		    const void **value, uint32_t *value_len);
+int lfs_index_xattr(const lfs_index *idx, const struct lfs_entry *e, uint32_t i,
+		    const char **name, const void **value, uint32_t *value_len);
 /* Sparse map of e (LFS_E_SPARSE): runs[0..*n). Unaligned-safe copy is not
  * needed: runs are 8-byte aligned in the map. */
 const struct lfs_sparse_run *lfs_index_sparse(const lfs_index *idx, const struct lfs_entry *e,

@@ -484,15 +484,14 @@ int store_ref_check(const char *ref, error **err)
 	if (!*ref)
 		return error_fail(err, EINVAL, "empty image name");
 	if (strchr(ref, '@'))
-		return error_fail(err, EINVAL,
-				  "invalid image name '%s': give NAME[:TAG], not a digest", ref);
+		return error_fail(err, EINVAL, "invalid image name '%s': give NAME[:TAG], not a digest",
+			    ref);
 	cleanup_free char *repo = NULL;
 	cleanup_free char *tag = NULL;
 	store_ref_split(ref, &repo, &tag);
 	const char *t = tag_sep(ref) ? tag : NULL;
 	if (strlen(repo) > 255)
-		return error_fail(err, EINVAL, "invalid image name '%s': longer than 255 bytes",
-				  ref);
+		return error_fail(err, EINVAL, "invalid image name '%s': longer than 255 bytes", ref);
 	if (t) {
 		size_t n = strlen(t);
 		bool ok = n >= 1 && n <= 128 && (isalnum((unsigned char)t[0]) || t[0] == '_');
@@ -500,9 +499,9 @@ int store_ref_check(const char *ref, error **err)
 			ok = isalnum((unsigned char)t[i]) || strchr("_.-", t[i]);
 		if (!ok)
 			return error_fail(err, EINVAL,
-					  "invalid tag '%s' in '%s': a tag is up to 128 letters, "
-					  "digits, '_', '.' or '-', not starting with '.' or '-'",
-					  t, ref);
+				    "invalid tag '%s' in '%s': a tag is up to 128 letters, "
+				    "digits, '_', '.' or '-', not starting with '.' or '-'",
+				    t, ref);
 	}
 	const char *p = repo;
 	for (bool first = true;; first = false) {
@@ -514,10 +513,10 @@ int store_ref_check(const char *ref, error **err)
 			     (n == 9 && !memcmp(p, "localhost", 9)));
 		if (host ? !domain_ok(p, n) : !path_component_ok(p, n))
 			return error_fail(err, EINVAL,
-					  "invalid image name '%s': each part of a repository "
-					  "name is lowercase letters and digits, separated by "
-					  "'.', '_', '__' or '-'",
-					  ref);
+				    "invalid image name '%s': each part of a repository "
+				    "name is lowercase letters and digits, separated by "
+				    "'.', '_', '__' or '-'",
+				    ref);
 		if (!e)
 			break;
 		p = e + 1;
@@ -579,9 +578,9 @@ static int index_load(store *s, json_t **out, error **err)
 	json_t *j = json_loadb(b.data, b.len, 0, &je);
 	if (!j)
 		return error_fail(err, EBADMSG,
-				  "%s/index.json: invalid JSON at line %d: %s; the store is "
-				  "damaged, restore the file from a backup",
-				  s->root, je.line, je.text);
+			    "%s/index.json: invalid JSON at line %d: %s; the store is "
+			    "damaged, restore the file from a backup",
+			    s->root, je.line, je.text);
 	json_t *m = json_is_object(j) ? json_object_get(j, "manifests") : NULL;
 	if (json_is_object(j) && !m) {
 		m = json_array();
@@ -590,9 +589,9 @@ static int index_load(store *s, json_t **out, error **err)
 	if (!json_is_array(m)) {
 		json_decref(j);
 		return error_fail(err, EBADMSG,
-				  "%s/index.json: not an OCI image index (no 'manifests' "
-				  "array); restore the file from a backup",
-				  s->root);
+			    "%s/index.json: not an OCI image index (no 'manifests' "
+			    "array); restore the file from a backup",
+			    s->root);
 	}
 	*out = j;
 	return 0;
@@ -726,9 +725,9 @@ static int image_fill_layers(store *s, struct store_image *img, error **err)
 					  img->manifest_digest, i);
 		if (!layer_type_ok(mt))
 			return error_fail(err, ENOTSUP,
-					  "manifest %s: layer %s has media type %s; layerfs reads "
-					  "plain and gzip tar layers only",
-					  img->manifest_digest, digest, mt);
+				    "manifest %s: layer %s has media type %s; layerfs reads "
+				    "plain and gzip tar layers only",
+				    img->manifest_digest, digest, mt);
 		json_int_t sz = json_integer_value(json_object_get(d, "size"));
 		store_layer_init(s, &img->layers[i], digest, diff, mt, sz > 0 ? (uint64_t)sz : 0);
 	}
@@ -747,9 +746,9 @@ static int image_load(store *s, const char *manifest_digest, const char *ref,
 	const char *mt = json_string_value(json_object_get(img->manifest, "mediaType"));
 	if (mt && strcmp(mt, MT_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)) {
 		error_fail(err, ENOTSUP,
-			   "manifest %s has media type %s; layerfs reads "
-			   "single-platform OCI image manifests",
-			   manifest_digest, mt);
+		     "manifest %s has media type %s; layerfs reads "
+		     "single-platform OCI image manifests",
+		     manifest_digest, mt);
 		goto fail;
 	}
 	const char *cd = desc_digest(json_object_get(img->manifest, "config"));
@@ -858,9 +857,9 @@ static int match_by_id(store *s, json_t *manifests, const char *name, struct mat
 			continue;
 		if (m->config_digest && strcmp(m->config_digest, cd)) {
 			return error_fail(err, EINVAL,
-					  "image ID '%s' is ambiguous: it starts both %.19s and "
-					  "%.19s; give more digits",
-					  name, m->config_digest, cd);
+				    "image ID '%s' is ambiguous: it starts both %.19s and "
+				    "%.19s; give more digits",
+				    name, m->config_digest, cd);
 		}
 		if (!m->config_digest)
 			m->config_digest = lfs_xstrdup(cd);
@@ -872,8 +871,7 @@ static int match_by_id(store *s, json_t *manifests, const char *name, struct mat
 
 static int not_found(error **err, const char *name)
 {
-	return error_fail(err, ENOENT, "image '%s' not found; run 'layerfs images' to list images",
-			  name);
+	return error_fail(err, ENOENT, "image '%s' not found; run 'layerfs images' to list images", name);
 }
 
 /* Finds what name refers to: a reference first, like docker, then an ID. */
@@ -909,9 +907,9 @@ int store_image_resolve(store *s, const char *name, struct store_image **out, er
 		json_t *d = json_array_get(json_object_get(index, "manifests"), m.idx[0]);
 		if (desc_is_index(d))
 			ret = error_fail(err, ENOTSUP,
-					 "'%s' is a multi-platform image index; layerfs reads "
-					 "single-platform images",
-					 name);
+				   "'%s' is a multi-platform image index; layerfs reads "
+				   "single-platform images",
+				   name);
 		else
 			ret = image_load(s, desc_digest(d), m.by_id ? NULL : desc_ref(d), out, err);
 		if (ret < 0)
@@ -991,11 +989,10 @@ static int layers_limit(size_t n, const char *what, error **err)
 {
 	if (n <= LFS_LAYERS_MAX)
 		return 0;
-	return error_fail(
-	    err, EFBIG,
-	    "%s has %zu layers, over the limit of %d layers per image "
-	    "(LFS_LAYERS_MAX); build it with fewer steps (join RUN lines) or squash it",
-	    what, n, LFS_LAYERS_MAX);
+	return error_fail(err, EFBIG,
+			  "%s has %zu layers, over the limit of %d layers per image "
+			  "(LFS_LAYERS_MAX); build it with fewer steps (join RUN lines) or squash it",
+			  what, n, LFS_LAYERS_MAX);
 }
 
 int store_layers_open(store *s, const struct store_layer *ls, size_t n, const char *what,
@@ -1029,8 +1026,7 @@ int store_layers_open(store *s, const struct store_layer *ls, size_t n, const ch
 
 int store_image_open_layers(store *s, const struct store_image *img, lfs_layer ***out, error **err)
 {
-	cleanup_free char *what =
-	    lfs_xasprintf("image '%s'", img->ref ? img->ref : img->config_digest);
+	cleanup_free char *what = lfs_xasprintf("image '%s'", img->ref ? img->ref : img->config_digest);
 	return store_layers_open(s, img->layers, img->nlayers, what, out, err);
 }
 
@@ -1157,9 +1153,9 @@ static int copy_gzip(int in, unsigned char *ibuf, size_t have, struct sink *k, c
 		int r = inflate(&zs, Z_NO_FLUSH);
 		if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR) {
 			ret = error_fail(err, EIO,
-					 "%s: corrupt gzip data after %" PRIu64
-					 " bytes of tar (%s); check the file with 'gzip -t'",
-					 src, k->size, zs.msg ? zs.msg : "inflate failed");
+				   "%s: corrupt gzip data after %" PRIu64
+				   " bytes of tar (%s); check the file with 'gzip -t'",
+				   src, k->size, zs.msg ? zs.msg : "inflate failed");
 			break;
 		}
 		if (sink_put(k, obuf, COPY_CHUNK - zs.avail_out, err) < 0) {
@@ -1171,9 +1167,9 @@ static int copy_gzip(int in, unsigned char *ibuf, size_t have, struct sink *k, c
 	}
 	if (ret == 0 && in_member)
 		ret = error_fail(err, EIO,
-				 "%s: the gzip stream is truncated; the file is incomplete, "
-				 "download or create it again",
-				 src);
+			   "%s: the gzip stream is truncated; the file is incomplete, "
+			   "download or create it again",
+			   src);
 	inflateEnd(&zs);
 	free(obuf);
 	return ret;
@@ -1187,15 +1183,15 @@ static int copy_layer(int in, struct sink *k, const char *src, error **err)
 	if (n < 0)
 		return error_make(err, errno, "reading %s", src);
 	if (n == 0)
-		return error_fail(err, EINVAL,
-				  "%s is empty; give a tar archive of a root file system", src);
+		return error_fail(err, EINVAL, "%s is empty; give a tar archive of a root file system",
+			    src);
 	if (n >= 2 && ibuf[0] == 0x1f && ibuf[1] == 0x8b)
 		return copy_gzip(in, ibuf, (size_t)n, k, src, err);
 	const char *comp = other_compression(ibuf, (size_t)n);
 	if (comp)
 		return error_fail(err, ENOTSUP,
-				  "%s is compressed with %s; layerfs imports plain or gzip tars",
-				  src, comp);
+			    "%s is compressed with %s; layerfs imports plain or gzip tars", src,
+			    comp);
 	while (n > 0) {
 		if (sink_put(k, ibuf, (size_t)n, err) < 0)
 			return -1;
@@ -1212,14 +1208,14 @@ static int index_error(error **err, int code, const char *src, const char *msg)
 	switch (code) {
 	case -EINVAL:
 		return error_fail(err, EINVAL,
-				  "%s cannot be used as a layer: %s; recreate the archive without "
-				  "that member (e.g. 'tar -C ROOTFS -cf %s .')",
-				  src, what, src);
+			    "%s cannot be used as a layer: %s; recreate the archive without "
+			    "that member (e.g. 'tar -C ROOTFS -cf %s .')",
+			    src, what, src);
 	case -EIO:
 		return error_fail(err, EIO,
-				  "%s is truncated or corrupt: %s; check it with 'tar -tvf %s' "
-				  "and create or download it again",
-				  src, what, src);
+			    "%s is truncated or corrupt: %s; check it with 'tar -tvf %s' "
+			    "and create or download it again",
+			    src, what, src);
 	case -EFBIG:
 		return error_fail(err, EFBIG, "%s exceeds layerfs's limits: %s", src, what);
 	default:
@@ -1315,9 +1311,9 @@ static int staged_commit(store *s, store_staged_layer *l, error **err)
 		/* A present blob: a concurrent rmi + gc may have collected it. */
 		if (faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 			return error_fail(err, ENOENT,
-					  "layer %s was removed from the store while this command "
-					  "ran; run the command again",
-					  l->digest);
+				    "layer %s was removed from the store while this command "
+				    "ran; run the command again",
+				    l->digest);
 	} else if (faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
 		/* Same bytes already stored: keep that inode, whose index may be
 		 * mapped by running mounts. */
@@ -1540,10 +1536,10 @@ static int remove_locked(store *s, const char *name, int force, store_report_fn 
 		named += desc_ref(json_array_get(manifests, m.idx[i])) != NULL;
 	if (m.by_id && named > 1 && !force) {
 		error_fail(err, EBUSY,
-			   "conflict: unable to delete %.12s (must be forced) - image is "
-			   "referenced in multiple repositories; remove its names one by one or "
-			   "use 'layerfs rmi -f'",
-			   m.config_digest + 7);
+		     "conflict: unable to delete %.12s (must be forced) - image is "
+		     "referenced in multiple repositories; remove its names one by one or "
+		     "use 'layerfs rmi -f'",
+		     m.config_digest + 7);
 		match_release(&m);
 		return -1;
 	}
@@ -1831,9 +1827,8 @@ int store_blob_read(store *s, const char *digest, lfs_buf *out, error **err)
 	char got[65];
 	sha256_hex(out->data, out->len, got);
 	if (strcmp(got, hex))
-		return error_fail(err, EBADMSG,
-				  "blob %s is corrupt (its contents hash to sha256:%s)", digest,
-				  got);
+		return error_fail(err, EBADMSG, "blob %s is corrupt (its contents hash to sha256:%s)",
+			    digest, got);
 	return 0;
 }
 
@@ -1842,8 +1837,8 @@ int store_blob_begin(store *s, const char *expected_digest, uint64_t expected_si
 {
 	if (expected_digest && !digest_hex(expected_digest))
 		return error_fail(err, EBADMSG,
-				  "invalid digest '%s': layerfs expects sha256:<64 lowercase hex>",
-				  expected_digest);
+			    "invalid digest '%s': layerfs expects sha256:<64 lowercase hex>",
+			    expected_digest);
 	store_blob *b = lfs_xcalloc(1, sizeof(*b));
 	b->s = s;
 	b->expect_size = expected_size;
@@ -1866,9 +1861,8 @@ int store_blob_write(store_blob *b, const void *data, size_t len, error **err)
 {
 	if (b->expect_size != UINT64_MAX && b->size + len > b->expect_size)
 		return error_fail(err, EBADMSG,
-				  "blob %s is larger than the %" PRIu64
-				  " bytes its descriptor gives",
-				  *b->expect ? b->expect : "(unknown)", b->expect_size);
+			    "blob %s is larger than the %" PRIu64 " bytes its descriptor gives",
+			    *b->expect ? b->expect : "(unknown)", b->expect_size);
 	if (write_full(b->fd, data, len) < 0)
 		return error_make(err, errno, "writing a blob to %s/blobs/sha256", b->s->root);
 	EVP_DigestUpdate(b->md, data, len);
@@ -1899,12 +1893,11 @@ int store_blob_finish(store_blob *b, error **err)
 	hex_of(md, b->digest + 7);
 	if (b->expect_size != UINT64_MAX && b->size != b->expect_size)
 		return error_fail(err, EBADMSG,
-				  "blob %s: got %" PRIu64 " bytes, its descriptor says %" PRIu64,
-				  *b->expect ? b->expect : b->digest, b->size, b->expect_size);
+			    "blob %s: got %" PRIu64 " bytes, its descriptor says %" PRIu64,
+			    *b->expect ? b->expect : b->digest, b->size, b->expect_size);
 	if (*b->expect && strcmp(b->expect, b->digest))
-		return error_fail(err, EBADMSG,
-				  "blob %s does not match its digest: its bytes hash to %s",
-				  b->expect, b->digest);
+		return error_fail(err, EBADMSG, "blob %s does not match its digest: its bytes hash to %s",
+			    b->expect, b->digest);
 	if (fsync(b->fd) < 0)
 		return error_make(err, errno, "writing blob %s", b->digest);
 	return 0;
@@ -1958,17 +1951,16 @@ static int layer_kind(int fd, const char *digest, int *gzip, error **err)
 		return error_make(err, errno, "reading layer %s", digest);
 	*gzip = n >= 2 && m[0] == 0x1f && m[1] == 0x8b;
 	if (n >= 4 && !memcmp(m, "\x28\xb5\x2f\xfd", 4))
-		return error_fail(
-		    err, ENOTSUP,
-		    "layer %s is zstd-compressed; layerfs stores and mounts plain and "
-		    "gzip layers only (zstd is not supported yet)",
-		    digest);
+		return error_fail(err, ENOTSUP,
+			    "layer %s is zstd-compressed; layerfs stores and mounts plain and "
+			    "gzip layers only (zstd is not supported yet)",
+			    digest);
 	const char *comp = other_compression(m, (size_t)n);
 	if (comp)
 		return error_fail(err, ENOTSUP,
-				  "layer %s is compressed with %s; layerfs reads plain "
-				  "and gzip layers",
-				  digest, comp);
+			    "layer %s is compressed with %s; layerfs reads plain "
+			    "and gzip layers",
+			    digest, comp);
 	return 0;
 }
 
@@ -2001,9 +1993,9 @@ static int stage_index_verified(store_staged_layer *l, int fd, error **err)
 	hex_of(d, got + 7);
 	if (*l->diff_id && strcmp(got, l->diff_id))
 		return error_fail(err, EBADMSG,
-				  "layer %s: its uncompressed contents hash to %s, but the image "
-				  "config says diff_id %s; the image is corrupt",
-				  l->digest, got, l->diff_id);
+			    "layer %s: its uncompressed contents hash to %s, but the image "
+			    "config says diff_id %s; the image is corrupt",
+			    l->digest, got, l->diff_id);
 	memcpy(l->diff_id, got, sizeof(got));
 	if (fsync(ifd) < 0)
 		return error_make(err, errno, "writing the index of layer %s", l->digest);
@@ -2070,7 +2062,7 @@ int store_layer_stage_present(store *s, const char *digest, const char *media_ty
 	const char *hex = digest_hex(digest);
 	if (!hex || (diff_id && !digest_hex(diff_id)))
 		return error_fail(err, EBADMSG, "invalid layer digest '%s' or diff_id '%s'", digest,
-				  diff_id ? diff_id : "");
+			    diff_id ? diff_id : "");
 	cleanup_fd int fd = openat(s->blobs_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0)
@@ -2098,9 +2090,9 @@ static int raw_check(json_t *man, const void *config, size_t config_len,
 	if (json_integer_value(json_object_get(man, "schemaVersion")) != 2 ||
 	    (mt && strcmp(mt, MT_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)))
 		return error_fail(err, ENOTSUP,
-				  "manifest has media type %s; layerfs stores OCI and docker v2 "
-				  "schema 2 image manifests",
-				  mt ? mt : "(none)");
+			    "manifest has media type %s; layerfs stores OCI and docker v2 "
+			    "schema 2 image manifests",
+			    mt ? mt : "(none)");
 	json_t *cd = json_object_get(man, "config");
 	char hex[65];
 	sha256_hex(config, config_len, hex);
@@ -2108,17 +2100,17 @@ static int raw_check(json_t *man, const void *config, size_t config_len,
 	if (!cdig || strcmp(cdig, hex) ||
 	    json_integer_value(json_object_get(cd, "size")) != (json_int_t)config_len)
 		return error_fail(err, EBADMSG,
-				  "the manifest's config descriptor (%s) does not match the config "
-				  "(sha256:%s, %zu bytes)",
-				  desc_digest(cd) ? desc_digest(cd) : "none", hex, config_len);
+			    "the manifest's config descriptor (%s) does not match the config "
+			    "(sha256:%s, %zu bytes)",
+			    desc_digest(cd) ? desc_digest(cd) : "none", hex, config_len);
 	cleanup_json json_t *cfg = json_loadb(config, config_len, 0, NULL);
 	json_t *diff_ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
 	json_t *ld = json_object_get(man, "layers");
 	if (json_array_size(ld) != n || json_array_size(diff_ids) != n)
 		return error_fail(err, EBADMSG,
-				  "the manifest lists %zu layers and the config %zu diff_ids; "
-				  "expected %zu",
-				  json_array_size(ld), json_array_size(diff_ids), n);
+			    "the manifest lists %zu layers and the config %zu diff_ids; "
+			    "expected %zu",
+			    json_array_size(ld), json_array_size(diff_ids), n);
 	for (size_t i = 0; i < n; i++) {
 		json_t *d = json_array_get(ld, i);
 		const char *dg = desc_digest(d);
@@ -2126,12 +2118,11 @@ static int raw_check(json_t *man, const void *config, size_t config_len,
 		if (!dg || strcmp(dg, layers[i]->digest) ||
 		    json_integer_value(json_object_get(d, "size")) != (json_int_t)layers[i]->size)
 			return error_fail(err, EBADMSG,
-					  "manifest layer %zu (%s) is not the blob stored (%s)", i,
-					  dg ? dg : "none", layers[i]->digest);
+				    "manifest layer %zu (%s) is not the blob stored (%s)", i,
+				    dg ? dg : "none", layers[i]->digest);
 		if (!di || strcmp(di, layers[i]->diff_id))
-			return error_fail(err, EBADMSG,
-					  "config diff_id %zu (%s) is not layer %s's (%s)", i,
-					  di ? di : "none", layers[i]->digest, layers[i]->diff_id);
+			return error_fail(err, EBADMSG, "config diff_id %zu (%s) is not layer %s's (%s)",
+				    i, di ? di : "none", layers[i]->digest, layers[i]->diff_id);
 	}
 	return 0;
 }

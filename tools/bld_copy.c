@@ -501,28 +501,30 @@ static size_t own_link(const struct extract *x, uint64_t id)
 /* Within one archive the layer index's rule holds: a symlink the archive
  * itself made, found where a later member needs a directory, is replaced
  * by one instead of being followed (fs/index.h).  Symlinks that were in
- * the image before are followed, resolved inside its root. */
+ * the image before are followed, resolved inside its root (the walk here
+ * stops at them: whatever lies beyond is inside the root too). */
 static int drop_own_links(struct extract *x, const char *rel, size_t dirlen)
 {
-	for (size_t i = 1; i <= dirlen; i++) {
-		if (i < dirlen && rel[i] != '/')
-			continue;
-		cleanup_free char *p = lfs_xasprintf("%s/%.*s", x->dest, (int)i, rel);
-		uint64_t id, dir;
-		struct stat st;
-		if (bld_ovl_resolve(x->o, p, 0, 0, 0, 0, &id, &st, NULL) < 0)
-			return 0; /* missing: mkdir_p makes the rest */
+	uint64_t dir, id;
+	struct stat st;
+	if (!x->nlinks || bld_ovl_resolve(x->o, x->dest, 1, 0, 0, 0, &dir, &st, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < dirlen;) {
+		size_t n = strcspn(rel + i, "/");
+		if (i + n > dirlen)
+			n = dirlen - i;
+		cleanup_free char *name = lfs_xasprintf("%.*s", (int)n, rel + i);
+		if (lfs_ovl_lookup(x->o, dir, name, &id, &st) < 0)
+			return 0; /* missing: mkdir_p makes it */
 		size_t k = own_link(x, id);
-		if (!S_ISLNK(st.st_mode) || k == x->nlinks)
-			continue;
-		x->links[k] = x->links[--x->nlinks];
-		char *slash = strrchr(p, '/');
-		*slash = '\0';
-		int r = bld_ovl_resolve(x->o, *p ? p : "/", 1, 0, 0, 0, &dir, &st, NULL);
-		if (r == 0)
-			r = lfs_ovl_unlink(x->o, dir, slash + 1);
-		if (r < 0)
-			return r;
+		if (S_ISLNK(st.st_mode) && k < x->nlinks) {
+			x->links[k] = x->links[--x->nlinks];
+			return lfs_ovl_unlink(x->o, dir, name);
+		}
+		if (!S_ISDIR(st.st_mode))
+			return 0; /* not the archive's: mkdir_p follows or refuses it */
+		dir = id;
+		i += n + 1;
 	}
 	return 0;
 }

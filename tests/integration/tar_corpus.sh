@@ -305,6 +305,29 @@ while read -r c; do
 	run_case "$c"
 done <"$in/cases"
 
+# ADD follows symlinks the image already had, inside its root (a merged
+# /usr base: lib -> usr/lib), while the archive's own are replaced.
+mkdir -p "$tmp/w/mu/usr/lib" "$tmp/w/add/lib" "$tmp/w/ctx"
+ln -s usr/lib "$tmp/w/mu/lib"
+tar -C "$tmp/w/mu" -cf "$in/merged-usr.tar" .
+printf 'x\n' >"$tmp/w/add/lib/libx.so"
+tar -C "$tmp/w/add" -cf "$tmp/w/ctx/x.tar" lib/libx.so
+printf 'FROM mu:1\nADD x.tar /\n' >"$tmp/w/ctx/Dockerfile"
+t_lfs import "$in/merged-usr.tar" mu:1
+check "import of a merged-/usr base" $? || t_diag_err
+step_begin
+t_lfs build --progress plain -t add:mu "$tmp/w/ctx"
+check "ADD lib/libx.so onto lib -> usr/lib" $? || t_diag_err
+t_lfs cat add:mu /usr/lib/libx.so
+is "$(t_out)" x "ADD wrote through the image's symlink: /usr/lib/libx.so"
+t_lfs ls -l add:mu /
+if grep -q 'lib -> usr/lib' "$T_TMP/.out"; then ok "/lib is still the symlink"; else
+	not_ok "/lib is still the symlink"
+	diag_file "$T_TMP/.out"
+fi
+step_end "ADD onto a merged-/usr base"
+rm -rf "$tmp/w/mu" "$tmp/w/add" "$tmp/w/ctx"
+
 # commit of an upper directory holding hostile but legal names: symlinks
 # out of the tree (absolute and by ".."), a name with a newline, one with a
 # backslash, one starting with "-", a 255-byte name, a path near 4095

@@ -292,7 +292,8 @@ struct builder {
 	lfs_buf sps; /* sparse section */
 	lfs_buf gz;  /* random-access section: gzip checkpoints or zstd frames */
 	lfs_buf path, path2, tmp;
-	const char *member; /* raw name of the member being added, for messages */
+	const char *member;   /* raw name of the member being added, for messages */
+	uint32_t max_entries; /* LFS_ENTRIES_MAX, or lower for tests */
 	char **err;
 };
 
@@ -360,8 +361,10 @@ static int builder_fail(struct builder *b, int ret, const char *fmt, ...)
 /* Appends s[0..len) plus a NUL to the strings section; *off gets its offset. */
 static int str_add(struct builder *b, const char *s, size_t len, uint32_t *off)
 {
-	if (b->str.len + len + 1 > UINT32_MAX)
-		return builder_fail(b, -EFBIG, "%s", "string section over 4 GiB");
+	if (b->str.len + len + 1 > LFS_INDEX_STRINGS_MAX)
+		return builder_fail(b, -EFBIG, "%s",
+				    "names and link targets of the layer over 4 GiB "
+				    "(limit LFS_INDEX_STRINGS_MAX)");
 	*off = (uint32_t)b->str.len;
 	lfs_buf_add(&b->str, s, len);
 	lfs_buf_addch(&b->str, '\0');
@@ -387,8 +390,10 @@ static int node_new(struct builder *b, uint32_t parent, const char *name, size_t
 	uint32_t name_off = 0;
 	int ret;
 
-	if (b->nnodes >= LFS_INDEX_MAX_ENTRIES)
-		return builder_fail(b, -EFBIG, "%s", "too many entries in the layer");
+	if (b->nnodes >= b->max_entries)
+		return builder_fail(b, -EFBIG,
+				    "more than %u entries in the layer (limit LFS_ENTRIES_MAX)",
+				    b->max_entries);
 	ret = str_add(b, name, len, &name_off);
 	if (ret < 0)
 		return ret;
@@ -417,6 +422,7 @@ static void builder_init(struct builder *b, char **err)
 	memset(b, 0, sizeof(*b));
 	b->err = err;
 	b->member = "";
+	b->max_entries = LFS_ENTRIES_MAX;
 	lfs_buf_init(&b->str, 1 << 16);
 	lfs_buf_addch(&b->str, '\0'); /* the root's empty name */
 	b->hmask = 1023;
@@ -546,18 +552,24 @@ static uint32_t walk_find(const struct builder *b, const char *path, size_t len)
 	return cur;
 }
 
-/* Normalises a member name into out: no leading "/", no "." or empty
- * components.  -EINVAL on "..", -EFBIG past LFS_INDEX_MAX_NAME. */
-static int normalise(struct builder *b, const char *name, lfs_buf *out)
+int lfs_index_normalise(const char *name, lfs_buf *out, char **why)
 {
 	const char *p = name;
 
+	*why = NULL;
 	lfs_buf_reset(out);
 	while (*p) {
 		size_t n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return builder_fail(b, -EINVAL, "%s",
-					    "'..' component: the path would leave the image");
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			*why = lfs_xstrdup("'..' component: the path would leave the image");
+			return -EINVAL;
+		}
+		if (n > LFS_NAME_MAX) {
+			*why = lfs_xasprintf("a name of %zu bytes, over the limit of %d bytes per "
+					     "path component (LFS_NAME_MAX)",
+					     n, LFS_NAME_MAX);
+			return -EFBIG;
+		}
 		if (n && !(n == 1 && p[0] == '.')) {
 			if (out->len)
 				lfs_buf_addch(out, '/');
@@ -567,13 +579,51 @@ static int normalise(struct builder *b, const char *name, lfs_buf *out)
 		if (*p)
 			p++;
 	}
-	if (out->len > LFS_INDEX_MAX_NAME)
-		return builder_fail(b, -EFBIG, "%s", "path longer than 4095 bytes");
+	if (out->len > LFS_PATH_MAX) {
+		*why =
+		    lfs_xasprintf("a path of %zu bytes, over the limit of %d bytes (LFS_PATH_MAX)",
+				  out->len, LFS_PATH_MAX);
+		return -EFBIG;
+	}
 	return 0;
+}
+
+static int normalise(struct builder *b, const char *name, lfs_buf *out)
+{
+	char *why;
+	int ret = lfs_index_normalise(name, out, &why);
+
+	if (ret < 0) {
+		builder_fail(b, ret, "%s", why);
+		free(why);
+	}
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
 /* Members.                                                            */
+
+/* One xattr against the kernel's limits; *list adds up the name list. */
+static int xattr_check(struct builder *b, const char *name, size_t size, size_t *list)
+{
+	size_t len = strlen(name);
+
+	*list += len + 1;
+	if (len > LFS_XATTR_NAME_MAX)
+		return builder_fail(
+		    b, -EFBIG, "xattr name of %zu bytes, over the limit of %d (LFS_XATTR_NAME_MAX)",
+		    len, LFS_XATTR_NAME_MAX);
+	if (size > LFS_XATTR_VALUE_MAX)
+		return builder_fail(b, -EFBIG,
+				    "xattr '%s' has a value of %zu bytes, over the limit of %d "
+				    "(LFS_XATTR_VALUE_MAX)",
+				    name, size, LFS_XATTR_VALUE_MAX);
+	if (*list > LFS_XATTR_LIST_MAX)
+		return builder_fail(b, -EFBIG,
+				    "xattr names add up to more than %d bytes (LFS_XATTR_LIST_MAX)",
+				    LFS_XATTR_LIST_MAX);
+	return 0;
+}
 
 static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 {
@@ -584,6 +634,7 @@ static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 	} * v;
 	int n = archive_entry_xattr_reset(ae), got = 0, ret = 0;
 	uint32_t count = 0;
+	size_t list = 0;
 	size_t rec;
 
 	if (n <= 0)
@@ -604,10 +655,9 @@ static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 			dup = !strcmp(v[j].name, v[k].name);
 		if (dup || !v[k].name[0])
 			continue;
-		if (strlen(v[k].name) > LFS_INDEX_MAX_NAME || v[k].size > UINT32_MAX) {
-			ret = builder_fail(b, -EFBIG, "xattr '%s' too large", v[k].name);
+		ret = xattr_check(b, v[k].name, v[k].size, &list);
+		if (ret < 0)
 			goto out;
-		}
 		nl = (uint32_t)strlen(v[k].name);
 		vl = (uint32_t)v[k].size;
 		lfs_buf_add(&b->xat, &nl, 4);
@@ -617,8 +667,9 @@ static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 		count++;
 	}
 	memcpy(b->xat.data + rec, &count, 4);
-	if (b->xat.len > UINT32_MAX)
-		ret = builder_fail(b, -EFBIG, "%s", "xattr section over 4 GiB");
+	if (b->xat.len > LFS_INDEX_XATTRS_MAX)
+		ret = builder_fail(b, -EFBIG, "%s",
+				   "xattrs of the layer over 4 GiB (limit LFS_INDEX_XATTRS_MAX)");
 	b->inos[ino].xattr = (uint32_t)rec;
 out:
 	free(v);
@@ -670,8 +721,9 @@ static int ino_set_type(struct builder *b, struct archive *a, struct archive_ent
 
 	switch (archive_entry_filetype(ae)) {
 	case AE_IFREG:
-		if (size < 0 || (uint64_t)size > LFS_INDEX_MAX_FILE)
-			return builder_fail(b, -EFBIG, "%s", "file size over the 1 PiB limit");
+		if (size < 0 || (uint64_t)size > LFS_FILE_MAX)
+			return builder_fail(b, -EFBIG, "%s",
+					    "file size over the limit of 1 PiB (LFS_FILE_MAX)");
 		e->size = (uint64_t)size;
 		/* Directory layers (a == NULL) read data from the files themselves. */
 		e->data_off = a ? (uint64_t)archive_filter_bytes(a, 0) : 0;
@@ -679,9 +731,12 @@ static int ino_set_type(struct builder *b, struct archive *a, struct archive_ent
 	case AE_IFLNK:
 		target = archive_entry_symlink(ae);
 		len = target ? strlen(target) : 0;
-		if (len > LFS_INDEX_MAX_NAME)
-			return builder_fail(b, -EFBIG, "%s",
-					    "symlink target longer than 4095 bytes");
+		if (len > LFS_PATH_MAX)
+			return builder_fail(
+			    b, -EFBIG,
+			    "a symlink target of %zu bytes, over the limit of %d bytes "
+			    "(LFS_PATH_MAX)",
+			    len, LFS_PATH_MAX);
 		e->size = len;
 		return str_add(b, target ? target : "", len, &b->inos[ino].link);
 	case AE_IFCHR:
@@ -777,6 +832,8 @@ static int ino_from_member(struct builder *b, struct archive *a, struct archive_
 	e->uid = (uint32_t)uid;
 	e->gid = (uint32_t)gid;
 	e->mode = (uint32_t)(archive_entry_filetype(ae) | (archive_entry_mode(ae) & 07777));
+	if (S_ISLNK(e->mode)) /* as on every Linux file system, whatever the header says */
+		e->mode = S_IFLNK | 0777;
 	if (archive_entry_mtime_is_set(ae)) {
 		member_mtime(a, ae, &e->mtime, &e->mtime_ns);
 	}
@@ -893,6 +950,14 @@ static int add_member(struct builder *b, struct archive *a, struct archive_entry
 	return ret;
 }
 
+/* libarchive skips a pax header whose records it cannot parse with only a
+ * warning, and the member keeps its ustar name and fields; GNU tar and
+ * bsdtar fail on such an archive, and so does the index. */
+int lfs_index_warning_fatal(const char *msg)
+{
+	return msg && strcasestr(msg, "malformed pax") != NULL;
+}
+
 static int read_members(struct builder *b, struct archive *a, struct src *s)
 {
 	struct archive_entry *ae;
@@ -915,6 +980,15 @@ static int read_members(struct builder *b, struct archive *a, struct src *s)
 			else
 				*b->err = lfs_xasprintf("at the start of the layer: %s",
 							msg ? msg : "not a tar archive");
+			break;
+		}
+		if (r == ARCHIVE_WARN && lfs_index_warning_fatal(archive_error_string(a))) {
+			b->member = archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "?";
+			ret = builder_fail(
+			    b, -EINVAL,
+			    "its pax extended header is malformed (%s): the path, size "
+			    "or owner it holds would be lost",
+			    archive_error_string(a));
 			break;
 		}
 		ret = add_member(b, a, ae);
@@ -1181,6 +1255,8 @@ int lfs_index_build(int tar_fd, int out_fd, const struct lfs_index_build_opts *o
 	if (c_loc)
 		old_loc = uselocale(c_loc);
 	builder_init(&b, err);
+	if (opts->max_entries && opts->max_entries < LFS_ENTRIES_MAX)
+		b.max_entries = opts->max_entries;
 	ret = src_open(&s, tar_fd, opts, &comp, err);
 	if (ret == 0)
 		ret = build_from(&b, &s, comp, &h);

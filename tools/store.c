@@ -27,6 +27,7 @@
 
 #include "buf.h"
 #include "index.h"
+#include "lfs_limits.h"
 #include "util.h"
 
 #define MT_INDEX	   "application/vnd.oci.image.index.v1+json"
@@ -993,10 +994,24 @@ uint64_t store_image_size(const struct store_image *img)
 	return sum;
 }
 
+/* LFS_LAYERS_MAX, checked where an image is recorded and where one (maybe
+ * written by another tool into the layout) is opened. */
+static int layers_limit(size_t n, const char *what, error **err)
+{
+	if (n <= LFS_LAYERS_MAX)
+		return 0;
+	return error_fail(err, EFBIG,
+			  "%s has %zu layers, over the limit of %d layers per image "
+			  "(LFS_LAYERS_MAX); build it with fewer steps (join RUN lines) or squash it",
+			  what, n, LFS_LAYERS_MAX);
+}
+
 int store_layers_open(store *s, const struct store_layer *ls, size_t n, const char *what,
 		      lfs_layer ***out, error **err)
 {
 	int saved;
+	if (layers_limit(n, what, err) < 0)
+		return -1;
 	if (store_lock_push(s, LOCK_SHARED, &saved, err) < 0)
 		return -1;
 	lfs_layer **layers = lfs_xcalloc(n ? n : 1, sizeof(*layers));
@@ -1501,6 +1516,8 @@ int store_image_commit(store *s, const char *ref, json_t *config, store_staged_l
 			return bad;
 		norm = store_normalize_ref(ref);
 	}
+	if (layers_limit(nlayers, "the new image", err) < 0)
+		return -1;
 	int saved;
 	if (store_lock_push(s, LOCK_EXCL, &saved, err) < 0)
 		return -1;
@@ -2385,6 +2402,8 @@ int store_image_commit_raw(store *s, const char *ref, const void *config, size_t
 			return bad;
 		norm = store_normalize_ref(ref);
 	}
+	if (layers_limit(nlayers, "the image", err) < 0)
+		return -1;
 	json_error_t je;
 	cleanup_json json_t *man = json_loadb(manifest, manifest_len, 0, &je);
 	if (!json_is_object(man))

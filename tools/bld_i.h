@@ -62,9 +62,13 @@ struct bld_img {
 
 void bld_img_release(struct bld_img *img);
 void bld_img_copy(struct bld_img *dst, const struct bld_img *src);
-/* Opens img's layers and their union (*layers has img->nlayers entries). */
-int bld_img_open(store *s, const struct bld_img *img, lfs_layer ***layers, lfs_union **u,
-		 error **err);
+/* Opens img's layers and their union; *n is the number of entries of
+ * *layers (free them with store_layers_free(*layers, *n)).  An image with no
+ * layer yet (FROM scratch) gets one empty directory as its lower: a root
+ * 0755 owned by 0:0, time 0, that never becomes a layer of the image. */
+struct build;
+int bld_img_open(struct build *b, const struct bld_img *img, lfs_layer ***layers, size_t *n,
+		 lfs_union **u, error **err);
 /* Reads a whole regular file of the union (at most max bytes) into a new
  * NUL-terminated string; *out NULL when the path does not exist. */
 int bld_union_read_file(lfs_union *u, const char *path, size_t max, char **out, error **err);

@@ -532,8 +532,7 @@ struct chain {
 
 static int chain_open(struct scope *sc, struct chain *c, error **err)
 {
-	c->n = sc->img->nlayers;
-	return bld_img_open(sc->b->s, sc->img, &c->layers, &c->u, err);
+	return bld_img_open(sc->b, sc->img, &c->layers, &c->n, &c->u, err);
 }
 
 static void chain_close(struct chain *c)
@@ -871,10 +870,9 @@ static int copy_from(struct scope *sc, const struct df_instr *in, struct copy_jo
 	if (j->from_stage) {
 		if (!j->from_stage->built)
 			return fail_at(sc, in, err, ": stage is not built before this one: ", from);
-		j->from.n = j->from_stage->img.nlayers;
 		lfs_buf_addf(&j->key, "from=%s\n", j->from_stage->img.key);
-		return bld_img_open(sc->b->s, &j->from_stage->img, &j->from.layers, &j->from.u,
-				    err);
+		return bld_img_open(sc->b, &j->from_stage->img, &j->from.layers, &j->from.n,
+				    &j->from.u, err);
 	}
 	if (store_image_resolve(sc->b->s, from, &j->from_image, err) < 0) {
 		error_free(*err);

@@ -237,14 +237,42 @@ void bld_img_copy(struct bld_img *dst, const struct bld_img *src)
 	memcpy(dst->key, src->key, sizeof(dst->key));
 }
 
-int bld_img_open(store *s, const struct bld_img *img, lfs_layer ***layers, lfs_union **u,
-		 error **err)
+/* The lower of a FROM scratch image: an empty directory, indexed in memory
+ * when opened (the directory itself is not needed after that). */
+static int scratch_root(struct build *b, lfs_layer ***layers, error **err)
 {
-	if (store_layers_open(s, img->layers, img->nlayers, "the image being built", layers, err) <
-	    0)
+	cleanup_free char *dir = bld_scratch_new(b, "scratch-root", err);
+	if (!dir)
 		return -1;
-	if (lfs_union_new(*layers, img->nlayers, u) < 0) {
-		store_layers_free(*layers, img->nlayers);
+	const struct timespec zero[2] = {{0, 0}, {0, 0}};
+	cleanup_free char *msg = NULL;
+	lfs_layer *l = NULL;
+	int r = chmod(dir, 0755) < 0 || utimensat(AT_FDCWD, dir, zero, 0) < 0
+		    ? -errno
+		    : lfs_layer_open_dir(dir, &l, &msg);
+	rmdir(dir);
+	if (r < 0)
+		return error_make(err, msg ? 0 : -r, "opening an empty root for FROM scratch: %s",
+				  msg ? msg : strerror(-r));
+	*layers = lfs_xcalloc(1, sizeof(**layers));
+	(*layers)[0] = l;
+	return 0;
+}
+
+int bld_img_open(struct build *b, const struct bld_img *img, lfs_layer ***layers, size_t *n,
+		 lfs_union **u, error **err)
+{
+	*n = img->nlayers;
+	if (img->nlayers == 0) {
+		if (scratch_root(b, layers, err) < 0)
+			return -1;
+		*n = 1;
+	} else if (store_layers_open(b->s, img->layers, img->nlayers, "the image being built",
+				     layers, err) < 0) {
+		return -1;
+	}
+	if (lfs_union_new(*layers, *n, u) < 0) {
+		store_layers_free(*layers, *n);
 		*layers = NULL;
 		return error_make(err, ENOMEM, "opening the layers of the image being built");
 	}

@@ -22,7 +22,7 @@ command -v buildah >/dev/null || bail_out "buildah missing (apt-get install buil
 t_tmpdir
 tmp=$T_TMP
 export LAYERFS_ROOT=$tmp/store
-plan 24
+plan 27
 
 b_base || bail_out "importing the busybox base failed"
 b_buildah_base || bail_out "buildah could not take busybox:latest from the layerfs store"
@@ -148,4 +148,30 @@ jcount() {
 is "$(jcount 1)" 10 "history: the base's entry + 9 instructions"
 is "$(jcount '!$_->{empty_layer}') $(b_cfg ref:lfs 'scalar @{$j->[0]{RootFS}{Layers}}')" \
 	"3 3" "history entries with a layer match the layers"
+
+# --- FROM scratch: the first steps have no layer below them
+s=$tmp/scratch
+mkdir -p "$s/bin"
+cp /bin/busybox "$s/bin/busybox"
+echo hello >"$s/hello.txt"
+tar -C "$c/app" -cf "$s/app.tar" .
+printf 'FROM scratch\nWORKDIR /work\nCOPY hello.txt bin ./\nADD app.tar /opt/\nRUN ["/work/busybox", "sh", "-c", "echo ran > /work/ran"]\n' \
+	>"$s/Dockerfile"
+t_run "FROM scratch: WORKDIR, COPY, ADD and RUN build" \
+	"$LAYERFS" build --progress=plain -t scratch:lfs "$s"
+t_run "buildah bud of the same" \
+	b_buildah bud --layers --isolation chroot --pull-never --format docker -t scratch:bah "$s"
+# buildah leaves the stubs of its RUN mounts (/dev, /proc, /sys, /run,
+# /etc/hosts, ...) in the layer and makes the root 0555; docker's builder
+# and layerfs leave neither: those lines are not compared.
+stubs='^(\.|\./(dev|proc|sys|run|etc|etc/hostname|etc/hosts|etc/resolv\.conf))'$'\t''|  \./etc/'
+b_tree_layerfs scratch:lfs "$tmp/t-scr-lfs" && b_tree_buildah scratch:bah "$tmp/t-scr-bah" &&
+	b_listing "$tmp/t-scr-lfs" | grep -Ev "$stubs" >"$tmp/l-scr-lfs" &&
+	b_listing "$tmp/t-scr-bah" | grep -Ev "$stubs" >"$tmp/l-scr-bah"
+if diff -u "$tmp/l-scr-bah" "$tmp/l-scr-lfs" >"$tmp/l-scr.diff"; then
+	ok "FROM scratch: tree equal to buildah's ($(wc -l <"$tmp/l-scr-lfs") lines)"
+else
+	not_ok "FROM scratch: tree equal to buildah's"
+	diag_file "$tmp/l-scr.diff" 40
+fi
 done_testing

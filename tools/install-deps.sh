@@ -12,8 +12,9 @@ FUZZ_PKGS="clang libclang-rt-14-dev"
 # built-in demo/test root filesystem, fuse-overlayfs as the benchmark anchor,
 # newuidmap/newgidmap for rootless builds, debootstrap for the debian base
 # image, buildah as the reference and benchmark anchor of `layerfs build`,
-# slirp4netns for the private network of `layerfs run`.
-RUN_PKGS="fuse3 attr perl busybox-static fuse-overlayfs util-linux tar gzip skopeo umoci docker-registry apache2-utils uidmap debootstrap buildah slirp4netns curl passwd"
+# slirp4netns for the private network of `layerfs run`; python3 (stdlib only)
+# for the fake registry of the registry tests.
+RUN_PKGS="fuse3 attr perl python3 busybox-static fuse-overlayfs util-linux tar gzip skopeo umoci docker-registry apache2-utils uidmap debootstrap buildah slirp4netns curl passwd"
 
 missing=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }

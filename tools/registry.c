@@ -20,7 +20,9 @@
 #include "reference.h"
 #include "util.h"
 
-#define JSON_MAX (4u << 20)
+#define JSON_MAX   (4u << 20)
+#define MAX_REDIRS 5
+#define MAX_TRIES  5 /* attempts per blob: the first and resumptions after drops */
 #define ACCEPT                                                                                     \
 	"Accept: application/vnd.oci.image.manifest.v1+json, "                                     \
 	"application/vnd.oci.image.index.v1+json, "                                                \
@@ -121,8 +123,8 @@ struct resp {
 	store_blob *blob; /* write target for blob GETs */
 	error *werr;	  /* from the write callback */
 	char *ctype, *digest, *www, *location;
-	uint64_t total; /* progress */
-	uint64_t base;
+	const char *url; /* for messages */
+	uint64_t total;	 /* progress */
 	registry_progress_fn *fn;
 	void *fn_arg;
 	bool discard; /* a 3xx/4xx/5xx body goes to body, not to the blob */
@@ -142,15 +144,26 @@ static size_t on_write(char *data, size_t sz, size_t nm, void *arg)
 {
 	struct resp *p = arg;
 	size_t n = sz * nm;
+	if (p->werr)
+		return 0;
 	if (p->blob && !p->discard) {
-		if (store_blob_write(p->blob, data, n, &p->werr) < 0)
+		if (store_blob_write(p->blob, data, n, &p->werr) < 0) {
+			error_wrap(&p->werr, "%s", p->url);
 			return 0;
+		}
 		if (p->fn)
 			p->fn(p->fn_arg, store_blob_written(p->blob), p->total);
 		return n;
 	}
-	if (p->body.len + n > p->max)
+	if (p->body.len + n > p->max) {
+		if (p->discard) /* an error page: its start is enough */
+			return n;
+		error_fail(&p->werr, EFBIG,
+			   "%s: the answer is larger than %zu bytes, the limit for manifests "
+			   "and JSON; refusing it",
+			   p->url, p->max);
 		return 0;
+	}
 	lfs_buf_add(&p->body, data, n);
 	return n;
 }
@@ -197,6 +210,38 @@ static void set_hdr(char **dst, char *v)
 	}
 }
 
+/* A Content-Length or Content-Range the body cannot fit: refused before
+ * the body is read (a hostile server announcing terabytes). */
+static int check_length(struct resp *p, const char *line, size_t n)
+{
+	cleanup_free char *cl = registry_header_value(line, n, "Content-Length");
+	cleanup_free char *cr = registry_header_value(line, n, "Content-Range");
+	uint64_t len = cl ? strtoull(cl, NULL, 10) : 0;
+	if (cl && !p->blob && len > p->max)
+		return error_fail(&p->werr, EFBIG,
+				  "%s: the registry announces %" PRIu64 " bytes, over the %zu "
+				  "byte limit for manifests and JSON; refusing it",
+				  p->url, len, p->max);
+	uint64_t want = p->blob ? store_blob_expected_size(p->blob) : UINT64_MAX;
+	if (want == UINT64_MAX)
+		return 0;
+	uint64_t left = want - store_blob_written(p->blob);
+	if (cl && len > left)
+		return error_fail(&p->werr, EBADMSG,
+				  "%s: the registry announces %" PRIu64 " bytes, but the blob's "
+				  "descriptor says %" PRIu64 " (%" PRIu64 " still to come); "
+				  "refusing it before downloading",
+				  p->url, len, want, left);
+	uint64_t start = 0;
+	if (cr &&
+	    (sscanf(cr, "bytes %" SCNu64, &start) != 1 || start != store_blob_written(p->blob)))
+		return error_fail(&p->werr, EBADMSG,
+				  "%s: asked for bytes %" PRIu64 "- the registry answered "
+				  "Content-Range '%s'",
+				  p->url, store_blob_written(p->blob), cr);
+	return 0;
+}
+
 static size_t on_header(char *line, size_t sz, size_t nm, void *arg)
 {
 	struct resp *p = arg;
@@ -205,13 +250,14 @@ static size_t on_header(char *line, size_t sz, size_t nm, void *arg)
 	if (code >= 0) { /* a new response (redirect, 100) */
 		p->discard = code >= 300 || (code != 200 && code != 206);
 		if (code == 200 && p->blob && store_blob_written(p->blob) > 0) {
-			/* Range ignored: start over. */
+			/* Range ignored: the whole blob comes again; start over. */
 			error *e = NULL;
 			store_blob_restart(p->blob, &e);
 			error_free(e);
-			p->base = 0;
 		}
 	}
+	if (!p->discard && check_length(p, line, n) < 0)
+		return 0;
 	set_hdr(&p->ctype, registry_header_value(line, n, "Content-Type"));
 	set_hdr(&p->digest, registry_header_value(line, n, "Docker-Content-Digest"));
 	set_hdr(&p->www, registry_header_value(line, n, "WWW-Authenticate"));
@@ -239,12 +285,36 @@ static size_t on_read_fd(char *buf, size_t sz, size_t nm, void *arg)
 	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
+/* Seconds under 1 KiB/s before a transfer is given up (slow loris). */
+static long stall_seconds(void)
+{
+	const char *e = getenv("LAYERFS_REGISTRY_STALL_SECONDS");
+	long v = e && *e ? strtol(e, NULL, 10) : 0;
+	return v > 0 ? v : 60;
+}
+
 static int curl_fail(error **err, CURLcode c, const char *url, const char *ebuf)
 {
-	int code = c == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO;
-	int r = error_make(err, 0, "%s: %s", url, *ebuf ? ebuf : curl_easy_strerror(c));
-	(*err)->code = code;
-	return r;
+	const char *why = *ebuf ? ebuf : curl_easy_strerror(c);
+	switch (c) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return error_fail(err, ETIMEDOUT,
+				  "%s: the registry sent less than 1 KiB/s for %ld s (%s); a "
+				  "stalled or hostile server? (LAYERFS_REGISTRY_STALL_SECONDS "
+				  "sets how long to wait)",
+				  url, stall_seconds(), why);
+	case CURLE_TOO_MANY_REDIRECTS:
+		return error_fail(err, ELOOP,
+				  "%s: more than %d redirects (a redirect loop on the registry?)",
+				  url, MAX_REDIRS);
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+		return error_fail(err, ECONNRESET, "%s: connection dropped: %s", url, why);
+	default:
+		return error_fail(err, EIO, "%s: %s", url, why);
+	}
 }
 
 static int perform(registry *r, struct req *q, const char *auth, struct resp *p, CURLcode *cc,
@@ -270,9 +340,9 @@ static int perform(registry *r, struct req *q, const char *auth, struct resp *p,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall_seconds());
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, q->follow ? 1L : 0L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long)MAX_REDIRS);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	if (!r->tls_verify) {
@@ -307,6 +377,7 @@ static int perform(registry *r, struct req *q, const char *auth, struct resp *p,
 	} else if (strcmp(q->method, "GET")) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
 	}
+	p->url = q->url;
 	*cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &p->status);
 	int ret = 0;
@@ -608,25 +679,33 @@ int registry_get_blob(registry *r, const char *repo, const char *digest, store_b
 		      registry_progress_fn *fn, void *arg, error **err)
 {
 	cleanup_free char *url = url_of(r, "/v2/%s/blobs/%s", repo, digest);
-	for (int tries = 0;; tries++) {
+	uint64_t total = store_blob_expected_size(b);
+	for (int tries = 1;; tries++) {
 		struct req q = {.method = "GET",
 				.url = url,
 				.fd = -1,
 				.follow = true,
 				.range = store_blob_written(b)};
-		struct resp p = {.max = 64 << 10, .blob = b, .fn = fn, .fn_arg = arg};
+		struct resp p = {.max = 64 << 10,
+				 .blob = b,
+				 .fn = fn,
+				 .fn_arg = arg,
+				 .total = total == UINT64_MAX ? 0 : total};
 		lfs_buf_init(&p.body, 0);
 		int ret = request(r, &q, &p, err);
-		bool retry =
-		    ret < 0 && tries < 3 && (*err)->code != EBADMSG && (*err)->code != EACCES;
+		/* Only a dropped or stalled connection is worth resuming. */
+		bool retry = ret < 0 && tries < MAX_TRIES &&
+			     ((*err)->code == ECONNRESET || (*err)->code == ETIMEDOUT);
 		if (ret == 0 && p.status != 200 && p.status != 206)
 			ret = http_fail(err, &p, url);
 		resp_release(&p);
-		if (retry) { /* a dropped connection: resume where it stopped */
+		if (retry) { /* resume where it stopped (Range) */
 			error_free(*err);
 			*err = NULL;
 			continue;
 		}
+		if (ret < 0 && tries > 1)
+			error_wrap(err, "after %d attempts", tries);
 		if (ret < 0)
 			return ret;
 		return store_blob_finish(b, err);

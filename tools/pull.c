@@ -77,17 +77,18 @@ static void docker_size(uint64_t n, char out[16])
 	snprintf(out, 16, "%.4g%s", v, units[u]);
 }
 
-/* "Downloading [=====>      ]  12.3MB/45.6MB" with docker's 50-column bar. */
+/* "Downloading [=====>      ]  12.3MB/45.6MB": docker's bar, 50 columns
+ * of '=' and ' ' with a '>' at the front. */
 static void progress_bar(uint64_t done, uint64_t total, char *out, size_t len)
 {
 	enum { WIDTH = 50 };
-	char bar[WIDTH + 1];
+	char bar[WIDTH + 2];
 	size_t fill = total ? (size_t)((double)done / (double)total * WIDTH) : 0;
 	if (fill > WIDTH)
 		fill = WIDTH;
-	for (size_t i = 0; i < WIDTH; i++)
+	for (size_t i = 0; i <= WIDTH; i++)
 		bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
-	bar[WIDTH] = '\0';
+	bar[WIDTH + 1] = '\0';
 	char d[16], t[16];
 	docker_size(done, d);
 	docker_size(total, t);

@@ -527,8 +527,12 @@ static int http_fail(error **err, const struct resp *p, const char *what)
 	const char *msg = json_string_value(
 	    json_object_get(json_array_get(json_object_get(j, "errors"), 0), "message"));
 	int code = p->status == 404 ? ENOENT : p->status == 401 || p->status == 403 ? EACCES : EIO;
-	int ret = error_make(err, 0, "%s: HTTP %ld%s%s", what, p->status, msg ? ": " : "",
-			     msg ? msg : "");
+	bool denied = p->status == 401 || p->status == 403;
+	int ret = error_make(err, 0, "%s: HTTP %ld%s%s%s", what, p->status, msg ? ": " : "",
+			     msg ? msg : "",
+			     denied ? " (not allowed with these credentials: 'layerfs login' "
+				      "as a user who may do this)"
+				    : "");
 	(*err)->code = code;
 	json_decref(j);
 	return ret;

@@ -16,6 +16,7 @@
 #   store_state                      every path under $LAYERFS_ROOT with its
 #                                    type, size and sha256 (lock files left out)
 #   jget FILE PERL-EXPR              a value out of a JSON file ($j)
+#   sk_digest REPO:TAG               the manifest digest skopeo sees at $REG
 # Needs lib.sh sourced first and $tmp set for the fake.
 
 REG_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
@@ -26,6 +27,9 @@ command -v python3 >/dev/null || bail_out "python3 not installed (tools/install-
 jget() {
 	perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or die; my $j = JSON::PP->new->decode(<$f>);
 		my $v = eval $ARGV[1]; die $@ if $@; print ref($v) ? JSON::PP->new->canonical->encode($v) : ($v // ""), "\n"' "$1" "$2"
+}
+sk_digest() {
+	skopeo inspect --tls-verify=false "docker://$REG/$1" | perl -MJSON::PP -e 'local $/; print JSON::PP->new->decode(<STDIN>)->{Digest}'
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 store_state() {

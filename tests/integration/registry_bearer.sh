@@ -107,5 +107,5 @@ log_has "mount asked" '"method": "POST", "path": "/v2/img/other/blobs/uploads/\?
 log_has "then uploaded" '"method": "PUT", "path": "/v2/img/other/blobs/uploads/[^"]*", "status": 201' 2
 is "$(fake digest img/other 1)" "$app_digest" "the registry serves the same manifest"
 
-reg_stop_all
+stop_registries
 done_testing

@@ -82,5 +82,5 @@ t_lfs push "$FAKE/img/app:1" "$FAKE/img/pushed:1"
 check "push again after the kills" $? || t_diag_err
 is "$(fake digest img/pushed 1)" "$app_digest" "the registry serves the manifest pushed"
 
-reg_stop_all
+stop_registries
 done_testing

@@ -21,7 +21,6 @@ mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 unset REGISTRY_AUTH_FILE
 start_registry reg "" accesslog
 LOG=$tmp/reg/log
-sk_digest() { skopeo inspect --tls-verify=false "docker://$REG/$1" | perl -MJSON::PP -e 'local $/; print JSON::PP->new->decode(<STDIN>)->{Digest}'; }
 # uploads REPO — blob uploads (PUT) into REPO in the access log so far
 uploads() { grep -c "\"PUT /v2/$1/blobs/uploads/" "$LOG"; }
 
@@ -94,5 +93,5 @@ t_lfs images --digests "$REG/a/one"
 if ! t_out | grep -q "$d2"; then ok "that entry is gone"; else not_ok "that entry is gone"; diag "$(t_out)"; fi
 t_run "skopeo reads the store with the digest entries" skopeo inspect "oci:$LAYERFS_ROOT:$REG/a/one:1"
 
-reg_stop_all
+stop_registries
 done_testing

@@ -101,5 +101,5 @@ check "pull to a pipe" $? || t_diag_err
 if grep -q $'\e' "$tmp/.out"; then not_ok "no escape sequences when stdout is not a terminal"; else ok "no escape sequences when stdout is not a terminal"; fi
 is "$(grep -c ': Pull complete$' "$tmp/.out")" 3 "one plain 'Pull complete' line per layer"
 
-reg_stop_all
+stop_registries
 done_testing

@@ -34,7 +34,11 @@ static const char usage[] =
     "      --tls-verify=false            allow plain http and unchecked certificates\n"
     "      --creds USER:PASSWORD         credentials (default: the login files)\n"
     "  -q, --quiet                       print only the image name\n"
-    "  -h, --help                        show this help\n";
+    "  -h, --help                        show this help\n"
+    "\n"
+    "A dropped download resumes where it stopped (Range); a transfer under\n"
+    "1 KiB/s for LAYERFS_REGISTRY_STALL_SECONDS (default 60) is given up.\n"
+    "Pulled by digest, the image is stored as NAME@sha256:... (tag <none>).\n";
 
 struct job {
 	registry *r;

@@ -392,28 +392,41 @@ static int perform(registry *r, struct req *q, const char *auth, struct resp *p,
 	return ret;
 }
 
+/* The token URL for a challenge: realm?service=S&scope=A&scope=B — a
+ * challenge naming several scopes (space-separated, as a cross-repository
+ * mount gets) asks for each, the way docker's token servers expect. */
+static char *token_url(const struct www_auth *wa)
+{
+	CURL *c = curl_easy_init();
+	lfs_buf url = LFS_BUF_INIT;
+	lfs_buf_addf(&url, "%s%c", wa->realm, strchr(wa->realm, '?') ? '&' : '?');
+	char *svc = wa->service ? curl_easy_escape(c, wa->service, 0) : NULL;
+	if (svc)
+		lfs_buf_addf(&url, "service=%s", svc);
+	curl_free(svc);
+	for (const char *p = wa->scope ? wa->scope : ""; *p;) {
+		size_t n = strcspn(p, " ");
+		char *sc = n ? curl_easy_escape(c, p, (int)n) : NULL;
+		if (sc)
+			lfs_buf_addf(&url, "&scope=%s", sc);
+		curl_free(sc);
+		p += n + strspn(p + n, " ");
+	}
+	curl_easy_cleanup(c);
+	return lfs_buf_detach(&url, NULL);
+}
+
 /* Fetches a bearer token for the challenge. */
 static int fetch_token(registry *r, const struct www_auth *wa, error **err)
 {
-	CURL *c = curl_easy_init();
-	char *svc = wa->service ? curl_easy_escape(c, wa->service, 0) : NULL;
-	char *scope = wa->scope ? curl_easy_escape(c, wa->scope, 0) : NULL;
-	curl_easy_cleanup(c);
-	lfs_buf url = LFS_BUF_INIT;
-	lfs_buf_addf(&url, "%s%c", wa->realm, strchr(wa->realm, '?') ? '&' : '?');
-	if (svc)
-		lfs_buf_addf(&url, "service=%s&", svc);
-	if (scope)
-		lfs_buf_addf(&url, "scope=%s", scope);
-	curl_free(svc);
-	curl_free(scope);
+	cleanup_free char *url = token_url(wa);
 	cleanup_free char *basic = NULL;
 	if (r->user) {
 		cleanup_free char *up = lfs_xasprintf("%s:%s", r->user, r->pass ? r->pass : "");
 		cleanup_free char *b = auth_b64_encode(up, strlen(up));
 		basic = lfs_xasprintf("Authorization: Basic %s", b);
 	}
-	struct req q = {.method = "GET", .url = url.data, .fd = -1, .follow = true};
+	struct req q = {.method = "GET", .url = url, .fd = -1, .follow = true};
 	struct resp p = {.max = JSON_MAX};
 	lfs_buf_init(&p.body, 0);
 	CURLcode cc;
@@ -439,7 +452,6 @@ static int fetch_token(registry *r, const struct www_auth *wa, error **err)
 		json_decref(j);
 	}
 	resp_release(&p);
-	lfs_buf_release(&url);
 	return ret;
 }
 

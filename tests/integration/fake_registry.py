@@ -161,6 +161,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     tokens = {}
     lock = threading.Lock()
     blob_gets = {}
+    grants = {}
 
     def log_message(self, fmt, *args):
         pass
@@ -251,11 +252,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if m.get("token_uses") and tok["uses"] > m["token_uses"]:
                     tok = None
         if tok is not None and (repo is None or action in tok["grants"].get(repo, ())):
+            self.grants = tok["grants"]
             return True
         chal = f'Bearer realm="http://127.0.0.1:{port}/token",service="x"'
         if repo is not None:
             acts = "pull" if action == "pull" else "pull,push"
-            chal += f',scope="repository:{repo}:{acts}"'
+            scope = f"repository:{repo}:{acts}"
+            # A mount also needs pull on the source: both scopes, as
+            # docker's registry asks for them.
+            src = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("from")
+            if src:
+                scope += f" repository:{src[0]}:pull"
+            chal += f',scope="{scope}"'
         self.error(401, "unauthorized", {"WWW-Authenticate": chal})
         return False
 
@@ -392,7 +400,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command == "POST":
             src = q.get("from", [None])[0]
             mnt = q.get("mount", [""])[0]
-            if src and mnt.startswith("sha256:") and not m.get("no_mount") and \
+            may = m.get("auth") != "bearer" or "pull" in self.grants.get(src, ())
+            if src and mnt.startswith("sha256:") and not m.get("no_mount") and may and \
                     os.path.exists(f"{self.root}/repos/{src}/_blobs/{mnt[7:]}"):
                 mark(self.root, repo, mnt[7:])
                 return self.reply(201, b"", {"Location": f"/v2/{repo}/blobs/{mnt}",

@@ -98,6 +98,8 @@ is "$pushed" "$(jget "$LAYERFS_ROOT/index.json" '(grep { $_->{annotations}{"org.
 t_lfs push "$FAKE/img/app:1" "$FAKE/img/copy:1"
 check "push of a pulled image to another repository" $? || t_diag_err
 is "$(t_out | grep -c 'Mounted from img/app')" 2 "both layers mounted from img/app"
+log_has "with a token for both repositories (two scopes)" '"path": "/token\?service=x&scope=repository%3Aimg%2Fcopy%3Apull%2Cpush&scope=repository%3Aimg%2Fapp%3Apull", "status": 200'
+
 is "$(fake_log_count '"method": "PUT", "path": "/v2/img/copy/blobs/uploads/')" 0 "no blob uploaded"
 is "$(fake digest img/copy 1)" "$app_digest" "the registry serves the same manifest"
 fake_mode "{$AUTH, \"no_mount\": true}"

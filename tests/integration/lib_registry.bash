@@ -3,8 +3,12 @@
 # and push (sourced after lib.sh): Debian's docker-registry and
 # fake_registry.py (python3, stdlib only), both on 127.0.0.1 with a free
 # port, stopped by stop_registries (call it from the EXIT trap:
-# trap '_rc=$?; stop_registries; (exit $_rc); _t_cleanup' EXIT, or reg_trap).
+# trap '_rc=$?; stop_registries; (exit $_rc); _t_cleanup' EXIT; reg_setup
+# sets that trap).
 #
+#   reg_setup                        t_tmpdir ($tmp), HOME and XDG_RUNTIME_DIR
+#                                    in it, no REGISTRY_AUTH_FILE, and the EXIT
+#                                    trap stopping the registries first
 #   start_registry NAME [HTPASSWD] [ACCESSLOG]  docker-registry serving
 #                                    $T_TMP/NAME (plain http; Basic auth with
 #                                    HTPASSWD; an access log in $T_TMP/NAME/log
@@ -17,7 +21,7 @@
 #                                    type, size and sha256 (lock files left out)
 #   jget FILE PERL-EXPR              a value out of a JSON file ($j)
 #   sk_digest REPO:TAG               the manifest digest skopeo sees at $REG
-# Needs lib.sh sourced first and $tmp set for the fake.
+# Needs lib.sh sourced first.
 
 REG_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
 FAKE_PY=$T_LIB_DIR/fake_registry.py
@@ -48,10 +52,14 @@ stop_registries() {
 	done
 	return 0
 }
-# reg_trap — stop the registries first, then lib.sh's cleanup with the
-# script's status.
-reg_trap() {
+reg_setup() {
+	t_tmpdir
+	tmp=$T_TMP
+	# Stop the registries first, then lib.sh's cleanup with the script's status.
 	trap '_rc=$?; stop_registries; (exit $_rc); _t_cleanup' EXIT
+	export HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
+	mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
+	unset REGISTRY_AUTH_FILE
 }
 
 # _reg_wait URL PID LOG — until URL answers, or bail out.

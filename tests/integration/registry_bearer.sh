@@ -12,14 +12,10 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_layerfs
-t_tmpdir
-tmp=$T_TMP
 # shellcheck source-path=SCRIPTDIR source=lib_registry.bash
 . "$T_LIB_DIR/lib_registry.bash"
-reg_trap
-export HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run LAYERFS_ROOT=$tmp/s1
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-unset REGISTRY_AUTH_FILE
+reg_setup
+export LAYERFS_ROOT=$tmp/s1
 
 start_fake fake
 app_digest=$(fake mkimage img/app 1 2 200000)

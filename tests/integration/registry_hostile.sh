@@ -13,14 +13,9 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 require_layerfs
-t_tmpdir
-tmp=$T_TMP
 # shellcheck source-path=SCRIPTDIR source=lib_registry.bash
 . "$T_LIB_DIR/lib_registry.bash"
-reg_trap
-export HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-unset REGISTRY_AUTH_FILE
+reg_setup
 
 start_fake fake
 app_digest=$(fake mkimage img/app 1 2 600000)
@@ -37,28 +32,24 @@ same_files() {
 	if [ -z "$bad" ]; then ok "$2"; else not_ok "$2"; diag "differs:$bad"; t_diag_err; fi
 }
 
-# --- baseline
-export LAYERFS_ROOT=$tmp/s0
-fake_mode '{}'
-t_lfs pull "$FAKE/img/app:1"
-check "pull from the fake registry" $? || t_diag_err
-is "$(t_out | sed -n 's/^Digest: //p')" "$app_digest" "manifest digest as served"
-same_files "$FAKE/img/app:1" "pulled files equal the ones in the tar layers"
-
+# good_pull STORE MODE DESC LOG-ERE LOG-DESC — into a new store with the
+# fake in MODE: the pull succeeds with the digest served, ERE matches two
+# request log lines (one per layer), and the files come out right.
+good_pull() {
+	export LAYERFS_ROOT=$tmp/$1
+	fake_mode "$2"
+	t_lfs pull "$FAKE/img/app:1"
+	check "$3" $? || t_diag_err
+	is "$(t_out | sed -n 's/^Digest: //p')" "$app_digest" "$3: manifest digest as served"
+	if [ -n "$4" ]; then is "$(fake_log_count "$4")" 2 "$5"; fi
+	same_files "$FAKE/img/app:1" "$3: files equal the ones in the tar layers"
+}
+good_pull s0 '{}' "pull from the fake registry" "" ""
 # --- resume with Range
-export LAYERFS_ROOT=$tmp/s1
-fake_mode '{"drop_after": 250000}'
-t_lfs pull "$FAKE/img/app:1"
-check "pull over connections dropped after 250000 bytes" $? || t_diag_err
-is "$(fake_log_count '"status": 206, "range": "bytes=250000-"')" 2 "both layers resumed with Range: bytes=250000- (206)"
-same_files "$FAKE/img/app:1" "resumed layers verified: files equal"
-
-export LAYERFS_ROOT=$tmp/s2
-fake_mode '{"drop_after": 250000, "ignore_range": true}'
-t_lfs pull "$FAKE/img/app:1"
-check "pull when the server ignores Range (answers 200)" $? || t_diag_err
-is "$(fake_log_count '"status": 200, "range": "bytes=250000-"')" 2 "Range asked, whole blob sent again"
-same_files "$FAKE/img/app:1" "restarted layers verified: files equal"
+good_pull s1 '{"drop_after": 250000}' "pull over connections dropped after 250000 bytes" \
+	'"status": 206, "range": "bytes=250000-"' "both layers resumed with Range: bytes=250000- (206)"
+good_pull s2 '{"drop_after": 250000, "ignore_range": true}' "pull when the server ignores Range (answers 200)" \
+	'"status": 200, "range": "bytes=250000-"' "Range asked, whole blob sent again"
 
 # --- hostile answers: clear error, store unchanged
 export LAYERFS_ROOT=$tmp/s3

@@ -11,14 +11,10 @@ set -u
 . "$(dirname "$0")/lib.sh"
 require_layerfs
 command -v skopeo >/dev/null || bail_out "skopeo not installed (tools/install-deps.sh installs it)"
-t_tmpdir
-tmp=$T_TMP
 # shellcheck source-path=SCRIPTDIR source=lib_registry.bash
 . "$T_LIB_DIR/lib_registry.bash"
-reg_trap
-export HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run LAYERFS_ROOT=$tmp/s1
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-unset REGISTRY_AUTH_FILE
+reg_setup
+export LAYERFS_ROOT=$tmp/s1
 start_registry reg "" accesslog
 LOG=$tmp/reg/log
 # uploads REPO — blob uploads (PUT) into REPO in the access log so far

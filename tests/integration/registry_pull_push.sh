@@ -12,15 +12,10 @@ set -u
 require_layerfs
 command -v skopeo >/dev/null || bail_out "skopeo not installed (tools/install-deps.sh installs it)"
 command -v htpasswd >/dev/null || bail_out "htpasswd not installed (tools/install-deps.sh installs apache2-utils)"
-t_tmpdir
-tmp=$T_TMP
-export LAYERFS_ROOT=$tmp/store HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-unset REGISTRY_AUTH_FILE
-
 # shellcheck source-path=SCRIPTDIR source=lib_registry.bash
 . "$T_LIB_DIR/lib_registry.bash"
-reg_trap
+reg_setup
+export LAYERFS_ROOT=$tmp/store
 
 # --- test images: a gzip two-layer image built by skopeo from a layerfs import
 r=$tmp/rootfs

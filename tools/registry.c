@@ -128,6 +128,7 @@ struct resp {
 	registry_progress_fn *fn;
 	void *fn_arg;
 	bool discard; /* a 3xx/4xx/5xx body goes to body, not to the blob */
+	bool head;    /* a HEAD: Content-Length is the size of what is not sent */
 };
 
 static void resp_release(struct resp *p)
@@ -256,7 +257,7 @@ static size_t on_header(char *line, size_t sz, size_t nm, void *arg)
 			error_free(e);
 		}
 	}
-	if (!p->discard && check_length(p, line, n) < 0)
+	if (!p->discard && !p->head && check_length(p, line, n) < 0)
 		return 0;
 	set_hdr(&p->ctype, registry_header_value(line, n, "Content-Type"));
 	set_hdr(&p->digest, registry_header_value(line, n, "Docker-Content-Digest"));
@@ -360,6 +361,7 @@ static int perform(registry *r, struct req *q, const char *auth, struct resp *p,
 	}
 	if (!strcmp(q->method, "HEAD")) {
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		p->head = true;
 	} else if (!strcmp(q->method, "PUT") || !strcmp(q->method, "POST")) {
 		if (q->fd >= 0) {
 			curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);

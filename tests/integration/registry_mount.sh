@@ -78,6 +78,9 @@ else
 	not_ok "images --digests shows each one's digest"
 	diag "$(t_out)"
 fi
+t_lfs inspect "$REG/a/one@$d2"
+t_out >"$tmp/i.json"
+is "$(jget "$tmp/i.json" '$j->[0]{RepoDigests}')$(jget "$tmp/i.json" '$j->[0]{RepoTags}')" "[\"$REG/a/one@$d2\"][]" "inspect: NAME@digest in RepoDigests, no RepoTags"
 t_lfs cat "$REG/a/one@$d2" /etc/version
 is "$(t_out)" "version 2" "cat NAME@digest reads that image"
 t_lfs pull "$REG/a/one:1"

@@ -28,6 +28,7 @@ DIR/mode.json, read on every request, says how to misbehave:
   auth "bearer"|"basic", users {name: password}, anonymous (bearer: pull
   tokens without credentials), token_uses N (a token expires after N uses)
   no_mount                     answer cross-repository mounts with 202
+  manifest_no_length           manifests without Content-Length (ended by close)
 Blobs under min_size (4096) bytes, the configs, are always served plainly.
 Every request is logged to DIR/requests.log as one JSON object per line.
 """
@@ -190,7 +191,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         hs = {"Content-Length": str(len(body)), "Docker-Distribution-API-Version": "registry/2.0"}
         hs.update(headers or {})
         for k, v in hs.items():
-            self.send_header(k, v)
+            if v is not None:
+                self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -318,7 +320,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         except FileNotFoundError:
             digest = "sha256:" + sha(data)
         mt = json.loads(data).get("mediaType", MT_MANIFEST)
-        self.reply(200, data, {"Content-Type": mt, "Docker-Content-Digest": digest})
+        hs = {"Content-Type": mt, "Docker-Content-Digest": digest}
+        if m.get("manifest_no_length"):  # the body ends when the connection closes
+            hs.update({"Content-Length": None, "Connection": "close"})
+            self.close_connection = True
+        self.reply(200, data, hs)
 
     def blob(self, m, repo, digest):
         h = digest[7:] if digest.startswith("sha256:") else ""

@@ -7,7 +7,7 @@
 # beyond the descriptor, more bytes than declared, a redirect loop, a slow
 # loris, a manifest whose digest does not match, a blob of the wrong size,
 # a missing layer, a config naming more layers than the manifest, gzip
-# corrupt mid-layer, a huge manifest — fails with an error naming the
+# corrupt mid-layer, a huge manifest (announced or not) — fails with an error naming the
 # thing, and leaves the store byte for byte as it was.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -89,6 +89,8 @@ fake variant img/app 1 badgz corrupt-gzip >/dev/null
 hostile "gzip corrupt mid-layer" "layer sha256:[0-9a-f]{64}.*(gzip|inflate|compress|corrupt)" '{}' img/app:badgz
 fake variant img/app 1 huge huge-manifest >/dev/null
 hostile "manifest over the size limit" "manifests/huge: the registry announces [0-9]+ bytes, over the 4194304 byte limit" '{}' img/app:huge
+hostile "manifest over the size limit, length not announced" "manifests/huge: the answer is larger than 4194304 bytes, the limit for manifests" \
+	'{"manifest_no_length": true}' img/app:huge
 is "$(find "$tmp/s3" -name '.tmp-*' | wc -l)" 0 "no temp files left by the failed pulls"
 
 # --- still usable afterwards

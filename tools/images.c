@@ -22,11 +22,14 @@ static const char usage[] =
     "Options:\n"
     "  -q, --quiet          only show image IDs\n"
     "      --no-trunc       show full image IDs\n"
+    "      --digests        show each image's manifest digest (an image pulled\n"
+    "                       by digest is listed as REPOSITORY with tag <none>)\n"
     "      --format json    one JSON object per line, like docker's --format json\n"
     "  -h, --help           show this help\n";
 
 struct row {
 	char *repo, *tag, *id; /* id: "sha256:<hex>" */
+	const char *digest;    /* the manifest's, "sha256:<hex>" */
 	time_t created;	       /* 0 when unknown */
 	uint64_t size;
 };
@@ -52,35 +55,53 @@ static bool row_matches(const struct row *r, const char *filter)
 	return !strcmp(tag, "<none>") || !fnmatch(tag, r->tag, 0);
 }
 
-static void print_table(const struct row *rows, size_t n, bool no_trunc, time_t now)
+/* One table line: every column but the last padded to its width. */
+static void print_line(char *const *cells, const size_t *w, int ncol)
 {
-	/* docker's tabwriter: minwidth 10, padding 3. */
-	const char *hdr[4] = {"REPOSITORY", "TAG", "IMAGE ID", "CREATED"};
-	size_t w[4];
-	char **cells = lfs_xcalloc(n * 5 + 1, sizeof(*cells));
-	for (int c = 0; c < 4; c++)
+	for (int c = 0; c < ncol - 1; c++)
+		printf("%-*s", (int)w[c], cells[c]);
+	printf("%s\n", cells[ncol - 1]);
+}
+
+static void print_table(const struct row *rows, size_t n, bool no_trunc, bool digests, time_t now)
+{
+	/* docker's tabwriter: minwidth 10, padding 3; --digests adds DIGEST
+	 * after TAG. */
+	enum { NCOL = 6 };
+	char *hdr[NCOL] = {"REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"};
+	size_t w[NCOL];
+	char **cells = lfs_xcalloc(n * NCOL + 1, sizeof(*cells));
+	for (int c = 0; c < NCOL; c++)
 		w[c] = strlen(hdr[c]);
 	for (size_t i = 0; i < n; i++) {
-		char **rc = cells + i * 5;
+		char **rc = cells + i * NCOL;
 		rc[0] = lfs_xstrdup(rows[i].repo);
 		rc[1] = lfs_xstrdup(rows[i].tag);
-		rc[2] = no_trunc ? lfs_xstrdup(rows[i].id) : lfs_xstrndup(rows[i].id + 7, 12);
-		rc[3] = rows[i].created ? report_ago(rows[i].created, now) : lfs_xstrdup("N/A");
-		rc[4] = report_si_size(rows[i].size);
-		for (int c = 0; c < 4; c++)
+		rc[2] = lfs_xstrdup(rows[i].digest ? rows[i].digest : "<none>");
+		rc[3] = no_trunc ? lfs_xstrdup(rows[i].id) : lfs_xstrndup(rows[i].id + 7, 12);
+		rc[4] = rows[i].created ? report_ago(rows[i].created, now) : lfs_xstrdup("N/A");
+		rc[5] = report_si_size(rows[i].size);
+		for (int c = 0; c < NCOL; c++)
 			if (strlen(rc[c]) > w[c])
 				w[c] = strlen(rc[c]);
 	}
-	for (int c = 0; c < 4; c++)
+	for (int c = 0; c < NCOL; c++)
 		w[c] = w[c] + 3 < 10 ? 10 : w[c] + 3;
-	printf("%-*s%-*s%-*s%-*s%s\n", (int)w[0], hdr[0], (int)w[1], hdr[1], (int)w[2], hdr[2],
-	       (int)w[3], hdr[3], "SIZE");
-	for (size_t i = 0; i < n; i++) {
-		char **rc = cells + i * 5;
-		printf("%-*s%-*s%-*s%-*s%s\n", (int)w[0], rc[0], (int)w[1], rc[1], (int)w[2], rc[2],
-		       (int)w[3], rc[3], rc[4]);
+	/* Without --digests the DIGEST column is left out. */
+	for (size_t i = 0; i <= n; i++) {
+		char **rc = i ? cells + (i - 1) * NCOL : hdr;
+		char *line[NCOL];
+		size_t lw[NCOL];
+		int k = 0;
+		for (int c = 0; c < NCOL; c++) {
+			if (c == 2 && !digests)
+				continue;
+			line[k] = rc[c];
+			lw[k++] = w[c];
+		}
+		print_line(line, lw, k);
 	}
-	for (size_t i = 0; i < n * 5; i++)
+	for (size_t i = 0; i < n * NCOL; i++)
 		free(cells[i]);
 	free(cells);
 }
@@ -122,8 +143,9 @@ static size_t collect_rows(struct store_image **imgs, size_t n, const char *filt
 			r.tag = lfs_xstrdup("<none>");
 		}
 		r.id = imgs[i]->config_digest;
-		r.created =
-		    report_parse_time(json_string_value(json_object_get(imgs[i]->config, "created")));
+		r.digest = imgs[i]->manifest_digest;
+		r.created = report_parse_time(
+		    json_string_value(json_object_get(imgs[i]->config, "created")));
 		r.size = store_image_size(imgs[i]);
 		if (row_matches(&r, filter)) {
 			rows[k++] = r;
@@ -138,13 +160,14 @@ static size_t collect_rows(struct store_image **imgs, size_t n, const char *filt
 
 int cmd_images(int argc, char **argv, error **err)
 {
-	enum { OPT_NO_TRUNC = 256, OPT_FORMAT };
+	enum { OPT_NO_TRUNC = 256, OPT_FORMAT, OPT_DIGESTS };
 	static const struct option opts[] = {{"quiet", no_argument, NULL, 'q'},
 					     {"no-trunc", no_argument, NULL, OPT_NO_TRUNC},
+					     {"digests", no_argument, NULL, OPT_DIGESTS},
 					     {"format", required_argument, NULL, OPT_FORMAT},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	bool quiet = false, no_trunc = false, json = false;
+	bool quiet = false, no_trunc = false, json = false, digests = false;
 	int c;
 	optind = 0;
 	opterr = 0;
@@ -155,6 +178,9 @@ int cmd_images(int argc, char **argv, error **err)
 			break;
 		case OPT_NO_TRUNC:
 			no_trunc = true;
+			break;
+		case OPT_DIGESTS:
+			digests = true;
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "json") && strcmp(optarg, "{{json .}}"))
@@ -192,7 +218,7 @@ int cmd_images(int argc, char **argv, error **err)
 	} else if (json) {
 		print_json(rows, k, no_trunc, now);
 	} else {
-		print_table(rows, k, no_trunc, now);
+		print_table(rows, k, no_trunc, digests, now);
 	}
 	for (size_t i = 0; i < k; i++) {
 		free(rows[i].repo);

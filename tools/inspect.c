@@ -3,6 +3,7 @@
  * view (manifest, blobs, indexes). */
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,13 +43,16 @@ static json_t *last_comment(json_t *config)
 	return str_or_empty(n ? json_array_get(h, n - 1) : NULL, "comment");
 }
 
-static json_t *repo_tags(struct store_image **all, size_t n, const char *id)
+/* The names of image id: NAME:TAG (digests 0) or NAME@sha256:... (an
+ * image pulled by digest, digests 1), as docker's RepoTags and RepoDigests. */
+static json_t *repo_refs(struct store_image **all, size_t n, const char *id, bool digests)
 {
-	json_t *tags = json_array();
+	json_t *refs = json_array();
 	for (size_t i = 0; i < n; i++)
-		if (all[i]->ref && !strcmp(all[i]->config_digest, id))
-			json_array_append_new(tags, json_string(all[i]->ref));
-	return tags;
+		if (all[i]->ref && !strcmp(all[i]->config_digest, id) &&
+		    !strchr(all[i]->ref, '@') == !digests)
+			json_array_append_new(refs, json_string(all[i]->ref));
+	return refs;
 }
 
 /* Compression and access from the layer's index ("unindexed" when it has
@@ -91,8 +95,8 @@ static json_t *describe(store *s, const struct store_image *img, struct store_im
 	json_t *config = json_object_get(cfg, "config");
 	json_t *o = json_object();
 	json_object_set_new(o, "Id", json_string(img->config_digest));
-	json_object_set_new(o, "RepoTags", repo_tags(all, n, img->config_digest));
-	json_object_set_new(o, "RepoDigests", json_array());
+	json_object_set_new(o, "RepoTags", repo_refs(all, n, img->config_digest, false));
+	json_object_set_new(o, "RepoDigests", repo_refs(all, n, img->config_digest, true));
 	json_object_set_new(o, "Parent", json_string(""));
 	json_object_set_new(o, "Comment", last_comment(cfg));
 	json_object_set_new(o, "Created", str_or_empty(cfg, "created"));
@@ -147,8 +151,9 @@ static int inspect_all(store *s, char **names, int n, json_t *out, lfs_buf *miss
 		}
 		json_t *o = describe(s, img, all, nall);
 		if (!nall && img->ref)
-			json_array_append_new(json_object_get(o, "RepoTags"),
-					      json_string(img->ref));
+			json_array_append_new(
+			    json_object_get(o, strchr(img->ref, '@') ? "RepoDigests" : "RepoTags"),
+			    json_string(img->ref));
 		json_array_append_new(out, o);
 		store_image_free(img);
 	}

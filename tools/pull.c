@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -33,7 +34,11 @@ static const char usage[] =
     "      --tls-verify=false            allow plain http and unchecked certificates\n"
     "      --creds USER:PASSWORD         credentials (default: the login files)\n"
     "  -q, --quiet                       print only the image name\n"
-    "  -h, --help                        show this help\n";
+    "  -h, --help                        show this help\n"
+    "\n"
+    "A dropped download resumes where it stopped (Range); a transfer under\n"
+    "1 KiB/s for LAYERFS_REGISTRY_STALL_SECONDS (default 60) is given up.\n"
+    "Pulled by digest, the image is stored as NAME@sha256:... (tag <none>).\n";
 
 struct job {
 	registry *r;
@@ -44,8 +49,8 @@ struct job {
 	store_staged_layer *staged;
 	error *err;
 	bool quiet, tty;
-	int line; /* tty line offset */
-	size_t n;
+	int line;	   /* tty: how many lines up this layer's line is */
+	uint64_t drawn_ns; /* tty: when its bar was last drawn */
 };
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -63,13 +68,57 @@ static void say(struct job *j, const char *digest, const char *msg)
 	pthread_mutex_unlock(&out_lock);
 }
 
+/* Sizes as docker prints them: decimal units, 4 significant digits. */
+static void docker_size(uint64_t n, char out[16])
+{
+	static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB"};
+	double v = (double)n;
+	size_t u = 0;
+	while (v >= 1000 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(out, 16, "%.4g%s", v, units[u]);
+}
+
+/* "Downloading [=====>      ]  12.3MB/45.6MB": docker's bar, 50 columns
+ * of '=' and ' ' with a '>' at the front. */
+static void progress_bar(uint64_t done, uint64_t total, char *out, size_t len)
+{
+	enum { WIDTH = 50 };
+	char bar[WIDTH + 2];
+	size_t fill = total ? (size_t)((double)done / (double)total * WIDTH) : 0;
+	if (fill > WIDTH)
+		fill = WIDTH;
+	for (size_t i = 0; i <= WIDTH; i++)
+		bar[i] = i < fill ? '=' : i == fill ? '>' : ' ';
+	bar[WIDTH + 1] = '\0';
+	char d[16], t[16];
+	docker_size(done, d);
+	docker_size(total, t);
+	snprintf(out, len, "Downloading [%s] %8s/%s", bar, d, t);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Redraws a layer's bar on a tty: at once the first time and at the end,
+ * else at most ten times a second. */
 static void progress(void *arg, uint64_t done, uint64_t total)
 {
 	struct job *j = arg;
 	if (!j->tty)
 		return;
-	char msg[96];
-	snprintf(msg, sizeof(msg), "Downloading %" PRIu64 "/%" PRIu64 " bytes", done, total);
+	uint64_t t = now_ns();
+	if (j->drawn_ns && done < total && t - j->drawn_ns < 100000000u)
+		return;
+	j->drawn_ns = t;
+	char msg[128];
+	progress_bar(done, total, msg, sizeof(msg));
 	say(j, json_string_value(json_object_get(j->desc, "digest")), msg);
 }
 
@@ -92,7 +141,8 @@ static void run_job(struct job *j)
 	}
 	char msg[64];
 	snprintf(msg, sizeof(msg), "Downloading %" PRIu64 " bytes", size);
-	say(j, digest, msg);
+	if (!j->tty)
+		say(j, digest, msg);
 	store_blob *b;
 	if (store_blob_begin(j->s, digest, size, &b, &j->err) < 0)
 		return;
@@ -174,6 +224,25 @@ static int fetch_manifest(registry *r, const char *repo, const char *ref, const 
 	return ret;
 }
 
+/* Notes that the image's blobs are in ref's repository (push mounts them
+ * from there).  Only an optimisation: a failure is not the pull's. */
+static void record_sources(store *s, const struct reference *ref, json_t *manifest)
+{
+	cleanup_free char *repo = lfs_xasprintf("%s/%s", ref->domain, ref->path);
+	error *e = NULL;
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(manifest, "layers"), i, d)
+	{
+		store_blob_source_add(s, json_string_value(json_object_get(d, "digest")), repo, &e);
+		error_free(steal_pointer(&e));
+	}
+	const char *cd =
+	    json_string_value(json_object_get(json_object_get(manifest, "config"), "digest"));
+	store_blob_source_add(s, cd, repo, &e);
+	error_free(e);
+}
+
 static int pull(const char *name, const char *platform, const struct registry_opts *ro, bool quiet,
 		error **err)
 {
@@ -181,6 +250,11 @@ static int pull(const char *name, const char *platform, const struct registry_op
 	if (reference_parse(name, &ref, err) < 0)
 		return -1;
 	cleanup_free char *fam = reference_familiar(&ref);
+	/* Pulled by digest: stored as NAME@sha256:... (no tag), as docker does. */
+	struct reference bydigest = ref;
+	bydigest.tag = NULL;
+	cleanup_free char *store_name =
+	    ref.digest ? reference_familiar(&bydigest) : lfs_xstrdup(fam);
 	store *s = NULL;
 	registry *r = NULL;
 	lfs_buf man = LFS_BUF_INIT, cfg = LFS_BUF_INIT;
@@ -225,8 +299,7 @@ static int pull(const char *name, const char *platform, const struct registry_op
 					  .diff_id = json_string_value(json_array_get(diff_ids, i)),
 					  .quiet = quiet,
 					  .tty = tty,
-					  .line = (int)(pool.n - i),
-					  .n = pool.n};
+					  .line = (int)(pool.n - i)};
 			if (tty && !quiet)
 				printf("%.12s: Waiting\n",
 				       json_string_value(json_object_get(j->desc, "digest")) + 7);
@@ -249,13 +322,15 @@ static int pull(const char *name, const char *platform, const struct registry_op
 		for (size_t i = 0; i < pool.n; i++)
 			sl[i] = pool.jobs[i].staged;
 		cleanup_free char *md = NULL;
-		ret = store_image_commit_raw(s, ref.tag ? fam : NULL, cfg.data, cfg.len, man.data,
-					     man.len, sl, pool.n, &md, err);
+		ret = store_image_commit_raw(s, store_name, cfg.data, cfg.len, man.data, man.len,
+					     sl, pool.n, &md, err);
 		free(sl);
-		if (ret == 0 && !quiet)
-			printf("Digest: %s\nStatus: Downloaded image for %s\n", md, fam);
 		if (ret == 0)
-			printf("%s\n", fam);
+			record_sources(s, &ref, doc);
+		if (ret == 0 && !quiet)
+			printf("Digest: %s\nStatus: Downloaded image for %s\n", md, store_name);
+		if (ret == 0)
+			printf("%s\n", store_name);
 	}
 	if (ret < 0)
 		error_wrap(err, "pulling %s", fam);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "imgcfg.h"
 #include "reference.h"
 #include "registry.h"
 #include "store.h"
@@ -16,7 +17,9 @@ static const char usage[] =
     "Usage: layerfs push [OPTIONS] IMAGE [DEST]\n"
     "\n"
     "Upload IMAGE to a registry as DEST (default: IMAGE's own name, e.g.\n"
-    "localhost:5000/app:1).  Blobs the registry already has are skipped (HEAD).\n"
+    "localhost:5000/app:1).  Blobs the registry already has are skipped (HEAD);\n"
+    "a blob known to be in another repository of the same registry (pulled\n"
+    "from or pushed there before) is mounted from it instead of uploaded.\n"
     "Prints the manifest digest.\n"
     "\n"
     "Options:\n"
@@ -25,10 +28,27 @@ static const char usage[] =
     "  -q, --quiet                print only the digest\n"
     "  -h, --help                 show this help\n";
 
-static int push_blob(registry *r, store *s, const char *repo, const char *digest, bool quiet,
-		     error **err)
+/* Another repository on ref's registry the blob is known to be in (pulled
+ * from or pushed to), to mount it from; NULL when none.  Caller frees. */
+static char *mount_source(store *s, const struct reference *ref, const char *digest)
 {
-	int e = registry_blob_exists(r, repo, digest, err);
+	cleanup_json json_t *srcs = store_blob_sources(s, digest);
+	size_t dl = strlen(ref->domain), i;
+	json_t *v;
+	json_array_foreach(srcs, i, v)
+	{
+		const char *src = json_string_value(v);
+		if (!strncmp(src, ref->domain, dl) && src[dl] == '/' &&
+		    strcmp(src + dl + 1, ref->path))
+			return lfs_xstrdup(src + dl + 1);
+	}
+	return NULL;
+}
+
+static int push_blob(registry *r, store *s, const struct reference *ref, const char *digest,
+		     bool quiet, error **err)
+{
+	int e = registry_blob_exists(r, ref->path, digest, err);
 	if (e < 0)
 		return -1;
 	if (e == 1) {
@@ -37,11 +57,32 @@ static int push_blob(registry *r, store *s, const char *repo, const char *digest
 		return 0;
 	}
 	cleanup_free char *path = store_blob_path(s, digest);
-	if (registry_put_blob(r, repo, digest, path, NULL, err) < 0)
+	cleanup_free char *from = mount_source(s, ref, digest);
+	int m = registry_put_blob(r, ref->path, digest, path, from, err);
+	if (m < 0 && from) { /* a refused mount: upload it after all */
+		error_free(steal_pointer(err));
+		m = registry_put_blob(r, ref->path, digest, path, NULL, err);
+	}
+	if (m < 0)
 		return error_wrap(err, "pushing blob %s", digest);
-	if (!quiet)
+	if (!quiet && m == 1)
+		printf("%.12s: Mounted from %s\n", digest + 7, from);
+	else if (!quiet)
 		printf("%.12s: Pushed\n", digest + 7);
 	return 0;
+}
+
+/* The image's blobs are now in ref's repository too (see mount_source). */
+static void record_pushed(store *s, const struct reference *ref, const struct store_image *img)
+{
+	cleanup_free char *repo = lfs_xasprintf("%s/%s", ref->domain, ref->path);
+	error *e = NULL;
+	for (size_t i = 0; i < img->nlayers; i++) {
+		store_blob_source_add(s, img->layers[i].digest, repo, &e);
+		error_free(steal_pointer(&e));
+	}
+	store_blob_source_add(s, img->config_digest, repo, &e);
+	error_free(e);
 }
 
 static int push(const char *image, const char *dest, const struct registry_opts *ro, bool quiet,
@@ -66,14 +107,16 @@ static int push(const char *image, const char *dest, const struct registry_opts 
 	if (ret == 0)
 		ret = store_blob_read(s, img->manifest_digest, &man, err);
 	for (size_t i = 0; ret == 0 && i < img->nlayers; i++)
-		ret = push_blob(r, s, ref.path, img->layers[i].digest, quiet, err);
+		ret = push_blob(r, s, &ref, img->layers[i].digest, quiet, err);
 	if (ret == 0)
-		ret = push_blob(r, s, ref.path, img->config_digest, true, err);
+		ret = push_blob(r, s, &ref, img->config_digest, true, err);
 	if (ret == 0) {
 		const char *mt = json_string_value(json_object_get(img->manifest, "mediaType"));
 		ret = registry_put_manifest(r, ref.path, ref.tag, mt ? mt : STORE_MT_MANIFEST,
 					    man.data, man.len, err);
 	}
+	if (ret == 0)
+		record_pushed(s, &ref, img);
 	if (ret == 0)
 		printf("%s%s: digest: %s size: %zu\n", quiet ? "" : "", ref.tag,
 		       img->manifest_digest, man.len);

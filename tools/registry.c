@@ -20,7 +20,9 @@
 #include "reference.h"
 #include "util.h"
 
-#define JSON_MAX (4u << 20)
+#define JSON_MAX   (4u << 20)
+#define MAX_REDIRS 5
+#define MAX_TRIES  5 /* attempts per blob: the first and resumptions after drops */
 #define ACCEPT                                                                                     \
 	"Accept: application/vnd.oci.image.manifest.v1+json, "                                     \
 	"application/vnd.oci.image.index.v1+json, "                                                \
@@ -121,11 +123,12 @@ struct resp {
 	store_blob *blob; /* write target for blob GETs */
 	error *werr;	  /* from the write callback */
 	char *ctype, *digest, *www, *location;
-	uint64_t total; /* progress */
-	uint64_t base;
+	const char *url; /* for messages */
+	uint64_t total;	 /* progress */
 	registry_progress_fn *fn;
 	void *fn_arg;
 	bool discard; /* a 3xx/4xx/5xx body goes to body, not to the blob */
+	bool head;    /* a HEAD: Content-Length is the size of what is not sent */
 };
 
 static void resp_release(struct resp *p)
@@ -142,15 +145,26 @@ static size_t on_write(char *data, size_t sz, size_t nm, void *arg)
 {
 	struct resp *p = arg;
 	size_t n = sz * nm;
+	if (p->werr)
+		return 0;
 	if (p->blob && !p->discard) {
-		if (store_blob_write(p->blob, data, n, &p->werr) < 0)
+		if (store_blob_write(p->blob, data, n, &p->werr) < 0) {
+			error_wrap(&p->werr, "%s", p->url);
 			return 0;
+		}
 		if (p->fn)
 			p->fn(p->fn_arg, store_blob_written(p->blob), p->total);
 		return n;
 	}
-	if (p->body.len + n > p->max)
+	if (p->body.len + n > p->max) {
+		if (p->discard) /* an error page: its start is enough */
+			return n;
+		error_fail(&p->werr, EFBIG,
+			   "%s: the answer is larger than %zu bytes, the limit for manifests "
+			   "and JSON; refusing it",
+			   p->url, p->max);
 		return 0;
+	}
 	lfs_buf_add(&p->body, data, n);
 	return n;
 }
@@ -197,6 +211,38 @@ static void set_hdr(char **dst, char *v)
 	}
 }
 
+/* A Content-Length or Content-Range the body cannot fit: refused before
+ * the body is read (a hostile server announcing terabytes). */
+static int check_length(struct resp *p, const char *line, size_t n)
+{
+	cleanup_free char *cl = registry_header_value(line, n, "Content-Length");
+	cleanup_free char *cr = registry_header_value(line, n, "Content-Range");
+	uint64_t len = cl ? strtoull(cl, NULL, 10) : 0;
+	if (cl && !p->blob && len > p->max)
+		return error_fail(&p->werr, EFBIG,
+				  "%s: the registry announces %" PRIu64 " bytes, over the %zu "
+				  "byte limit for manifests and JSON; refusing it",
+				  p->url, len, p->max);
+	uint64_t want = p->blob ? store_blob_expected_size(p->blob) : UINT64_MAX;
+	if (want == UINT64_MAX)
+		return 0;
+	uint64_t left = want - store_blob_written(p->blob);
+	if (cl && len > left)
+		return error_fail(&p->werr, EBADMSG,
+				  "%s: the registry announces %" PRIu64 " bytes, but the blob's "
+				  "descriptor says %" PRIu64 " (%" PRIu64 " still to come); "
+				  "refusing it before downloading",
+				  p->url, len, want, left);
+	uint64_t start = 0;
+	if (cr &&
+	    (sscanf(cr, "bytes %" SCNu64, &start) != 1 || start != store_blob_written(p->blob)))
+		return error_fail(&p->werr, EBADMSG,
+				  "%s: asked for bytes %" PRIu64 "- the registry answered "
+				  "Content-Range '%s'",
+				  p->url, store_blob_written(p->blob), cr);
+	return 0;
+}
+
 static size_t on_header(char *line, size_t sz, size_t nm, void *arg)
 {
 	struct resp *p = arg;
@@ -205,13 +251,14 @@ static size_t on_header(char *line, size_t sz, size_t nm, void *arg)
 	if (code >= 0) { /* a new response (redirect, 100) */
 		p->discard = code >= 300 || (code != 200 && code != 206);
 		if (code == 200 && p->blob && store_blob_written(p->blob) > 0) {
-			/* Range ignored: start over. */
+			/* Range ignored: the whole blob comes again; start over. */
 			error *e = NULL;
 			store_blob_restart(p->blob, &e);
 			error_free(e);
-			p->base = 0;
 		}
 	}
+	if (!p->discard && !p->head && check_length(p, line, n) < 0)
+		return 0;
 	set_hdr(&p->ctype, registry_header_value(line, n, "Content-Type"));
 	set_hdr(&p->digest, registry_header_value(line, n, "Docker-Content-Digest"));
 	set_hdr(&p->www, registry_header_value(line, n, "WWW-Authenticate"));
@@ -239,12 +286,36 @@ static size_t on_read_fd(char *buf, size_t sz, size_t nm, void *arg)
 	return n < 0 ? CURL_READFUNC_ABORT : (size_t)n;
 }
 
+/* Seconds under 1 KiB/s before a transfer is given up (slow loris). */
+static long stall_seconds(void)
+{
+	const char *e = getenv("LAYERFS_REGISTRY_STALL_SECONDS");
+	long v = e && *e ? strtol(e, NULL, 10) : 0;
+	return v > 0 ? v : 60;
+}
+
 static int curl_fail(error **err, CURLcode c, const char *url, const char *ebuf)
 {
-	int code = c == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO;
-	int r = error_make(err, 0, "%s: %s", url, *ebuf ? ebuf : curl_easy_strerror(c));
-	(*err)->code = code;
-	return r;
+	const char *why = *ebuf ? ebuf : curl_easy_strerror(c);
+	switch (c) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return error_fail(err, ETIMEDOUT,
+				  "%s: the registry sent less than 1 KiB/s for %ld s (%s); a "
+				  "stalled or hostile server? (LAYERFS_REGISTRY_STALL_SECONDS "
+				  "sets how long to wait)",
+				  url, stall_seconds(), why);
+	case CURLE_TOO_MANY_REDIRECTS:
+		return error_fail(err, ELOOP,
+				  "%s: more than %d redirects (a redirect loop on the registry?)",
+				  url, MAX_REDIRS);
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+		return error_fail(err, ECONNRESET, "%s: connection dropped: %s", url, why);
+	default:
+		return error_fail(err, EIO, "%s: %s", url, why);
+	}
 }
 
 static int perform(registry *r, struct req *q, const char *auth, struct resp *p, CURLcode *cc,
@@ -270,9 +341,9 @@ static int perform(registry *r, struct req *q, const char *auth, struct resp *p,
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall_seconds());
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, q->follow ? 1L : 0L);
-	curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
+	curl_easy_setopt(c, CURLOPT_MAXREDIRS, (long)MAX_REDIRS);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 	if (!r->tls_verify) {
@@ -290,6 +361,7 @@ static int perform(registry *r, struct req *q, const char *auth, struct resp *p,
 	}
 	if (!strcmp(q->method, "HEAD")) {
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		p->head = true;
 	} else if (!strcmp(q->method, "PUT") || !strcmp(q->method, "POST")) {
 		if (q->fd >= 0) {
 			curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
@@ -307,6 +379,7 @@ static int perform(registry *r, struct req *q, const char *auth, struct resp *p,
 	} else if (strcmp(q->method, "GET")) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, q->method);
 	}
+	p->url = q->url;
 	*cc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &p->status);
 	int ret = 0;
@@ -321,28 +394,41 @@ static int perform(registry *r, struct req *q, const char *auth, struct resp *p,
 	return ret;
 }
 
+/* The token URL for a challenge: realm?service=S&scope=A&scope=B — a
+ * challenge naming several scopes (space-separated, as a cross-repository
+ * mount gets) asks for each, the way docker's token servers expect. */
+static char *token_url(const struct www_auth *wa)
+{
+	CURL *c = curl_easy_init();
+	lfs_buf url = LFS_BUF_INIT;
+	lfs_buf_addf(&url, "%s%c", wa->realm, strchr(wa->realm, '?') ? '&' : '?');
+	char *svc = wa->service ? curl_easy_escape(c, wa->service, 0) : NULL;
+	if (svc)
+		lfs_buf_addf(&url, "service=%s", svc);
+	curl_free(svc);
+	for (const char *p = wa->scope ? wa->scope : ""; *p;) {
+		size_t n = strcspn(p, " ");
+		char *sc = n ? curl_easy_escape(c, p, (int)n) : NULL;
+		if (sc)
+			lfs_buf_addf(&url, "&scope=%s", sc);
+		curl_free(sc);
+		p += n + strspn(p + n, " ");
+	}
+	curl_easy_cleanup(c);
+	return lfs_buf_detach(&url, NULL);
+}
+
 /* Fetches a bearer token for the challenge. */
 static int fetch_token(registry *r, const struct www_auth *wa, error **err)
 {
-	CURL *c = curl_easy_init();
-	char *svc = wa->service ? curl_easy_escape(c, wa->service, 0) : NULL;
-	char *scope = wa->scope ? curl_easy_escape(c, wa->scope, 0) : NULL;
-	curl_easy_cleanup(c);
-	lfs_buf url = LFS_BUF_INIT;
-	lfs_buf_addf(&url, "%s%c", wa->realm, strchr(wa->realm, '?') ? '&' : '?');
-	if (svc)
-		lfs_buf_addf(&url, "service=%s&", svc);
-	if (scope)
-		lfs_buf_addf(&url, "scope=%s", scope);
-	curl_free(svc);
-	curl_free(scope);
+	cleanup_free char *url = token_url(wa);
 	cleanup_free char *basic = NULL;
 	if (r->user) {
 		cleanup_free char *up = lfs_xasprintf("%s:%s", r->user, r->pass ? r->pass : "");
 		cleanup_free char *b = auth_b64_encode(up, strlen(up));
 		basic = lfs_xasprintf("Authorization: Basic %s", b);
 	}
-	struct req q = {.method = "GET", .url = url.data, .fd = -1, .follow = true};
+	struct req q = {.method = "GET", .url = url, .fd = -1, .follow = true};
 	struct resp p = {.max = JSON_MAX};
 	lfs_buf_init(&p.body, 0);
 	CURLcode cc;
@@ -368,7 +454,6 @@ static int fetch_token(registry *r, const struct www_auth *wa, error **err)
 		json_decref(j);
 	}
 	resp_release(&p);
-	lfs_buf_release(&url);
 	return ret;
 }
 
@@ -456,8 +541,12 @@ static int http_fail(error **err, const struct resp *p, const char *what)
 	const char *msg = json_string_value(
 	    json_object_get(json_array_get(json_object_get(j, "errors"), 0), "message"));
 	int code = p->status == 404 ? ENOENT : p->status == 401 || p->status == 403 ? EACCES : EIO;
-	int ret = error_make(err, 0, "%s: HTTP %ld%s%s", what, p->status, msg ? ": " : "",
-			     msg ? msg : "");
+	bool denied = p->status == 401 || p->status == 403;
+	int ret = error_make(err, 0, "%s: HTTP %ld%s%s%s", what, p->status, msg ? ": " : "",
+			     msg ? msg : "",
+			     denied ? " (not allowed with these credentials: 'layerfs login' "
+				      "as a user who may do this)"
+				    : "");
 	(*err)->code = code;
 	json_decref(j);
 	return ret;
@@ -608,25 +697,33 @@ int registry_get_blob(registry *r, const char *repo, const char *digest, store_b
 		      registry_progress_fn *fn, void *arg, error **err)
 {
 	cleanup_free char *url = url_of(r, "/v2/%s/blobs/%s", repo, digest);
-	for (int tries = 0;; tries++) {
+	uint64_t total = store_blob_expected_size(b);
+	for (int tries = 1;; tries++) {
 		struct req q = {.method = "GET",
 				.url = url,
 				.fd = -1,
 				.follow = true,
 				.range = store_blob_written(b)};
-		struct resp p = {.max = 64 << 10, .blob = b, .fn = fn, .fn_arg = arg};
+		struct resp p = {.max = 64 << 10,
+				 .blob = b,
+				 .fn = fn,
+				 .fn_arg = arg,
+				 .total = total == UINT64_MAX ? 0 : total};
 		lfs_buf_init(&p.body, 0);
 		int ret = request(r, &q, &p, err);
-		bool retry =
-		    ret < 0 && tries < 3 && (*err)->code != EBADMSG && (*err)->code != EACCES;
+		/* Only a dropped or stalled connection is worth resuming. */
+		bool retry = ret < 0 && tries < MAX_TRIES &&
+			     ((*err)->code == ECONNRESET || (*err)->code == ETIMEDOUT);
 		if (ret == 0 && p.status != 200 && p.status != 206)
 			ret = http_fail(err, &p, url);
 		resp_release(&p);
-		if (retry) { /* a dropped connection: resume where it stopped */
+		if (retry) { /* resume where it stopped (Range) */
 			error_free(*err);
 			*err = NULL;
 			continue;
 		}
+		if (ret < 0 && tries > 1)
+			error_wrap(err, "after %d attempts", tries);
 		if (ret < 0)
 			return ret;
 		return store_blob_finish(b, err);

@@ -4,15 +4,21 @@
  * Transport: https, certificate checked.  Plain http only when the host is
  * loopback (localhost, 127.x, [::1]) and https fails to connect there, or
  * when tls_verify is 0 (then also no certificate check), like docker's
- * insecure registries.  Redirects: at most 5; Authorization is not sent to
- * another host.  A transfer slower than 1 KiB/s for 60 s is aborted (slow
- * loris); manifests and JSON answers over 4 MiB are refused; a blob longer
- * than its descriptor says is cut off (store_blob_write()).
+ * insecure registries.  Redirects: at most 5 (more: -ELOOP); Authorization
+ * is not sent to another host.  A transfer slower than 1 KiB/s for 60 s
+ * (LAYERFS_REGISTRY_STALL_SECONDS) is aborted (-ETIMEDOUT: slow loris);
+ * manifests and JSON answers over 4 MiB are refused (-EFBIG), from their
+ * Content-Length when they announce one.  A blob GET whose Content-Length
+ * exceeds what its descriptor still allows, or whose Content-Range does
+ * not start where the download stopped, is refused before its body is
+ * read; a blob longer than its descriptor says without announcing it is
+ * cut off at the first byte too many (store_blob_write()): -EBADMSG.
  *
  * Auth: a request answered 401 is retried once after reading its
  * WWW-Authenticate: "Basic" → the credentials; "Bearer realm=,service=,
- * scope=" → a token fetched from realm (with the credentials as Basic auth
- * when there are any), cached for the client's life per scope.
+ * scope=" → a token fetched from realm (one scope= parameter per
+ * space-separated scope; with the credentials as Basic auth when there are
+ * any), kept until a request is answered 401 again (an expired token).
  * Credentials: given in opts, else auth_lookup().
  *
  * Thread-safety: one registry may be used by several threads at once
@@ -62,7 +68,9 @@ int registry_blob_exists(registry *r, const char *repo, const char *digest, erro
 typedef void registry_progress_fn(void *arg, uint64_t done, uint64_t total);
 
 /* Downloads a blob into b (begun with its digest and size), resuming with
- * Range after a dropped connection (3 tries), then store_blob_finish(). */
+ * Range after a dropped or stalled connection (5 attempts in all; a server
+ * answering 200 to the Range sends it all again and b starts over), then
+ * store_blob_finish(). */
 int registry_get_blob(registry *r, const char *repo, const char *digest, store_blob *b,
 		      registry_progress_fn *fn, void *arg, error **err);
 /* Small blobs (configs): into body, digest checked. */

@@ -41,7 +41,9 @@
 #define MT_DOCKER_LAYER_GZ "application/vnd.docker.image.rootfs.diff.tar.gzip"
 #define ZSTD_MAGIC	   "\x28\xb5\x2f\xfd"
 
-#define COPY_CHUNK (256u << 10)
+#define COPY_CHUNK  (256u << 10)
+#define SOURCES_DIR "sources" /* sources/<hex>: where a blob came from (store.h) */
+#define SOURCES_MAX 16	      /* repositories kept per blob, newest first */
 
 struct store_staged_layer {
 	store *s;
@@ -433,6 +435,12 @@ char *store_normalize_ref(const char *name)
 
 void store_ref_split(const char *ref, char **repo, char **tag)
 {
+	const char *at = strchr(ref, '@');
+	if (at) { /* NAME@sha256:... (an image pulled by digest) has no tag */
+		*repo = lfs_xstrndup(ref, (size_t)(at - ref));
+		*tag = lfs_xstrdup("<none>");
+		return;
+	}
 	const char *c = tag_sep(ref);
 	if (!c) {
 		*repo = lfs_xstrdup(ref);
@@ -1974,6 +1982,10 @@ static int gc_locked(store *s, uint64_t *freed, error **err)
 	int ret = gc_dir(s->blobs_fd, &m.blobs, "blobs/sha256", freed, err);
 	if (ret == 0)
 		ret = gc_dir(s->idx_fd, &m.idx, "indexes/sha256", freed, err);
+	/* A blob's recorded sources go with it. */
+	cleanup_fd int sfd = openat(s->root_fd, SOURCES_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ret == 0 && sfd >= 0)
+		ret = gc_dir(sfd, &m.blobs, SOURCES_DIR, freed, err);
 	store_marks_release(&m);
 	return ret;
 }
@@ -2119,6 +2131,76 @@ void store_blob_free(store_blob *b)
 		close(b->fd);
 	EVP_MD_CTX_free(b->md);
 	free(b);
+}
+
+uint64_t store_blob_expected_size(const store_blob *b)
+{
+	return b->expect_size;
+}
+
+/* ---- where blobs came from (push mounts them from there) ------------------ */
+
+static int sources_read(store *s, const char *hex, lfs_buf *out)
+{
+	cleanup_fd int dfd = openat(s->root_fd, SOURCES_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	error *e = NULL;
+	int ret = dfd < 0 ? -1 : read_file_at(dfd, hex, 64u << 10, out, &e);
+	error_free(e);
+	return ret;
+}
+
+int store_blob_source_add(store *s, const char *digest, const char *repo, error **err)
+{
+	const char *hex = store_digest_hex(digest);
+	if (!hex || !*repo || strpbrk(repo, "\n\r"))
+		return error_fail(err, EINVAL, "bad blob source '%s' for '%s'", repo,
+				  digest ? digest : "(none)");
+	int saved;
+	if (store_lock_push(s, LOCK_EXCL, &saved, err) < 0)
+		return -1;
+	lfs_buf old = LFS_BUF_INIT, out = LFS_BUF_INIT;
+	int ret = mkdir_at(s->root_fd, SOURCES_DIR, s->private_dirs ? 0700 : 0755, err);
+	if (ret == 0 && sources_read(s, hex, &old) < 0)
+		lfs_buf_reset(&old);
+	lfs_buf_addf(&out, "%s\n", repo);
+	size_t kept = 1;
+	for (char *l = old.data; ret == 0 && l && *l && kept < SOURCES_MAX;) {
+		char *nl = strchr(l, '\n');
+		size_t n = nl ? (size_t)(nl - l) : strlen(l);
+		if (n && (n != strlen(repo) || memcmp(l, repo, n))) {
+			lfs_buf_add(&out, l, n);
+			lfs_buf_addch(&out, '\n');
+			kept++;
+		}
+		l = nl ? nl + 1 : NULL;
+	}
+	cleanup_fd int dfd = ret == 0 ? open_dir_at(s->root_fd, SOURCES_DIR, err) : -1;
+	if (ret == 0 && dfd < 0)
+		ret = -1;
+	if (ret == 0)
+		ret = write_atomic(dfd, hex, out.data, out.len, err);
+	store_lock_pop(s, saved);
+	lfs_buf_release(&old);
+	lfs_buf_release(&out);
+	return ret;
+}
+
+json_t *store_blob_sources(store *s, const char *digest)
+{
+	json_t *a = json_array();
+	const char *hex = store_digest_hex(digest);
+	lfs_buf b = LFS_BUF_INIT;
+	if (hex && sources_read(s, hex, &b) == 0) {
+		for (char *l = b.data; l && *l;) {
+			char *nl = strchr(l, '\n');
+			size_t n = nl ? (size_t)(nl - l) : strlen(l);
+			if (n)
+				json_array_append_new(a, json_stringn(l, n));
+			l = nl ? nl + 1 : NULL;
+		}
+	}
+	lfs_buf_release(&b);
+	return a;
 }
 
 const char *store_staged_layer_diff_id(const store_staged_layer *l)
@@ -2350,6 +2432,21 @@ static int raw_check(json_t *man, const void *config, size_t config_len,
 	return 0;
 }
 
+/* store_ref_check(), and also NAME@sha256:<hex> (a pull by digest). */
+static int ref_check_named(const char *ref, error **err)
+{
+	const char *at = strchr(ref, '@');
+	if (!at)
+		return store_ref_check(ref, err);
+	if (!store_digest_hex(at + 1))
+		return error_fail(err, EINVAL,
+				  "invalid image reference '%s': the digest after '@' is "
+				  "sha256:<64 lowercase hex digits>",
+				  ref);
+	cleanup_free char *name = lfs_xstrndup(ref, (size_t)(at - ref));
+	return store_ref_check(name, err);
+}
+
 static int commit_raw_locked(store *s, const char *ref, const void *config, size_t config_len,
 			     const void *manifest, size_t manifest_len,
 			     store_staged_layer *const *layers, size_t n, char *mdig, error **err)
@@ -2397,7 +2494,7 @@ int store_image_commit_raw(store *s, const char *ref, const void *config, size_t
 {
 	cleanup_free char *norm = NULL;
 	if (ref) {
-		int bad = store_ref_check(ref, err);
+		int bad = ref_check_named(ref, err);
 		if (bad < 0)
 			return bad;
 		norm = store_normalize_ref(ref);

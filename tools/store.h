@@ -10,6 +10,7 @@
  *   cache/<key hex>                              build cache entries (JSON)
  *   tmp/                                         scratch dirs of running builds
  *   containers/<id>/                             container records (container.h)
+ *   sources/<hex>                                repositories a blob is known to be in (push)
  *   .lock                                        flock: shared for readers, exclusive for writers
  * Image names live in index.json as the org.opencontainers.image.ref.name
  * annotation, "NAME:TAG" exactly as the user gave it (a missing tag becomes
@@ -99,8 +100,9 @@ char *store_normalize_ref(const char *name);
  * with port first, a tag of [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}).  Returns 0
  * or -EINVAL with a message saying what is wrong. */
 int store_ref_check(const char *ref, error **err);
-/* Splits an annotation "REPO:TAG" at the last ':' after the last '/':
- * *repo and *tag are new strings (tag "<none>" when there is none). */
+/* Splits an annotation "REPO:TAG" at the last ':' after the last '/', or
+ * "REPO@sha256:..." at the '@': *repo and *tag are new strings (tag
+ * "<none>" when there is none). */
 void store_ref_split(const char *ref, char **repo, char **tag);
 
 /* The GOARCH/GOOS-style platform of this machine: "amd64", "arm64", ...
@@ -191,6 +193,17 @@ int store_blob_fd(const store_blob *b);
 /* "sha256:<hex>" of the bytes written (valid after finish); owned by b. */
 const char *store_blob_digest(const store_blob *b);
 void store_blob_free(store_blob *b);
+/* The expected_size given to store_blob_begin(). */
+uint64_t store_blob_expected_size(const store_blob *b);
+
+/* sources/<hex>: the repositories ("HOST/REPO") a blob is known to be in,
+ * recorded by pull and push, so that push can ask a registry to mount the
+ * blob from one of them instead of uploading it again.  Newest first, at
+ * most 16; store_gc() drops the record with the blob.  add takes the
+ * exclusive lock; a record that cannot be read counts as empty. */
+int store_blob_source_add(store *s, const char *digest, const char *repo, error **err);
+/* A new array of strings (caller decrefs), empty when nothing is known. */
+json_t *store_blob_sources(store *s, const char *digest);
 
 /* Stages a finished blob as a layer, kept as it is: plain tar, gzip or zstd
  * (detected by content; xz and others fail with -ENOTSUP saying so).  The
@@ -216,9 +229,10 @@ const char *store_staged_layer_media_type(const store_staged_layer *l);
  * (digest and size) and whose layer descriptors are layers[] in order
  * (digest, size), and that the config's rootfs.diff_ids are the layers'
  * diff_ids: -EBADMSG naming what differs.  ref (checked and normalised) is
- * pointed at the manifest; with ref NULL an unnamed entry is added unless
- * index.json already has one for that manifest.  *manifest_digest (may be
- * NULL) gets "sha256:<hex>", caller frees. */
+ * pointed at the manifest; ref may also be NAME@sha256:<hex> (an image
+ * pulled by digest: store_ref_split() gives it the tag "<none>"); with ref NULL an unnamed entry is
+ * added unless index.json already has one for that manifest.  *manifest_digest (may be NULL) gets
+ * "sha256:<hex>", caller frees. */
 int store_image_commit_raw(store *s, const char *ref, const void *config, size_t config_len,
 			   const void *manifest, size_t manifest_len,
 			   store_staged_layer *const *layers, size_t nlayers,

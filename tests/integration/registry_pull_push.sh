@@ -9,22 +9,13 @@
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
-# shellcheck source-path=SCRIPTDIR source=lib_registry.bash
-. "$(dirname "$0")/lib_registry.bash"
 require_layerfs
-[ -x "$REG_BIN" ] || skip_all "docker-registry not installed (apt-get install docker-registry)"
-command -v skopeo >/dev/null || skip_all "skopeo not installed"
-command -v htpasswd >/dev/null || skip_all "htpasswd not installed (apt-get install apache2-utils)"
-registry_env
-
-jget() {
-	perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or die; my $j = JSON::PP->new->decode(<$f>);
-		my $v = eval $ARGV[1]; die $@ if $@; print ref($v) ? JSON::PP->new->canonical->encode($v) : ($v // ""), "\n"' "$1" "$2"
-}
-store_state() {
-	(cd "$LAYERFS_ROOT" && find . ! -name .lock -printf '%p %y %s\n' | sort)
-}
-
+command -v skopeo >/dev/null || bail_out "skopeo not installed (tools/install-deps.sh installs it)"
+command -v htpasswd >/dev/null || bail_out "htpasswd not installed (tools/install-deps.sh installs apache2-utils)"
+# shellcheck source-path=SCRIPTDIR source=lib_registry.bash
+. "$T_LIB_DIR/lib_registry.bash"
+reg_setup
+export LAYERFS_ROOT=$tmp/store
 
 # --- test images: a gzip two-layer image built by skopeo from a layerfs import
 r=$tmp/rootfs
@@ -37,7 +28,7 @@ t_lfs import "$tmp/l1.tar" base:1 || { t_diag_err; bail_out "import failed"; }
 start_registry plain
 SK="--dest-tls-verify=false"
 skopeo copy -q $SK --dest-compress --dest-compress-format gzip "oci:$LAYERFS_ROOT:base:1" "docker://$REG/sk/base:1" >"$tmp/.sk" 2>&1 || { diag_file "$tmp/.sk"; bail_out "skopeo push failed"; }
-skdigest=$(skopeo inspect --tls-verify=false "docker://$REG/sk/base:1" | perl -MJSON::PP -e 'local $/; print JSON::PP->new->decode(<STDIN>)->{Digest}')
+skdigest=$(sk_digest sk/base:1)
 
 # --- pull what skopeo pushed
 export LAYERFS_ROOT=$tmp/store2
@@ -59,14 +50,14 @@ t_lfs push "$REG/sk/base:1" "$REG/lfs/copy:2"
 check "push to $REG/lfs/copy:2" $? || t_diag_err
 t_lfs push "$REG/sk/base:1" "$REG/lfs/copy:2"
 if t_out | grep -q "Layer already exists"; then ok "second push skips blobs the registry has (HEAD)"; else not_ok "second push skips blobs the registry has (HEAD)"; diag "$(t_out)"; fi
-d2=$(skopeo inspect --tls-verify=false "docker://$REG/lfs/copy:2" | perl -MJSON::PP -e 'local $/; print JSON::PP->new->decode(<STDIN>)->{Digest}')
+d2=$(sk_digest lfs/copy:2)
 is "$d2" "$skdigest" "pushed manifest digest unchanged (skopeo inspect)"
 t_run "skopeo copy of what layerfs pushed" skopeo copy -q --src-tls-verify=false "docker://$REG/lfs/copy:2" "oci:$tmp/skout:x"
 export LAYERFS_ROOT=$tmp/store
 t_lfs push base:1 "$REG/lfs/plain:1"
 check "push an uncompressed imported image" $? || t_diag_err
 pushed=$(t_out | sed -n 's/.*digest: \(sha256:[0-9a-f]*\).*/\1/p')
-d3=$(skopeo inspect --tls-verify=false "docker://$REG/lfs/plain:1" | perl -MJSON::PP -e 'local $/; print JSON::PP->new->decode(<STDIN>)->{Digest}')
+d3=$(sk_digest lfs/plain:1)
 is "$d3" "$pushed" "skopeo sees the digest push printed"
 is "$d3" "$(jget "$LAYERFS_ROOT/index.json" '$j->{manifests}[0]{digest}')" "and it is the stored manifest's"
 

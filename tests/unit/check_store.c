@@ -229,6 +229,12 @@ START_TEST(test_refs)
 	ck_assert_str_eq(tag, "<none>");
 	free(repo);
 	free(tag);
+	/* pulled by digest: no tag, whatever colons the digest has */
+	store_ref_split("localhost:5000/x@sha256:ab", &repo, &tag);
+	ck_assert_str_eq(repo, "localhost:5000/x");
+	ck_assert_str_eq(tag, "<none>");
+	free(repo);
+	free(tag);
 
 	static const char *const good[] = {"app",
 					   "app:1",
@@ -468,6 +474,57 @@ START_TEST(test_tag_rmi_gc)
 	ck_assert_int_eq(store_gc(st, &err), 0);
 	ck_assert_uint_eq(count_files("blobs/sha256"), 0);
 	ck_assert_uint_eq(count_files("indexes/sha256"), 0);
+	free(id);
+	free(tar);
+}
+END_TEST
+
+/* The sources of a blob: newest first, no duplicates, at most 16, bad
+ * input refused, collected with the blob. */
+START_TEST(test_blob_sources)
+{
+	char *tar = base_tar();
+	char *id = import_path(tar, "app:1", NULL);
+	struct store_image *img;
+	error *err = NULL;
+	ck_assert_int_eq(store_image_resolve(st, "app:1", &img, &err), 0);
+	const char *dg = img->layers[0].digest;
+	json_t *a = store_blob_sources(st, dg);
+	ck_assert_uint_eq(json_array_size(a), 0);
+	json_decref(a);
+	ck_assert_int_eq(store_blob_source_add(st, dg, "reg:5000/a", &err), 0);
+	ck_assert_int_eq(store_blob_source_add(st, dg, "reg:5000/b", &err), 0);
+	ck_assert_int_eq(store_blob_source_add(st, dg, "reg:5000/a", &err), 0);
+	a = store_blob_sources(st, dg);
+	ck_assert_uint_eq(json_array_size(a), 2);
+	ck_assert_str_eq(json_string_value(json_array_get(a, 0)), "reg:5000/a");
+	ck_assert_str_eq(json_string_value(json_array_get(a, 1)), "reg:5000/b");
+	json_decref(a);
+	for (int i = 0; i < 40; i++) {
+		char r[32];
+		snprintf(r, sizeof(r), "reg:5000/r%d", i);
+		ck_assert_int_eq(store_blob_source_add(st, dg, r, &err), 0);
+	}
+	a = store_blob_sources(st, dg);
+	ck_assert_uint_eq(json_array_size(a), 16);
+	ck_assert_str_eq(json_string_value(json_array_get(a, 0)), "reg:5000/r39");
+	json_decref(a);
+	expect_fail(store_blob_source_add(st, dg, "a\nb", &err), err, EINVAL);
+	error_free(err);
+	err = NULL;
+	expect_fail(store_blob_source_add(st, "sha256:zz", "reg/a", &err), err, EINVAL);
+	error_free(err);
+	err = NULL;
+	ck_assert_uint_eq(count_files("sources"), 1);
+	/* kept while the blob is, dropped with it */
+	ck_assert_int_eq(store_gc(st, &err), 0);
+	ck_assert_uint_eq(count_files("sources"), 1);
+	lfs_buf_init(&reports, 0);
+	ck_assert_int_eq(store_remove(st, "app:1", 0, report, NULL, &err), 0);
+	lfs_buf_release(&reports);
+	ck_assert_int_eq(store_gc(st, &err), 0);
+	ck_assert_uint_eq(count_files("sources"), 0);
+	store_image_free(img);
 	free(id);
 	free(tar);
 }
@@ -830,6 +887,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_import_gzip);
 	tcase_add_test(tc, test_tag_rmi_gc);
 	tcase_add_test(tc, test_replace_collects_old);
+	tcase_add_test(tc, test_blob_sources);
 	tcase_add_test(tc, test_ambiguous_prefix);
 	tcase_add_test(tc, test_failed_imports_leave_store_alone);
 	tcase_add_test(tc, test_gc_temp_files);

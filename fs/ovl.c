@@ -45,6 +45,7 @@ struct oino {
 	uint64_t lower;  /* union id at this path: data of lower-only files, merge source of dirs */
 	int upper;       /* present in the upper directory */
 	int opaque;      /* directory: lower contents hidden */
+	int metacopy;    /* upper regular file whose data is still `lower`'s (upper.h) */
 	int unlinked;    /* no names left */
 	dev_t udev;      /* upper identity, when upper */
 	ino_t uino;
@@ -346,11 +347,12 @@ static int is_internal_name(const char *name)
 	return !strncmp(name, LFS_WH_PREFIX, LFS_WH_PREFIX_LEN);
 }
 
-/* The lower directory an upper directory merges: the one at its own path,
- * or where kernel overlayfs's redirect_dir xattr points (a directory it
- * renamed without copying: an absolute path from the root, or a name in
- * the parent's lower directory). */
-static uint64_t upper_dir_source(lfs_ovl *o, struct oino *dir, int pfd, const char *name)
+/* The lower entry an upper entry stands on (an upper directory merges it, a
+ * metacopy file reads its data): the one at its own path, or where kernel
+ * overlayfs's redirect xattr points (an entry it renamed without copying:
+ * an absolute path from the root, or a name in the parent's lower
+ * directory). */
+static uint64_t upper_source(lfs_ovl *o, struct oino *dir, int pfd, const char *name)
 {
 	static const char *const redirect[] = {"trusted.overlay.redirect", "user.overlay.redirect"};
 	lfs_buf path = LFS_BUF_INIT;
@@ -367,6 +369,17 @@ static uint64_t upper_dir_source(lfs_ovl *o, struct oino *dir, int pfd, const ch
 	if (target[0] == '/')
 		return lfs_union_resolve(o->lower, target, 0, &id) == 0 ? id : 0;
 	return lower_child(o, dir, target);
+}
+
+/* A metacopy file found in the upper: its data is the lower regular file
+ * it stands on; without one, reading it fails (EIO), as in the kernel. */
+static void metacopy_source(lfs_ovl *o, struct oino *ino, struct oino *dir, int pfd,
+			    const char *name)
+{
+	struct stat lst;
+	uint64_t low = upper_source(o, dir, pfd, name);
+	ino->metacopy = 1;
+	ino->lower = low && !lfs_union_getattr(o->lower, low, &lst) && S_ISREG(lst.st_mode) ? low : 0;
 }
 
 /* Looks up name in dir without taking a lookup reference. */
@@ -396,8 +409,10 @@ static int lookup_locked(lfs_ovl *o, struct oino *dir, const char *name, struct 
 			if (!ino) {
 				ino = ino_new(o, st.st_mode);
 				set_upper(o, ino, &st);
+				if (S_ISREG(st.st_mode) && o->lower && lfs_upper_is_metacopy(pfd, name))
+					metacopy_source(o, ino, dir, pfd, name);
 				if (S_ISDIR(st.st_mode)) {
-					uint64_t low = upper_dir_source(o, dir, pfd, name);
+					uint64_t low = upper_source(o, dir, pfd, name);
 					struct stat lst;
 					if (low && !lfs_union_getattr(o->lower, low, &lst) &&
 					    S_ISDIR(lst.st_mode))
@@ -476,6 +491,10 @@ static int getattr_locked(lfs_ovl *o, struct oino *ino, struct stat *st)
 	}
 	if (!ret && (!o->is_root || o->userns))
 		apply_override(o, ino, st);
+	/* A metacopy file's blocks are its lower data's, as the kernel says. */
+	struct stat lst;
+	if (!ret && ino->metacopy && ino->lower && !lfs_union_getattr(o->lower, ino->lower, &lst))
+		st->st_blocks = lst.st_blocks;
 	/* A merged directory's link count is not known cheaply: 1, as
 	 * kernel overlayfs reports it. */
 	if (!ret && ino->type == S_IFDIR && ino->upper && ino->lower && !ino->opaque)
@@ -586,8 +605,12 @@ static int copy_data_from_lower(lfs_ovl *o, uint64_t low, int fd, off_t size)
 	return ret;
 }
 
-/* Creates the copy of lower entry `low` as `tmp` in the work directory. */
-static int copy_up_make(lfs_ovl *o, uint64_t low, const struct stat *lst, const char *tmp)
+/* Creates the copy of lower entry `low` as `tmp` in the work directory.
+ * With *meta, a regular file gets no data, only the lower's size and the
+ * metacopy mark; *meta is cleared when the mark cannot be set (the data
+ * is copied then). */
+static int copy_up_make(lfs_ovl *o, uint64_t low, const struct stat *lst, const char *tmp,
+			int *meta)
 {
 	int ret = 0;
 	switch (lst->st_mode & S_IFMT) {
@@ -607,7 +630,12 @@ static int copy_up_make(lfs_ovl *o, uint64_t low, const struct stat *lst, const 
 		int fd = openat(o->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return -errno;
-		ret = copy_data_from_lower(o, low, fd, lst->st_size);
+		if (*meta && lfs_upper_set_metacopy(fd) == 0) {
+			ret = ftruncate(fd, lst->st_size) < 0 ? -errno : 0;
+		} else {
+			*meta = 0;
+			ret = copy_data_from_lower(o, low, fd, lst->st_size);
+		}
 		if (!ret && fsync(fd) < 0)
 			ret = -errno;
 		close(fd);
@@ -684,13 +712,74 @@ static void reopen_lower_files(struct oino *ino, int pfd, const char *name)
 }
 
 static int copy_up_links(lfs_ovl *o, struct oino *ino, uint64_t low, int pfd, const char *name);
+static int copy_up(lfs_ovl *o, struct oino *ino);
+
+/* Copies the lower data into a metacopy file in place (its inode, names
+ * and open descriptors stay), then drops the mark: synced first, so a
+ * crash in between leaves a metacopy file that still reads the lower. */
+static int copy_up_data(lfs_ovl *o, struct oino *ino)
+{
+	int pfd;
+	const char *name;
+	struct stat st;
+	int ret = upper_loc(o, ino, &pfd, &name);
+	if (ret)
+		return ret;
+	if (!ino->lower)
+		return -EIO; /* a metacopy file with no lower data */
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	int fd = openat(pfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Without root, a read-only file of our own: writable for the copy. */
+	if (fd < 0 && errno == EACCES && fchmodat(pfd, name, st.st_mode | S_IWUSR, 0) == 0)
+		fd = openat(pfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		fchmodat(pfd, name, st.st_mode & 07777, 0);
+		return ret;
+	}
+	char cap[256];
+	ssize_t ncap = fgetxattr(fd, "security.capability", cap, sizeof(cap));
+	ret = copy_data_from_lower(o, ino->lower, fd, st.st_size);
+	/* Writing drops set-id bits and file capabilities: put them back,
+	 * and the times (a copy-up is not a change of the file). */
+	struct timespec ts[2] = {st.st_atim, st.st_mtim};
+	if (!ret && fchmod(fd, st.st_mode & 07777) < 0)
+		ret = -errno;
+	if (!ret && ncap > 0 && fsetxattr(fd, "security.capability", cap, (size_t)ncap, 0) < 0)
+		ret = -errno;
+	if (!ret && futimens(fd, ts) < 0)
+		ret = -errno;
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	if (!ret)
+		ret = lfs_upper_clear_metacopy(fd);
+	close(fd);
+	if (ret)
+		return ret;
+	ino->metacopy = 0;
+	ino->lower = 0;
+	reopen_lower_files(ino, pfd, name);
+	return 0;
+}
+
+/* A regular file's copy-up may leave its data below (metacopy) for a
+ * metadata change, when it has data and one name (the other names of a
+ * lower hard link are linked to the copy, and would not find the data
+ * through their own paths if it stayed below). */
+static int may_metacopy(const struct stat *lst)
+{
+	return S_ISREG(lst->st_mode) && lst->st_nlink == 1 && lst->st_size > 0;
+}
 
 /* Makes ino exist in the upper: its parents first, then a copy of the
- * lower entry built in the work directory and renamed into place. */
-static int copy_up(lfs_ovl *o, struct oino *ino)
+ * lower entry built in the work directory and renamed into place.  With
+ * meta, a regular file may be copied without its data (metacopy);
+ * without, a metacopy file gets its data. */
+static int copy_up_as(lfs_ovl *o, struct oino *ino, int meta)
 {
 	if (ino->upper)
-		return 0;
+		return ino->metacopy && !meta ? copy_up_data(o, ino) : 0;
 	if (!ino->aliases)
 		return -ESTALE;
 	struct dent *d = ino->aliases;
@@ -706,7 +795,8 @@ static int copy_up(lfs_ovl *o, struct oino *ino)
 		return ret;
 	char tmp[32];
 	tmp_name(o, tmp);
-	ret = copy_up_make(o, ino->lower, &lst, tmp);
+	meta = meta && may_metacopy(&lst);
+	ret = copy_up_make(o, ino->lower, &lst, tmp, &meta);
 	if (!ret)
 		ret = copy_up_meta(o, ino->lower, &lst, o->work_fd, tmp);
 	struct stat pst;
@@ -724,6 +814,10 @@ static int copy_up(lfs_ovl *o, struct oino *ino)
 		return -errno;
 	uint64_t low = ino->lower;
 	set_upper(o, ino, &st);
+	if (meta) {
+		ino->metacopy = 1; /* open readers go on reading the lower */
+		return 0;
+	}
 	if (ino->type != S_IFDIR)
 		ino->lower = 0; /* a file's data is now the upper copy */
 	if (ino->type == S_IFREG) {
@@ -732,6 +826,18 @@ static int copy_up(lfs_ovl *o, struct oino *ino)
 			return copy_up_links(o, ino, low, pfd, d->name);
 	}
 	return 0;
+}
+
+/* Copy-up for a change of the data (and everything else). */
+static int copy_up(lfs_ovl *o, struct oino *ino)
+{
+	return copy_up_as(o, ino, 0);
+}
+
+/* Copy-up for a change of metadata only: a file's data may stay below. */
+static int copy_up_attr(lfs_ovl *o, struct oino *ino)
+{
+	return copy_up_as(o, ino, 1);
 }
 
 /* ------------------------------------------------------------ listings */
@@ -871,8 +977,6 @@ static void listing_release(struct listing *l)
 	listing_free(l->hidden, l->nh);
 }
 
-static int copy_up(lfs_ovl *o, struct oino *ino);
-
 static void collect_path(void *ctx, const char *path)
 {
 	struct listing *l = ctx;
@@ -982,6 +1086,24 @@ static int upper_is_empty(int pathfd)
 	return empty;
 }
 
+/* Copy-up temporaries ("#N") left in the work directory by a daemon that
+ * died mid-copy are half-made copies nobody can see: removed, so that
+ * their names are free again.  Anything else there (kernel overlayfs's
+ * work/ and index/) is left alone. */
+static void clean_work_dir(int work_fd)
+{
+	DIR *dp;
+	if (upper_opendir(work_fd, &dp))
+		return;
+	int fd = dirfd(dp);
+	struct dirent *de;
+	while ((de = readdir(dp))) {
+		if (de->d_name[0] == '#' && unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR)
+			unlinkat(fd, de->d_name, AT_REMOVEDIR);
+	}
+	closedir(dp);
+}
+
 /* Anything but the initial namespace's identity map of all ids. */
 static int in_user_namespace(void)
 {
@@ -1013,6 +1135,7 @@ int lfs_ovl_new(lfs_union *lower, const char *upper_dir, const char *work_dir, i
 		goto fail;
 	}
 	pthread_mutex_init(&o->lock, NULL);
+	clean_work_dir(o->work_fd);
 	o->is_root = geteuid() == 0;
 	o->userns = in_user_namespace();
 	if (init_root && lower && upper_is_empty(o->upper_fd)) {
@@ -1205,7 +1328,7 @@ static int set_mode(lfs_ovl *o, int pfd, const char *name, int fd, mode_t mode)
 static int setattr_locked(lfs_ovl *o, struct oino *ino, const struct stat *a, unsigned set,
 			  lfs_ovl_file *fh, struct stat *out)
 {
-	int ret = copy_up(o, ino);
+	int ret = set & LFS_OVL_SET_SIZE ? copy_up(o, ino) : copy_up_attr(o, ino);
 	int pfd = -1, fd = fh && fh->fd >= 0 ? fh->fd : -1;
 	if (fd < 0 && !ino->aliases && ino != o->root)
 		fd = any_open_fd(ino); /* fchmod & co. of an unlinked open file */
@@ -1626,7 +1749,9 @@ static int open_locked(lfs_ovl *o, struct oino *ino, int flags, lfs_ovl_file **f
 	if (ino->type == S_IFDIR)
 		return -EISDIR;
 	int writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-	if (!ino->upper && !writing) {
+	if ((!ino->upper || ino->metacopy) && !writing) {
+		if (!ino->lower)
+			return -EIO; /* a metacopy file with no lower data */
 		*fh = file_new(ino, -1);
 		return 0;
 	}
@@ -1960,7 +2085,7 @@ static int setxattr_locked(lfs_ovl *o, struct oino *ino, const char *name, const
 {
 	if (internal_xattr(name))
 		return -EPERM;
-	int ret = copy_up(o, ino);
+	int ret = copy_up_attr(o, ino);
 	struct xtarget t = {LFS_BUF_INIT, -1};
 	if (!ret)
 		ret = xattr_target(o, ino, &t);

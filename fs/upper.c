@@ -113,6 +113,55 @@ int lfs_upper_set_opaque(int dirfd)
 	return 0;
 }
 
+static const char *const metacopy_xattrs[] = {
+	"trusted.overlay.metacopy",
+	"user.overlay.metacopy",
+};
+
+/* One listxattr answers for both names (a lookup of every upper file asks). */
+static int list_has_metacopy(const char *list, ssize_t n)
+{
+	for (ssize_t off = 0; off < n; off += (ssize_t)strlen(list + off) + 1)
+		if (!strcmp(list + off, metacopy_xattrs[0]) ||
+		    !strcmp(list + off, metacopy_xattrs[1]))
+			return 1;
+	return 0;
+}
+
+int lfs_upper_is_metacopy(int dirfd, const char *name)
+{
+	lfs_buf p = LFS_BUF_INIT;
+	char list[1024];
+	at_path(&p, dirfd, name);
+	ssize_t n = name ? llistxattr(p.data, list, sizeof(list))
+			 : listxattr(p.data, list, sizeof(list));
+	int found = n > 0 && list_has_metacopy(list, n);
+	if (n < 0 && errno == ERANGE) { /* many xattrs: ask for each name */
+		for (size_t i = 0; i < 2 && !found; i++)
+			found = (name ? lgetxattr(p.data, metacopy_xattrs[i], NULL, 0)
+				      : getxattr(p.data, metacopy_xattrs[i], NULL, 0)) >= 0;
+	}
+	lfs_buf_release(&p);
+	return found;
+}
+
+int lfs_upper_set_metacopy(int fd)
+{
+	if (fsetxattr(fd, metacopy_xattrs[0], "", 0, 0) == 0 ||
+	    fsetxattr(fd, metacopy_xattrs[1], "", 0, 0) == 0)
+		return 0;
+	return -errno;
+}
+
+int lfs_upper_clear_metacopy(int fd)
+{
+	for (size_t i = 0; i < 2; i++)
+		if (fremovexattr(fd, metacopy_xattrs[i]) < 0 && errno != ENODATA &&
+		    errno != ENOTSUP && errno != EPERM)
+			return -errno;
+	return 0;
+}
+
 int lfs_upper_get_override(int dirfd, const char *name, struct stat *st)
 {
 	if (S_ISLNK(st->st_mode))

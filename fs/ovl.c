@@ -430,17 +430,20 @@ static int lookup_locked(lfs_ovl *o, struct oino *dir, const char *name, struct 
 		}
 		if (errno != ENOENT)
 			return -errno;
-		/* fstatat of a too long ".wh." name fails: no such whiteout. */
-		lfs_buf wh = LFS_BUF_INIT;
-		lfs_buf_addf(&wh, "%s%s", LFS_WH_PREFIX, name);
-		int whited = fstatat(pfd, wh.data, &st, AT_SYMLINK_NOFOLLOW) == 0;
-		lfs_buf_release(&wh);
-		if (whited)
-			return -ENOENT;
 	}
 	uint64_t low = lower_child(o, dir, name);
 	if (!low)
 		return -ENOENT;
+	if (dir->upper) {
+		/* A ".wh." whiteout matters only for a name the lower has; fstatat
+		 * of a too long ".wh." name fails: no such whiteout. */
+		lfs_buf wh = LFS_BUF_INIT;
+		lfs_buf_addf(&wh, "%s%s", LFS_WH_PREFIX, name);
+		int whited = fstatat(dir_fd(o, dir), wh.data, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		lfs_buf_release(&wh);
+		if (whited)
+			return -ENOENT;
+	}
 	int ret = lfs_union_getattr(o->lower, low, &st);
 	if (ret)
 		return ret;
@@ -1330,8 +1333,11 @@ static int setattr_locked(lfs_ovl *o, struct oino *ino, const struct stat *a, un
 {
 	int ret = set & LFS_OVL_SET_SIZE ? copy_up(o, ino) : copy_up_attr(o, ino);
 	int pfd = -1, fd = fh && fh->fd >= 0 ? fh->fd : -1;
-	if (fd < 0 && !ino->aliases && ino != o->root)
-		fd = any_open_fd(ino); /* fchmod & co. of an unlinked open file */
+	/* fchmod & co. through any open descriptor of the inode: no path to
+	 * resolve, and the only way for an unlinked open file.  Not for a
+	 * truncate: that descriptor may be read-only. */
+	if (fd < 0 && ino != o->root && (!ino->aliases || !(set & LFS_OVL_SET_SIZE)))
+		fd = any_open_fd(ino);
 	const char *name = NULL;
 	if (!ret && ino == o->root) {
 		pfd = o->upper_fd;
@@ -1406,7 +1412,21 @@ static int prepare_create(lfs_ovl *o, struct oino *dir, const char *name, int *p
 	if (*pfd < 0)
 		return *pfd;
 	*hides_lower = lower_child(o, dir, name) != 0;
-	return lfs_upper_drop_whiteout(*pfd, name);
+	/* Only a name the lower has is whited out; a stray whiteout is
+	 * dealt with if the creation runs into it (stray_whiteout). */
+	return *hides_lower ? lfs_upper_drop_whiteout(*pfd, name) : 0;
+}
+
+/* A creation on a name the lookup found free failed: with EEXIST, a
+ * whiteout that hides nothing below sits there.  Drops it; 1 means try
+ * once more (errno is kept otherwise). */
+static int stray_whiteout(int pfd, const char *name)
+{
+	if (errno != EEXIST)
+		return 0;
+	int ret = lfs_upper_drop_whiteout(pfd, name);
+	errno = EEXIST;
+	return ret == 0;
 }
 
 /* After creating `name` in the upper: ownership, then the inode. */
@@ -1418,10 +1438,12 @@ static int finish_create(lfs_ovl *o, struct oino *dir, int pfd, const char *name
 	struct stat pst;
 	gid_t gid = c ? c->gid : 0;
 	/* In a set-group-ID directory new entries take its group (and the
-	 * kernel already gave them that group in the upper). */
-	if (c && fstat(pfd, &pst) == 0 && (pst.st_mode & S_ISGID))
+	 * kernel already gave them that group in the upper): an entry that
+	 * has the caller's ids is right either way. */
+	int mine = !c || (st->st_uid == c->uid && st->st_gid == c->gid);
+	if (!mine && fstat(pfd, &pst) == 0 && (pst.st_mode & S_ISGID))
 		gid = pst.st_gid;
-	if (c && o->is_root && (st->st_uid != c->uid || st->st_gid != gid)) {
+	if (!mine && o->is_root && (st->st_uid != c->uid || st->st_gid != gid)) {
 		if (fchownat(pfd, name, c->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 		/* chown clears set-id bits the creator asked for: put them back. */
@@ -1440,6 +1462,15 @@ static int finish_create(lfs_ovl *o, struct oino *dir, int pfd, const char *name
 	return 0;
 }
 
+static int make_node(int pfd, const char *name, mode_t mode, dev_t rdev, const char *target)
+{
+	if (S_ISDIR(mode))
+		return mkdirat(pfd, name, mode & 07777);
+	if (S_ISLNK(mode))
+		return symlinkat(target, pfd, name);
+	return mknodat(pfd, name, mode, rdev);
+}
+
 static int mknod_locked(lfs_ovl *o, struct oino *dir, const char *name, mode_t mode, dev_t rdev,
 			const char *target, const struct lfs_ovl_cred *c, uint64_t *id,
 			struct stat *st)
@@ -1448,13 +1479,9 @@ static int mknod_locked(lfs_ovl *o, struct oino *dir, const char *name, mode_t m
 	int ret = prepare_create(o, dir, name, &pfd, &hides);
 	if (ret)
 		return ret;
-	int r;
-	if (S_ISDIR(mode))
-		r = mkdirat(pfd, name, mode & 07777);
-	else if (S_ISLNK(mode))
-		r = symlinkat(target, pfd, name);
-	else
-		r = mknodat(pfd, name, mode, rdev);
+	int r = make_node(pfd, name, mode, rdev, target);
+	if (r < 0 && stray_whiteout(pfd, name))
+		r = make_node(pfd, name, mode, rdev, target);
 	if (r < 0)
 		return -errno;
 	if (S_ISDIR(mode) && hides) {
@@ -1508,7 +1535,8 @@ static int link_locked(lfs_ovl *o, struct oino *ino, struct oino *dir, const cha
 	const char *oname;
 	if (!ret)
 		ret = upper_loc(o, ino, &opfd, &oname);
-	if (!ret && linkat(opfd, oname, pfd, name, 0) < 0)
+	if (!ret && linkat(opfd, oname, pfd, name, 0) < 0 &&
+	    (!stray_whiteout(pfd, name) || linkat(opfd, oname, pfd, name, 0) < 0))
 		ret = -errno;
 	if (ret)
 		return ret;
@@ -1782,8 +1810,10 @@ static int create_locked(lfs_ovl *o, struct oino *dir, const char *name, mode_t 
 	int ret = prepare_create(o, dir, name, &pfd, &hides);
 	if (ret)
 		return ret;
-	int fd = openat(pfd, name,
-			(flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
+	int oflags = (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(pfd, name, oflags, mode & 07777);
+	if (fd < 0 && stray_whiteout(pfd, name))
+		fd = openat(pfd, name, oflags, mode & 07777);
 	if (fd < 0)
 		return -errno;
 	ret = finish_create(o, dir, pfd, name, c, id, st);
@@ -1980,10 +2010,11 @@ static int xattr_target(lfs_ovl *o, struct oino *ino, struct xtarget *t)
 		proc_path(&t->path, o->upper_fd, "."); /* l*xattr must not stop at the link */
 		return 0;
 	}
-	if (!ino->aliases) {
-		t->fd = any_open_fd(ino);
+	/* An open descriptor saves resolving a path (a write asks for
+	 * security.capability each time); an unlinked file has nothing else. */
+	t->fd = ino->type == S_IFDIR ? -1 : any_open_fd(ino);
+	if (t->fd >= 0 || !ino->aliases)
 		return t->fd >= 0 ? 0 : -ESTALE;
-	}
 	int pfd;
 	const char *name;
 	int ret = upper_loc(o, ino, &pfd, &name);

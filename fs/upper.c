@@ -168,10 +168,15 @@ int lfs_upper_get_override(int dirfd, const char *name, struct stat *st)
 		return 0;
 	lfs_buf p = LFS_BUF_INIT;
 	char v[64];
-	at_path(&p, dirfd, name);
-	/* Without a name the path is the /proc magic link itself: follow it. */
-	ssize_t n = name ? lgetxattr(p.data, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1)
+	/* A real descriptor answers itself; an O_PATH one (EBADF) through
+	 * its /proc link (without a name the path is that magic link: follow
+	 * it). */
+	ssize_t n = name ? -1 : fgetxattr(dirfd, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1);
+	if (name || (n < 0 && errno == EBADF)) {
+		at_path(&p, dirfd, name);
+		n = name ? lgetxattr(p.data, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1)
 			 : getxattr(p.data, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1);
+	}
 	lfs_buf_release(&p);
 	if (n <= 0)
 		return 0;
@@ -190,9 +195,12 @@ int lfs_upper_set_override(int dirfd, const char *name, uid_t uid, gid_t gid, mo
 	lfs_buf p = LFS_BUF_INIT;
 	char v[64];
 	int n = snprintf(v, sizeof(v), "%u:%u:0%o", (unsigned)uid, (unsigned)gid, (unsigned)mode);
-	at_path(&p, dirfd, name);
-	int r = name ? lsetxattr(p.data, LFS_XATTR_OVERRIDE, v, (size_t)n, 0)
-		     : setxattr(p.data, LFS_XATTR_OVERRIDE, v, (size_t)n, 0);
+	int r = name ? -1 : fsetxattr(dirfd, LFS_XATTR_OVERRIDE, v, (size_t)n, 0);
+	if (name || (r < 0 && errno == EBADF)) {
+		at_path(&p, dirfd, name);
+		r = name ? lsetxattr(p.data, LFS_XATTR_OVERRIDE, v, (size_t)n, 0)
+			 : setxattr(p.data, LFS_XATTR_OVERRIDE, v, (size_t)n, 0);
+	}
 	int ret = r < 0 ? -errno : 0;
 	lfs_buf_release(&p);
 	return ret;

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -91,6 +92,7 @@ struct lfs_ovl {
 	size_t ucap, ucount;
 	uint64_t tmp_seq;
 	int is_root; /* may chown and mknod whiteouts */
+	int no_shared_wh; /* whiteouts cannot be links to one device (make_whiteout) */
 	int userns;  /* in a user namespace: some ids cannot be owners */
 	struct oino all; /* list head of all inodes */
 	void (*notify)(void *arg, uint64_t id);
@@ -1595,6 +1597,28 @@ static void remember_gone(lfs_ovl *o, struct oino *ino)
 	*ino->gone = st;
 }
 
+#define SHARED_WHITEOUT "#whiteout"
+
+/* Whiteouts are hard links to one 0/0 device kept in the work dir, as
+ * kernel overlayfs makes them: a link allocates no inode (rm -rf of a
+ * lower tree makes one whiteout per entry).  The device is made on first
+ * use (a new one when it has all the links it can take: EMLINK); where a
+ * link or the device cannot be made, each whiteout is made on its own. */
+static int make_whiteout(lfs_ovl *o, int pfd, const char *name)
+{
+	for (int tries = 0; !o->no_shared_wh && tries < 2; tries++) {
+		if (linkat(o->work_fd, SHARED_WHITEOUT, pfd, name, 0) == 0)
+			return 0;
+		if (errno != ENOENT && errno != EMLINK)
+			break;
+		unlinkat(o->work_fd, SHARED_WHITEOUT, 0);
+		if (mknodat(o->work_fd, SHARED_WHITEOUT, S_IFCHR | 0, makedev(0, 0)) < 0)
+			break;
+	}
+	o->no_shared_wh = 1;
+	return lfs_upper_make_whiteout(pfd, name);
+}
+
 static int remove_locked(lfs_ovl *o, struct oino *dir, const char *name, int isdir)
 {
 	struct oino *ino;
@@ -1615,7 +1639,7 @@ static int remove_locked(lfs_ovl *o, struct oino *dir, const char *name, int isd
 	remember_gone(o, ino);
 	if (ino->upper && unlinkat(pfd, name, isdir ? AT_REMOVEDIR : 0) < 0)
 		return -errno;
-	if (hides && (ret = lfs_upper_make_whiteout(pfd, name)) != 0)
+	if (hides && (ret = make_whiteout(o, pfd, name)) != 0)
 		return ret;
 	/* A removed directory keeps its O_PATH descriptor: an open handle
 	 * can still fstat it (st_nlink 0); freeing the inode closes it. */
@@ -1731,7 +1755,7 @@ static int rename_locked(lfs_ovl *o, struct oino *sdir, const char *sname, struc
 	if (renameat2(spfd, sname, dpfd, dname, flags & RENAME_EXCHANGE) < 0)
 		return -errno;
 	if (!(flags & RENAME_EXCHANGE) && src_hides &&
-	    (ret = lfs_upper_make_whiteout(spfd, sname)) != 0)
+	    (ret = make_whiteout(o, spfd, sname)) != 0)
 		return ret;
 	/* Bookkeeping: the names now point at the moved inodes. */
 	struct dent *sd = dcache_find(o, sdir, sname), *dd = dst ? dcache_find(o, ddir, dname) : NULL;

@@ -296,10 +296,9 @@ static int fail(char **err, int ret, const char *path, const char *fmt, ...)
 	lfs_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
 	if (ret == -ENOTSUP)
-		lfs_buf_addstr(&b,
-			       ": kernel overlayfs redirect_dir uppers keep entries' sources "
-			       "outside their paths and cannot be committed; mount the overlay "
-			       "with redirect_dir=off");
+		lfs_buf_addstr(&b, ": kernel overlayfs redirect_dir uppers keep entries' sources "
+				   "outside their paths and cannot be committed; mount the overlay "
+				   "with redirect_dir=off");
 	else if (ret == -ESTALE)
 		lfs_buf_addstr(&b, ": changed while being read; stop writers (unmount) and retry");
 	else
@@ -605,8 +604,7 @@ static ssize_t data_read(struct cm *c, int fd, uint64_t low, off_t off, size_t w
 }
 
 /* low: the lower data of a metacopy file, else 0. */
-static int write_data(struct cm *c, int dirfd, const struct ent *e, uint64_t low,
-		      const char *path)
+static int write_data(struct cm *c, int dirfd, const struct ent *e, uint64_t low, const char *path)
 {
 	int fd = openat(dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
@@ -682,8 +680,7 @@ static int metacopy_data(struct cm *c, uint64_t lower, const struct ent *e, cons
 
 /* Writes the member for real entry e of dirfd (not its subtree); lower as
  * metacopy_data. */
-static int write_ent(struct cm *c, int dirfd, const struct ent *e, uint64_t lower,
-		     const char *path)
+static int write_ent(struct cm *c, int dirfd, const struct ent *e, uint64_t lower, const char *path)
 {
 	struct stat st = e->st;
 	lfs_upper_get_override(dirfd, e->name, &st);
@@ -694,7 +691,8 @@ static int write_ent(struct cm *c, int dirfd, const struct ent *e, uint64_t lowe
 		xattrs_release(&x);
 		return fail(c->err, ret, path, "xattrs");
 	}
-	if (x.metacopy && S_ISREG(st.st_mode) && (ret = metacopy_data(c, lower, e, path, &low)) < 0) {
+	if (x.metacopy && S_ISREG(st.st_mode) &&
+	    (ret = metacopy_data(c, lower, e, path, &low)) < 0) {
 		xattrs_release(&x);
 		return ret;
 	}

@@ -161,8 +161,13 @@ static int fill_plus(struct dirbuf *d, const char *name, uint64_t id, struct fus
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
-	struct dirbuf d = {.req = req, .plus = plus, .fill = fill_plus, .arg = U(req), .dir = ino,
-			   .buf = malloc(size), .size = size};
+	struct dirbuf d = {.req = req,
+			   .plus = plus,
+			   .fill = fill_plus,
+			   .arg = U(req),
+			   .dir = ino,
+			   .buf = malloc(size),
+			   .size = size};
 	if (!d.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;

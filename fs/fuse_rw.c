@@ -269,8 +269,11 @@ static int rw_fill(struct dirbuf *d, const char *name, uint64_t id, struct fuse_
 	int ret = lfs_ovl_lookup(d->arg, d->dir, name, &nid, &st);
 	if (ret)
 		return ret == -ENOENT ? 1 : ret;
-	*e = (struct fuse_entry_param){.ino = nid, .generation = 1, .attr = st,
-				       .attr_timeout = RW_TIMEOUT, .entry_timeout = RW_TIMEOUT};
+	*e = (struct fuse_entry_param){.ino = nid,
+				       .generation = 1,
+				       .attr = st,
+				       .attr_timeout = RW_TIMEOUT,
+				       .entry_timeout = RW_TIMEOUT};
 	return 0;
 }
 
@@ -282,8 +285,14 @@ static void rw_unfill(struct dirbuf *d, const struct fuse_entry_param *e)
 static void do_rw_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			  struct fuse_file_info *fi, int plus)
 {
-	struct dirbuf d = {.req = req, .plus = plus, .fill = rw_fill, .unfill = rw_unfill,
-			   .arg = O(req), .dir = ino, .buf = malloc(size), .size = size};
+	struct dirbuf d = {.req = req,
+			   .plus = plus,
+			   .fill = rw_fill,
+			   .unfill = rw_unfill,
+			   .arg = O(req),
+			   .dir = ino,
+			   .buf = malloc(size),
+			   .size = size};
 	if (!d.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;

@@ -381,7 +381,8 @@ static void metacopy_source(lfs_ovl *o, struct oino *ino, struct oino *dir, int 
 	struct stat lst;
 	uint64_t low = upper_source(o, dir, pfd, name);
 	ino->metacopy = 1;
-	ino->lower = low && !lfs_union_getattr(o->lower, low, &lst) && S_ISREG(lst.st_mode) ? low : 0;
+	ino->lower =
+	    low && !lfs_union_getattr(o->lower, low, &lst) && S_ISREG(lst.st_mode) ? low : 0;
 }
 
 /* Looks up name in dir without taking a lookup reference. */
@@ -411,7 +412,8 @@ static int lookup_locked(lfs_ovl *o, struct oino *dir, const char *name, struct 
 			if (!ino) {
 				ino = ino_new(o, st.st_mode);
 				set_upper(o, ino, &st);
-				if (S_ISREG(st.st_mode) && o->lower && lfs_upper_is_metacopy(pfd, name))
+				if (S_ISREG(st.st_mode) && o->lower &&
+				    lfs_upper_is_metacopy(pfd, name))
 					metacopy_source(o, ino, dir, pfd, name);
 				if (S_ISDIR(st.st_mode)) {
 					uint64_t low = upper_source(o, dir, pfd, name);
@@ -1754,8 +1756,7 @@ static int rename_locked(lfs_ovl *o, struct oino *sdir, const char *sname, struc
 		remember_gone(o, dst);
 	if (renameat2(spfd, sname, dpfd, dname, flags & RENAME_EXCHANGE) < 0)
 		return -errno;
-	if (!(flags & RENAME_EXCHANGE) && src_hides &&
-	    (ret = make_whiteout(o, spfd, sname)) != 0)
+	if (!(flags & RENAME_EXCHANGE) && src_hides && (ret = make_whiteout(o, spfd, sname)) != 0)
 		return ret;
 	/* Bookkeeping: the names now point at the moved inodes. */
 	struct dent *sd = dcache_find(o, sdir, sname), *dd = dst ? dcache_find(o, ddir, dname) : NULL;

@@ -11,6 +11,12 @@
  *    temporary in the work directory renamed into place) before its first
  *    change; a lower directory is created in the upper (not its contents)
  *    when something inside it changes;
+ *  - a change of metadata only (chmod, chown, utimes, xattrs) of a lower
+ *    regular file with one name copies no data: the upper file is a
+ *    metacopy (upper.h) and reads go on to the lower; the data follows
+ *    in place on the first open for writing, truncate, link or rename;
+ *  - copy-up temporaries ('#' names) left in the work directory by a
+ *    daemon that died are removed when the overlay is created;
  *  - unlink/rmdir of a name that exists below leaves a whiteout; a
  *    directory created where a whiteout was is made opaque;
  *  - rename works for lower directories too (no EXDEV): the source

@@ -133,8 +133,8 @@ int lfs_upper_is_metacopy(int dirfd, const char *name)
 	lfs_buf p = LFS_BUF_INIT;
 	char list[1024];
 	at_path(&p, dirfd, name);
-	ssize_t n = name ? llistxattr(p.data, list, sizeof(list))
-			 : listxattr(p.data, list, sizeof(list));
+	ssize_t n =
+	    name ? llistxattr(p.data, list, sizeof(list)) : listxattr(p.data, list, sizeof(list));
 	int found = n > 0 && list_has_metacopy(list, n);
 	if (n < 0 && errno == ERANGE) { /* many xattrs: ask for each name */
 		for (size_t i = 0; i < 2 && !found; i++)

@@ -93,6 +93,7 @@ struct lfs_ovl {
 	uint64_t tmp_seq;
 	int is_root; /* may chown and mknod whiteouts */
 	int no_shared_wh; /* whiteouts cannot be links to one device (make_whiteout) */
+	int no_metacopy;  /* lfs_ovl_set_metacopy(o, 0) */
 	int userns;  /* in a user namespace: some ids cannot be owners */
 	struct oino all; /* list head of all inodes */
 	void (*notify)(void *arg, uint64_t id);
@@ -774,9 +775,10 @@ static int copy_up_data(lfs_ovl *o, struct oino *ino)
  * metadata change, when it has data and one name (the other names of a
  * lower hard link are linked to the copy, and would not find the data
  * through their own paths if it stayed below). */
-static int may_metacopy(const struct stat *lst)
+static int may_metacopy(const lfs_ovl *o, const struct stat *lst)
 {
-	return S_ISREG(lst->st_mode) && lst->st_nlink == 1 && lst->st_size > 0;
+	return !o->no_metacopy && S_ISREG(lst->st_mode) && lst->st_nlink == 1 &&
+	       lst->st_size > 0;
 }
 
 /* Makes ino exist in the upper: its parents first, then a copy of the
@@ -802,7 +804,7 @@ static int copy_up_as(lfs_ovl *o, struct oino *ino, int meta)
 		return ret;
 	char tmp[32];
 	tmp_name(o, tmp);
-	meta = meta && may_metacopy(&lst);
+	meta = meta && may_metacopy(o, &lst);
 	ret = copy_up_make(o, ino->lower, &lst, tmp, &meta);
 	if (!ret)
 		ret = copy_up_meta(o, ino->lower, &lst, o->work_fd, tmp);
@@ -1174,6 +1176,11 @@ fail:
 		close(o->work_fd);
 	free(o);
 	return -EINVAL;
+}
+
+void lfs_ovl_set_metacopy(lfs_ovl *o, int on)
+{
+	o->no_metacopy = !on;
 }
 
 void lfs_ovl_set_notify(lfs_ovl *o, void (*fn)(void *arg, uint64_t id), void *arg)

@@ -10,6 +10,8 @@
 # by kernel overlayfs (metacopy=on) and by layerfs again; the upper the
 # kernel wrote is mounted by layerfs; `layerfs commit` of the layerfs upper
 # extracted over the layer by GNU tar: all must equal the kernel's tree.
+# The fuse-overlayfs form (-o lowerdir=) copies whole files unless given
+# metacopy=on.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -22,7 +24,7 @@ w_have_commit
 t_tmpdir
 tmp=$T_TMP
 T0='2020-01-02 03:04:05'
-plan 19
+plan 23
 
 # ------------------------------------------------------------ the layer
 d=$tmp/gen
@@ -166,5 +168,27 @@ else
 	t_diag_err
 	not_ok "GNU tar extraction of the layer + the committed layer (no layer)"
 fi
+
+# the fuse-overlayfs form: no metacopy unless asked for (its users read
+# the upper as fuse-overlayfs writes it)
+for mc in default on; do
+	m=$tmp/mnt/o-$mc u=$tmp/b/o-$mc
+	mkdir -p "$m" "$u/upper" "$u/work"
+	opt=lowerdir=$tmp/L1.tar,upperdir=$u/upper,workdir=$u/work
+	[ "$mc" = default ] || opt=$opt,metacopy=$mc
+	if t_lfs mount -o "$opt" "$m" && chmod 0600 "$m/data/big"; then
+		k=$(du -k "$u/upper/data/big" | cut -f1)
+		if [ "$mc" = default ]; then
+			is "$(cmp "$u/upper/data/big" "$tmp/gen/data/big" && echo whole)" whole \
+				"-o lowerdir=...: chmod copies the whole file up (du -k: $k)"
+		else
+			is "$k" 0 "-o lowerdir=...,metacopy=on: chmod copies no data"
+		fi
+	else
+		not_ok "-o lowerdir=... metacopy=$mc: mount and chmod"
+		t_diag_err
+	fi
+	t_umount "$m"
+done
 
 done_testing

@@ -72,7 +72,7 @@ writer() {
 		echo "mv $n"
 		mv "tree/d$n" "tree/moved$n"
 	done
-	echo done
+	echo "finished"
 }
 
 # whole_or_none MNT — each big file is the lower one, or it plus appends.

@@ -46,6 +46,7 @@ op() { # op DESC CMD... — log exit status and output
 	rc=$?
 	printf '%s: rc=%d %s\n' "$desc" "$rc" "$(printf '%s' "$out" | tr '\n' '|')"
 }
+# shellcheck disable=SC2317 # called through op "$@"
 sh_c() { sh -c "$1"; }
 meta_ops() {
 	op "chmod" chmod 0600 data/big

@@ -170,6 +170,7 @@ struct xattr {
 struct xattrs {
 	struct xattr *v;
 	size_t n;
+	int metacopy; /* a metacopy mark was seen: the data is the lower's */
 };
 
 static void xattrs_release(struct xattrs *x)
@@ -190,12 +191,15 @@ static int xattr_private(const char *name)
 	       !strncmp(name, "user.fuseoverlayfs.", 19) || !strcmp(name, LFS_XATTR_OVERRIDE);
 }
 
-/* redirect_dir / metacopy: the data is not in the upper. */
+/* redirect_dir: the entry's lower is elsewhere, not at its path. */
 static int xattr_unsupported(const char *name)
 {
-	return !strcmp(name, "trusted.overlay.redirect") ||
-	       !strcmp(name, "trusted.overlay.metacopy") ||
-	       !strcmp(name, "user.overlay.redirect") || !strcmp(name, "user.overlay.metacopy");
+	return !strcmp(name, "trusted.overlay.redirect") || !strcmp(name, "user.overlay.redirect");
+}
+
+static int xattr_metacopy(const char *name)
+{
+	return !strcmp(name, "trusted.overlay.metacopy") || !strcmp(name, "user.overlay.metacopy");
 }
 
 static int cmp_xattr(const void *a, const void *b)
@@ -242,8 +246,8 @@ static int xattr_value(const char *p, const char *name, struct xattr *x)
 }
 
 /* Reads the layer xattrs of entry name in dirfd (out may be NULL: only
- * checks for unsupported overlay features).  Returns 0, -ENOTSUP for a
- * redirect/metacopy upper, or another -errno. */
+ * checks for unsupported overlay features), and whether it is a metacopy
+ * file.  Returns 0, -ENOTSUP for a redirect upper, or another -errno. */
 static int xattrs_read(int dirfd, const char *name, struct xattrs *out)
 {
 	lfs_buf p = LFS_BUF_INIT, names = LFS_BUF_INIT;
@@ -253,6 +257,8 @@ static int xattrs_read(int dirfd, const char *name, struct xattrs *out)
 		const char *nm = names.data + off;
 		if (xattr_unsupported(nm)) {
 			ret = -ENOTSUP;
+		} else if (out && xattr_metacopy(nm)) {
+			out->metacopy = 1;
 		} else if (out && !xattr_private(nm)) {
 			struct xattr x = {lfs_xstrdup(nm), NULL, 0};
 			ret = xattr_value(p.data, nm, &x);
@@ -290,10 +296,9 @@ static int fail(char **err, int ret, const char *path, const char *fmt, ...)
 	lfs_buf_vaddf(&b, fmt, ap);
 	va_end(ap);
 	if (ret == -ENOTSUP)
-		lfs_buf_addstr(&b,
-			       ": kernel overlayfs redirect_dir/metacopy uppers keep data outside "
-			       "the upper and cannot be committed; mount the overlay with "
-			       "redirect_dir=off,metacopy=off");
+		lfs_buf_addstr(&b, ": kernel overlayfs redirect_dir uppers keep entries' sources "
+				   "outside their paths and cannot be committed; mount the overlay "
+				   "with redirect_dir=off");
 	else if (ret == -ESTALE)
 		lfs_buf_addstr(&b, ": changed while being read; stop writers (unmount) and retry");
 	else
@@ -568,7 +573,23 @@ static int write_marker(struct cm *c, const char *name)
 	return r;
 }
 
-static int write_data(struct cm *c, int dirfd, const struct ent *e, const char *path)
+/* Reads the next chunk of a file's data: from the upper file (fd), or,
+ * for a metacopy file, from its lower data (low != 0). */
+static ssize_t data_read(struct cm *c, int fd, uint64_t low, off_t off, size_t want)
+{
+	if (want > DATA_CHUNK)
+		want = DATA_CHUNK;
+	if (low)
+		return lfs_union_read(c->u, low, c->data, want, (uint64_t)off);
+	ssize_t n;
+	do
+		n = read(fd, c->data, want);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* low: the lower data of a metacopy file, else 0. */
+static int write_data(struct cm *c, int dirfd, const struct ent *e, uint64_t low, const char *path)
 {
 	int fd = openat(dirfd, e->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
@@ -579,12 +600,9 @@ static int write_data(struct cm *c, int dirfd, const struct ent *e, const char *
 	    !S_ISREG(st.st_mode))
 		ret = fail(c->err, -ESTALE, path, "open");
 	for (off_t off = 0; ret == 0 && off < e->st.st_size;) {
-		size_t want = (size_t)(e->st.st_size - off);
-		ssize_t n = read(fd, c->data, want < DATA_CHUNK ? want : DATA_CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
+		ssize_t n = data_read(c, fd, low, off, (size_t)(e->st.st_size - off));
 		if (n <= 0)
-			ret = fail(c->err, n < 0 ? -errno : -ESTALE, path, "read");
+			ret = fail(c->err, n < 0 ? (int)n : -ESTALE, path, "read");
 		else if (archive_write_data(c->a, c->data, (size_t)n) != n)
 			ret = arch_fail(c, -EIO, path);
 		off += n > 0 ? n : 0;
@@ -627,16 +645,41 @@ static int entry_kind(struct cm *c, int dirfd, const struct ent *e, const char *
 	return 0;
 }
 
-/* Writes the member for real entry e of dirfd (not its subtree). */
-static int write_ent(struct cm *c, int dirfd, const struct ent *e, const char *path)
+/* The lower data of metacopy file e: a regular file at its path below
+ * (lower: the directory's lower node, 0 if none or hidden). */
+static int metacopy_data(struct cm *c, uint64_t lower, const struct ent *e, const char *path,
+			 uint64_t *low)
+{
+	int isdir;
+	struct stat st;
+	int r = lower_child(c->u, lower, e->name, low, &isdir);
+	if (r < 0)
+		return fail(c->err, r, path, "reading the lower layers");
+	if (!*low || lfs_union_getattr(c->u, *low, &st) < 0 || !S_ISREG(st.st_mode))
+		return fail(c->err, -EIO, path,
+			    "metacopy file (overlay metadata-only copy-up) whose data is not a "
+			    "file at the same path in the lower layers; commit it with the layers "
+			    "it was written over as the lower");
+	return 0;
+}
+
+/* Writes the member for real entry e of dirfd (not its subtree); lower as
+ * metacopy_data. */
+static int write_ent(struct cm *c, int dirfd, const struct ent *e, uint64_t lower, const char *path)
 {
 	struct stat st = e->st;
 	lfs_upper_get_override(dirfd, e->name, &st);
 	struct xattrs x = {0};
+	uint64_t low = 0;
 	int ret = xattrs_read(dirfd, e->name, &x);
 	if (ret < 0) {
 		xattrs_release(&x);
 		return fail(c->err, ret, path, "xattrs");
+	}
+	if (x.metacopy && S_ISREG(st.st_mode) &&
+	    (ret = metacopy_data(c, lower, e, path, &low)) < 0) {
+		xattrs_release(&x);
+		return ret;
 	}
 	struct archive_entry *ae = archive_entry_new();
 	archive_entry_set_pathname(ae, path);
@@ -661,7 +704,7 @@ static int write_ent(struct cm *c, int dirfd, const struct ent *e, const char *p
 	}
 	ret = write_header(c, ae, path);
 	if (ret == 0 && data)
-		ret = write_data(c, dirfd, e, path);
+		ret = write_data(c, dirfd, e, low, path);
 	return ret;
 }
 
@@ -676,7 +719,7 @@ static int commit_ent(struct cm *c, int dirfd, const struct ent *e, uint64_t low
 		lfs_buf_setlen(&c->path, len);
 		return 0;
 	}
-	int ret = write_ent(c, dirfd, e, c->path.data);
+	int ret = write_ent(c, dirfd, e, hidden ? 0 : lower, c->path.data);
 	if (ret == 0 && S_ISDIR(e->st.st_mode)) {
 		uint64_t id;
 		int isdir;

@@ -13,9 +13,11 @@
  * opaque directory in the change list: its lower children are listed (one
  * directory, not a tree) to report them deleted.
  *
- * Upper dirs written by kernel overlayfs with redirect_dir or metacopy
- * (trusted.overlay.redirect / .metacopy xattrs) describe data that is not
- * in the upper: both functions fail with -ENOTSUP saying so.
+ * Upper dirs written by kernel overlayfs with redirect_dir
+ * (trusted.overlay.redirect xattrs) place entries' sources away from their
+ * paths: both functions fail with -ENOTSUP saying so.  A metacopy file
+ * (upper.h: metadata copied up, data still below) is committed with the
+ * data of the lower file at its path; without one there, -EIO.
  *
  * Errors: 0 or -errno; *err (may be NULL; caller frees) gets a message that
  * names the path at fault, e.g. "'/etc/x': open: Permission denied".
@@ -88,7 +90,8 @@ void lfs_commit_opts_init(struct lfs_commit_opts *o);
  *    uid, gid and permission bits;
  *  - every xattr except trusted.overlay.*, user.overlay.*,
  *    user.fuseoverlayfs.* and user.containers.override_stat, in name order;
- *  - sparse files are written dense (holes become zeros).
+ *  - sparse files are written dense (holes become zeros); a metacopy file
+ *    with its lower data (a layer has no metacopy);
  * Same upper (and lower, and options) → same bytes.  A file that changes
  * size while being read fails the commit with -ESTALE: stop writers first.
  * On failure, out_fd holds a partial tar the caller must discard. */

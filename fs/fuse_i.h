@@ -13,8 +13,15 @@
 /* Accumulates directory entries into one reply buffer. */
 struct dirbuf {
 	fuse_req_t req;
-	lfs_union *u; /* readdirplus: attributes come from here */
 	int plus;
+	/* readdirplus: fills e for entry name (listed with id), taking a
+	 * lookup reference; returns 0, 1 to leave the entry out (gone since
+	 * the listing), or -errno.  unfill gives the reference back when the
+	 * entry does not fit in the reply after all (NULL: nothing to undo). */
+	int (*fill)(struct dirbuf *d, const char *name, uint64_t id, struct fuse_entry_param *e);
+	void (*unfill)(struct dirbuf *d, const struct fuse_entry_param *e);
+	void *arg;    /* for fill: the union or the overlay */
+	uint64_t dir; /* the directory listed */
 	char *buf;
 	size_t size, used;
 	int err;

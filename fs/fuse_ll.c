@@ -132,10 +132,18 @@ int lfs_fuse_add_dirent(void *ctx, const char *name, uint64_t id, mode_t type, u
 			memset(&e, 0, sizeof(e));
 			e.attr.st_ino = id;
 			e.attr.st_mode = type;
-		} else if ((d->err = fill_entry(d->u, id, &e)) != 0) {
-			return 1;
+		} else {
+			int r = d->fill(d, name, id, &e);
+			if (r > 0)
+				return 0;
+			if (r < 0) {
+				d->err = r;
+				return 1;
+			}
 		}
 		n = fuse_add_direntry_plus(d->req, d->buf + d->used, rem, name, &e, (off_t)cookie);
+		if (n > rem && !dot && d->unfill)
+			d->unfill(d, &e);
 	} else {
 		struct stat st = {.st_ino = id, .st_mode = type};
 		n = fuse_add_direntry(d->req, d->buf + d->used, rem, name, &st, (off_t)cookie);
@@ -146,14 +154,25 @@ int lfs_fuse_add_dirent(void *ctx, const char *name, uint64_t id, mode_t type, u
 	return 0;
 }
 
+static int fill_plus(struct dirbuf *d, const char *name, uint64_t id, struct fuse_entry_param *e)
+{
+	return fill_entry(d->arg, id, e);
+}
+
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
-	struct dirbuf d = {req, U(req), plus, malloc(size), size, 0, 0};
+	struct dirbuf d = {.req = req,
+			   .plus = plus,
+			   .fill = fill_plus,
+			   .arg = U(req),
+			   .dir = ino,
+			   .buf = malloc(size),
+			   .size = size};
 	if (!d.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	int ret = lfs_union_readdir(d.u, ino, (uint64_t)off, lfs_fuse_add_dirent, &d);
+	int ret = lfs_union_readdir(U(req), ino, (uint64_t)off, lfs_fuse_add_dirent, &d);
 	if (!ret && d.err && d.used == 0)
 		ret = d.err;
 	if (ret)

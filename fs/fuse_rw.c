@@ -42,9 +42,14 @@ static void reply_entry(fuse_req_t req, int ret, uint64_t id, const struct stat 
 	fuse_reply_entry(req, &e);
 }
 
+/* Readdirplus: the kernel gets each entry's attributes with the listing,
+ * so rm -rf or ls -l need no LOOKUP per entry. */
 static void rw_init(void *data, struct fuse_conn_info *conn)
 {
-	conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
+	if (conn->capable & FUSE_CAP_READDIRPLUS) {
+		conn->want |= FUSE_CAP_READDIRPLUS;
+		conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+	}
 }
 
 static void rw_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -255,21 +260,64 @@ static void rw_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		lfs_ovl_releasedir(O(req), dh);
 }
 
-static void rw_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+/* A readdirplus entry is a lookup: it takes a reference the kernel will
+ * forget.  A name removed since the listing was taken is left out. */
+static int rw_fill(struct dirbuf *d, const char *name, uint64_t id, struct fuse_entry_param *e)
 {
-	struct dirbuf d = {req, NULL, 0, malloc(size), size, 0, 0};
+	uint64_t nid;
+	struct stat st;
+	int ret = lfs_ovl_lookup(d->arg, d->dir, name, &nid, &st);
+	if (ret)
+		return ret == -ENOENT ? 1 : ret;
+	*e = (struct fuse_entry_param){.ino = nid,
+				       .generation = 1,
+				       .attr = st,
+				       .attr_timeout = RW_TIMEOUT,
+				       .entry_timeout = RW_TIMEOUT};
+	return 0;
+}
+
+static void rw_unfill(struct dirbuf *d, const struct fuse_entry_param *e)
+{
+	lfs_ovl_forget(d->arg, e->ino, 1);
+}
+
+static void do_rw_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			  struct fuse_file_info *fi, int plus)
+{
+	struct dirbuf d = {.req = req,
+			   .plus = plus,
+			   .fill = rw_fill,
+			   .unfill = rw_unfill,
+			   .arg = O(req),
+			   .dir = ino,
+			   .buf = malloc(size),
+			   .size = size};
 	if (!d.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	lfs_ovl_dir *dh = (lfs_ovl_dir *)(uintptr_t)fi->fh;
 	int ret = lfs_ovl_readdir(O(req), dh, (uint64_t)off, lfs_fuse_add_dirent, &d);
+	if (!ret && d.err && d.used == 0)
+		ret = d.err;
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
 		fuse_reply_buf(req, d.buf, d.used);
 	free(d.buf);
+}
+
+static void rw_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_rw_readdir(req, ino, size, off, fi, 0);
+}
+
+static void rw_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	do_rw_readdir(req, ino, size, off, fi, 1);
 }
 
 static void rw_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -357,6 +405,7 @@ const struct fuse_lowlevel_ops lfs_fuse_rw_ops = {
 	.fsync = rw_fsync,
 	.opendir = rw_opendir,
 	.readdir = rw_readdir,
+	.readdirplus = rw_readdirplus,
 	.releasedir = rw_releasedir,
 	.fsyncdir = rw_fsyncdir,
 	.statfs = rw_statfs,

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -45,6 +46,7 @@ struct oino {
 	uint64_t lower;  /* union id at this path: data of lower-only files, merge source of dirs */
 	int upper;       /* present in the upper directory */
 	int opaque;      /* directory: lower contents hidden */
+	int metacopy;    /* upper regular file whose data is still `lower`'s (upper.h) */
 	int unlinked;    /* no names left */
 	dev_t udev;      /* upper identity, when upper */
 	ino_t uino;
@@ -90,6 +92,8 @@ struct lfs_ovl {
 	size_t ucap, ucount;
 	uint64_t tmp_seq;
 	int is_root; /* may chown and mknod whiteouts */
+	int no_shared_wh; /* whiteouts cannot be links to one device (make_whiteout) */
+	int no_metacopy;  /* lfs_ovl_set_metacopy(o, 0) */
 	int userns;  /* in a user namespace: some ids cannot be owners */
 	struct oino all; /* list head of all inodes */
 	void (*notify)(void *arg, uint64_t id);
@@ -346,11 +350,12 @@ static int is_internal_name(const char *name)
 	return !strncmp(name, LFS_WH_PREFIX, LFS_WH_PREFIX_LEN);
 }
 
-/* The lower directory an upper directory merges: the one at its own path,
- * or where kernel overlayfs's redirect_dir xattr points (a directory it
- * renamed without copying: an absolute path from the root, or a name in
- * the parent's lower directory). */
-static uint64_t upper_dir_source(lfs_ovl *o, struct oino *dir, int pfd, const char *name)
+/* The lower entry an upper entry stands on (an upper directory merges it, a
+ * metacopy file reads its data): the one at its own path, or where kernel
+ * overlayfs's redirect xattr points (an entry it renamed without copying:
+ * an absolute path from the root, or a name in the parent's lower
+ * directory). */
+static uint64_t upper_source(lfs_ovl *o, struct oino *dir, int pfd, const char *name)
 {
 	static const char *const redirect[] = {"trusted.overlay.redirect", "user.overlay.redirect"};
 	lfs_buf path = LFS_BUF_INIT;
@@ -367,6 +372,18 @@ static uint64_t upper_dir_source(lfs_ovl *o, struct oino *dir, int pfd, const ch
 	if (target[0] == '/')
 		return lfs_union_resolve(o->lower, target, 0, &id) == 0 ? id : 0;
 	return lower_child(o, dir, target);
+}
+
+/* A metacopy file found in the upper: its data is the lower regular file
+ * it stands on; without one, reading it fails (EIO), as in the kernel. */
+static void metacopy_source(lfs_ovl *o, struct oino *ino, struct oino *dir, int pfd,
+			    const char *name)
+{
+	struct stat lst;
+	uint64_t low = upper_source(o, dir, pfd, name);
+	ino->metacopy = 1;
+	ino->lower =
+	    low && !lfs_union_getattr(o->lower, low, &lst) && S_ISREG(lst.st_mode) ? low : 0;
 }
 
 /* Looks up name in dir without taking a lookup reference. */
@@ -396,8 +413,11 @@ static int lookup_locked(lfs_ovl *o, struct oino *dir, const char *name, struct 
 			if (!ino) {
 				ino = ino_new(o, st.st_mode);
 				set_upper(o, ino, &st);
+				if (S_ISREG(st.st_mode) && o->lower &&
+				    lfs_upper_is_metacopy(pfd, name))
+					metacopy_source(o, ino, dir, pfd, name);
 				if (S_ISDIR(st.st_mode)) {
-					uint64_t low = upper_dir_source(o, dir, pfd, name);
+					uint64_t low = upper_source(o, dir, pfd, name);
 					struct stat lst;
 					if (low && !lfs_union_getattr(o->lower, low, &lst) &&
 					    S_ISDIR(lst.st_mode))
@@ -415,17 +435,20 @@ static int lookup_locked(lfs_ovl *o, struct oino *dir, const char *name, struct 
 		}
 		if (errno != ENOENT)
 			return -errno;
-		/* fstatat of a too long ".wh." name fails: no such whiteout. */
-		lfs_buf wh = LFS_BUF_INIT;
-		lfs_buf_addf(&wh, "%s%s", LFS_WH_PREFIX, name);
-		int whited = fstatat(pfd, wh.data, &st, AT_SYMLINK_NOFOLLOW) == 0;
-		lfs_buf_release(&wh);
-		if (whited)
-			return -ENOENT;
 	}
 	uint64_t low = lower_child(o, dir, name);
 	if (!low)
 		return -ENOENT;
+	if (dir->upper) {
+		/* A ".wh." whiteout matters only for a name the lower has; fstatat
+		 * of a too long ".wh." name fails: no such whiteout. */
+		lfs_buf wh = LFS_BUF_INIT;
+		lfs_buf_addf(&wh, "%s%s", LFS_WH_PREFIX, name);
+		int whited = fstatat(dir_fd(o, dir), wh.data, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		lfs_buf_release(&wh);
+		if (whited)
+			return -ENOENT;
+	}
 	int ret = lfs_union_getattr(o->lower, low, &st);
 	if (ret)
 		return ret;
@@ -476,6 +499,10 @@ static int getattr_locked(lfs_ovl *o, struct oino *ino, struct stat *st)
 	}
 	if (!ret && (!o->is_root || o->userns))
 		apply_override(o, ino, st);
+	/* A metacopy file's blocks are its lower data's, as the kernel says. */
+	struct stat lst;
+	if (!ret && ino->metacopy && ino->lower && !lfs_union_getattr(o->lower, ino->lower, &lst))
+		st->st_blocks = lst.st_blocks;
 	/* A merged directory's link count is not known cheaply: 1, as
 	 * kernel overlayfs reports it. */
 	if (!ret && ino->type == S_IFDIR && ino->upper && ino->lower && !ino->opaque)
@@ -586,8 +613,12 @@ static int copy_data_from_lower(lfs_ovl *o, uint64_t low, int fd, off_t size)
 	return ret;
 }
 
-/* Creates the copy of lower entry `low` as `tmp` in the work directory. */
-static int copy_up_make(lfs_ovl *o, uint64_t low, const struct stat *lst, const char *tmp)
+/* Creates the copy of lower entry `low` as `tmp` in the work directory.
+ * With *meta, a regular file gets no data, only the lower's size and the
+ * metacopy mark; *meta is cleared when the mark cannot be set (the data
+ * is copied then). */
+static int copy_up_make(lfs_ovl *o, uint64_t low, const struct stat *lst, const char *tmp,
+			int *meta)
 {
 	int ret = 0;
 	switch (lst->st_mode & S_IFMT) {
@@ -607,7 +638,12 @@ static int copy_up_make(lfs_ovl *o, uint64_t low, const struct stat *lst, const 
 		int fd = openat(o->work_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd < 0)
 			return -errno;
-		ret = copy_data_from_lower(o, low, fd, lst->st_size);
+		if (*meta && lfs_upper_set_metacopy(fd) == 0) {
+			ret = ftruncate(fd, lst->st_size) < 0 ? -errno : 0;
+		} else {
+			*meta = 0;
+			ret = copy_data_from_lower(o, low, fd, lst->st_size);
+		}
 		if (!ret && fsync(fd) < 0)
 			ret = -errno;
 		close(fd);
@@ -684,13 +720,75 @@ static void reopen_lower_files(struct oino *ino, int pfd, const char *name)
 }
 
 static int copy_up_links(lfs_ovl *o, struct oino *ino, uint64_t low, int pfd, const char *name);
+static int copy_up(lfs_ovl *o, struct oino *ino);
+
+/* Copies the lower data into a metacopy file in place (its inode, names
+ * and open descriptors stay), then drops the mark: synced first, so a
+ * crash in between leaves a metacopy file that still reads the lower. */
+static int copy_up_data(lfs_ovl *o, struct oino *ino)
+{
+	int pfd;
+	const char *name;
+	struct stat st;
+	int ret = upper_loc(o, ino, &pfd, &name);
+	if (ret)
+		return ret;
+	if (!ino->lower)
+		return -EIO; /* a metacopy file with no lower data */
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	int fd = openat(pfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* Without root, a read-only file of our own: writable for the copy. */
+	if (fd < 0 && errno == EACCES && fchmodat(pfd, name, st.st_mode | S_IWUSR, 0) == 0)
+		fd = openat(pfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		fchmodat(pfd, name, st.st_mode & 07777, 0);
+		return ret;
+	}
+	char cap[256];
+	ssize_t ncap = fgetxattr(fd, "security.capability", cap, sizeof(cap));
+	ret = copy_data_from_lower(o, ino->lower, fd, st.st_size);
+	/* Writing drops set-id bits and file capabilities: put them back,
+	 * and the times (a copy-up is not a change of the file). */
+	struct timespec ts[2] = {st.st_atim, st.st_mtim};
+	if (!ret && fchmod(fd, st.st_mode & 07777) < 0)
+		ret = -errno;
+	if (!ret && ncap > 0 && fsetxattr(fd, "security.capability", cap, (size_t)ncap, 0) < 0)
+		ret = -errno;
+	if (!ret && futimens(fd, ts) < 0)
+		ret = -errno;
+	if (!ret && fsync(fd) < 0)
+		ret = -errno;
+	if (!ret)
+		ret = lfs_upper_clear_metacopy(fd);
+	close(fd);
+	if (ret)
+		return ret;
+	ino->metacopy = 0;
+	ino->lower = 0;
+	reopen_lower_files(ino, pfd, name);
+	return 0;
+}
+
+/* A regular file's copy-up may leave its data below (metacopy) for a
+ * metadata change, when it has data and one name (the other names of a
+ * lower hard link are linked to the copy, and would not find the data
+ * through their own paths if it stayed below). */
+static int may_metacopy(const lfs_ovl *o, const struct stat *lst)
+{
+	return !o->no_metacopy && S_ISREG(lst->st_mode) && lst->st_nlink == 1 &&
+	       lst->st_size > 0;
+}
 
 /* Makes ino exist in the upper: its parents first, then a copy of the
- * lower entry built in the work directory and renamed into place. */
-static int copy_up(lfs_ovl *o, struct oino *ino)
+ * lower entry built in the work directory and renamed into place.  With
+ * meta, a regular file may be copied without its data (metacopy);
+ * without, a metacopy file gets its data. */
+static int copy_up_as(lfs_ovl *o, struct oino *ino, int meta)
 {
 	if (ino->upper)
-		return 0;
+		return ino->metacopy && !meta ? copy_up_data(o, ino) : 0;
 	if (!ino->aliases)
 		return -ESTALE;
 	struct dent *d = ino->aliases;
@@ -706,7 +804,8 @@ static int copy_up(lfs_ovl *o, struct oino *ino)
 		return ret;
 	char tmp[32];
 	tmp_name(o, tmp);
-	ret = copy_up_make(o, ino->lower, &lst, tmp);
+	meta = meta && may_metacopy(o, &lst);
+	ret = copy_up_make(o, ino->lower, &lst, tmp, &meta);
 	if (!ret)
 		ret = copy_up_meta(o, ino->lower, &lst, o->work_fd, tmp);
 	struct stat pst;
@@ -724,6 +823,10 @@ static int copy_up(lfs_ovl *o, struct oino *ino)
 		return -errno;
 	uint64_t low = ino->lower;
 	set_upper(o, ino, &st);
+	if (meta) {
+		ino->metacopy = 1; /* open readers go on reading the lower */
+		return 0;
+	}
 	if (ino->type != S_IFDIR)
 		ino->lower = 0; /* a file's data is now the upper copy */
 	if (ino->type == S_IFREG) {
@@ -732,6 +835,18 @@ static int copy_up(lfs_ovl *o, struct oino *ino)
 			return copy_up_links(o, ino, low, pfd, d->name);
 	}
 	return 0;
+}
+
+/* Copy-up for a change of the data (and everything else). */
+static int copy_up(lfs_ovl *o, struct oino *ino)
+{
+	return copy_up_as(o, ino, 0);
+}
+
+/* Copy-up for a change of metadata only: a file's data may stay below. */
+static int copy_up_attr(lfs_ovl *o, struct oino *ino)
+{
+	return copy_up_as(o, ino, 1);
 }
 
 /* ------------------------------------------------------------ listings */
@@ -871,8 +986,6 @@ static void listing_release(struct listing *l)
 	listing_free(l->hidden, l->nh);
 }
 
-static int copy_up(lfs_ovl *o, struct oino *ino);
-
 static void collect_path(void *ctx, const char *path)
 {
 	struct listing *l = ctx;
@@ -982,6 +1095,24 @@ static int upper_is_empty(int pathfd)
 	return empty;
 }
 
+/* Copy-up temporaries ("#N") left in the work directory by a daemon that
+ * died mid-copy are half-made copies nobody can see: removed, so that
+ * their names are free again.  Anything else there (kernel overlayfs's
+ * work/ and index/) is left alone. */
+static void clean_work_dir(int work_fd)
+{
+	DIR *dp;
+	if (upper_opendir(work_fd, &dp))
+		return;
+	int fd = dirfd(dp);
+	struct dirent *de;
+	while ((de = readdir(dp))) {
+		if (de->d_name[0] == '#' && unlinkat(fd, de->d_name, 0) < 0 && errno == EISDIR)
+			unlinkat(fd, de->d_name, AT_REMOVEDIR);
+	}
+	closedir(dp);
+}
+
 /* Anything but the initial namespace's identity map of all ids. */
 static int in_user_namespace(void)
 {
@@ -1013,6 +1144,7 @@ int lfs_ovl_new(lfs_union *lower, const char *upper_dir, const char *work_dir, i
 		goto fail;
 	}
 	pthread_mutex_init(&o->lock, NULL);
+	clean_work_dir(o->work_fd);
 	o->is_root = geteuid() == 0;
 	o->userns = in_user_namespace();
 	if (init_root && lower && upper_is_empty(o->upper_fd)) {
@@ -1044,6 +1176,11 @@ fail:
 		close(o->work_fd);
 	free(o);
 	return -EINVAL;
+}
+
+void lfs_ovl_set_metacopy(lfs_ovl *o, int on)
+{
+	o->no_metacopy = !on;
 }
 
 void lfs_ovl_set_notify(lfs_ovl *o, void (*fn)(void *arg, uint64_t id), void *arg)
@@ -1205,10 +1342,13 @@ static int set_mode(lfs_ovl *o, int pfd, const char *name, int fd, mode_t mode)
 static int setattr_locked(lfs_ovl *o, struct oino *ino, const struct stat *a, unsigned set,
 			  lfs_ovl_file *fh, struct stat *out)
 {
-	int ret = copy_up(o, ino);
+	int ret = set & LFS_OVL_SET_SIZE ? copy_up(o, ino) : copy_up_attr(o, ino);
 	int pfd = -1, fd = fh && fh->fd >= 0 ? fh->fd : -1;
-	if (fd < 0 && !ino->aliases && ino != o->root)
-		fd = any_open_fd(ino); /* fchmod & co. of an unlinked open file */
+	/* fchmod & co. through any open descriptor of the inode: no path to
+	 * resolve, and the only way for an unlinked open file.  Not for a
+	 * truncate: that descriptor may be read-only. */
+	if (fd < 0 && ino != o->root && (!ino->aliases || !(set & LFS_OVL_SET_SIZE)))
+		fd = any_open_fd(ino);
 	const char *name = NULL;
 	if (!ret && ino == o->root) {
 		pfd = o->upper_fd;
@@ -1283,7 +1423,21 @@ static int prepare_create(lfs_ovl *o, struct oino *dir, const char *name, int *p
 	if (*pfd < 0)
 		return *pfd;
 	*hides_lower = lower_child(o, dir, name) != 0;
-	return lfs_upper_drop_whiteout(*pfd, name);
+	/* Only a name the lower has is whited out; a stray whiteout is
+	 * dealt with if the creation runs into it (stray_whiteout). */
+	return *hides_lower ? lfs_upper_drop_whiteout(*pfd, name) : 0;
+}
+
+/* A creation on a name the lookup found free failed: with EEXIST, a
+ * whiteout that hides nothing below sits there.  Drops it; 1 means try
+ * once more (errno is kept otherwise). */
+static int stray_whiteout(int pfd, const char *name)
+{
+	if (errno != EEXIST)
+		return 0;
+	int ret = lfs_upper_drop_whiteout(pfd, name);
+	errno = EEXIST;
+	return ret == 0;
 }
 
 /* After creating `name` in the upper: ownership, then the inode. */
@@ -1295,10 +1449,12 @@ static int finish_create(lfs_ovl *o, struct oino *dir, int pfd, const char *name
 	struct stat pst;
 	gid_t gid = c ? c->gid : 0;
 	/* In a set-group-ID directory new entries take its group (and the
-	 * kernel already gave them that group in the upper). */
-	if (c && fstat(pfd, &pst) == 0 && (pst.st_mode & S_ISGID))
+	 * kernel already gave them that group in the upper): an entry that
+	 * has the caller's ids is right either way. */
+	int mine = !c || (st->st_uid == c->uid && st->st_gid == c->gid);
+	if (!mine && fstat(pfd, &pst) == 0 && (pst.st_mode & S_ISGID))
 		gid = pst.st_gid;
-	if (c && o->is_root && (st->st_uid != c->uid || st->st_gid != gid)) {
+	if (!mine && o->is_root && (st->st_uid != c->uid || st->st_gid != gid)) {
 		if (fchownat(pfd, name, c->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 		/* chown clears set-id bits the creator asked for: put them back. */
@@ -1317,6 +1473,15 @@ static int finish_create(lfs_ovl *o, struct oino *dir, int pfd, const char *name
 	return 0;
 }
 
+static int make_node(int pfd, const char *name, mode_t mode, dev_t rdev, const char *target)
+{
+	if (S_ISDIR(mode))
+		return mkdirat(pfd, name, mode & 07777);
+	if (S_ISLNK(mode))
+		return symlinkat(target, pfd, name);
+	return mknodat(pfd, name, mode, rdev);
+}
+
 static int mknod_locked(lfs_ovl *o, struct oino *dir, const char *name, mode_t mode, dev_t rdev,
 			const char *target, const struct lfs_ovl_cred *c, uint64_t *id,
 			struct stat *st)
@@ -1325,13 +1490,9 @@ static int mknod_locked(lfs_ovl *o, struct oino *dir, const char *name, mode_t m
 	int ret = prepare_create(o, dir, name, &pfd, &hides);
 	if (ret)
 		return ret;
-	int r;
-	if (S_ISDIR(mode))
-		r = mkdirat(pfd, name, mode & 07777);
-	else if (S_ISLNK(mode))
-		r = symlinkat(target, pfd, name);
-	else
-		r = mknodat(pfd, name, mode, rdev);
+	int r = make_node(pfd, name, mode, rdev, target);
+	if (r < 0 && stray_whiteout(pfd, name))
+		r = make_node(pfd, name, mode, rdev, target);
 	if (r < 0)
 		return -errno;
 	if (S_ISDIR(mode) && hides) {
@@ -1385,7 +1546,8 @@ static int link_locked(lfs_ovl *o, struct oino *ino, struct oino *dir, const cha
 	const char *oname;
 	if (!ret)
 		ret = upper_loc(o, ino, &opfd, &oname);
-	if (!ret && linkat(opfd, oname, pfd, name, 0) < 0)
+	if (!ret && linkat(opfd, oname, pfd, name, 0) < 0 &&
+	    (!stray_whiteout(pfd, name) || linkat(opfd, oname, pfd, name, 0) < 0))
 		ret = -errno;
 	if (ret)
 		return ret;
@@ -1444,6 +1606,28 @@ static void remember_gone(lfs_ovl *o, struct oino *ino)
 	*ino->gone = st;
 }
 
+#define SHARED_WHITEOUT "#whiteout"
+
+/* Whiteouts are hard links to one 0/0 device kept in the work dir, as
+ * kernel overlayfs makes them: a link allocates no inode (rm -rf of a
+ * lower tree makes one whiteout per entry).  The device is made on first
+ * use (a new one when it has all the links it can take: EMLINK); where a
+ * link or the device cannot be made, each whiteout is made on its own. */
+static int make_whiteout(lfs_ovl *o, int pfd, const char *name)
+{
+	for (int tries = 0; !o->no_shared_wh && tries < 2; tries++) {
+		if (linkat(o->work_fd, SHARED_WHITEOUT, pfd, name, 0) == 0)
+			return 0;
+		if (errno != ENOENT && errno != EMLINK)
+			break;
+		unlinkat(o->work_fd, SHARED_WHITEOUT, 0);
+		if (mknodat(o->work_fd, SHARED_WHITEOUT, S_IFCHR | 0, makedev(0, 0)) < 0)
+			break;
+	}
+	o->no_shared_wh = 1;
+	return lfs_upper_make_whiteout(pfd, name);
+}
+
 static int remove_locked(lfs_ovl *o, struct oino *dir, const char *name, int isdir)
 {
 	struct oino *ino;
@@ -1464,7 +1648,7 @@ static int remove_locked(lfs_ovl *o, struct oino *dir, const char *name, int isd
 	remember_gone(o, ino);
 	if (ino->upper && unlinkat(pfd, name, isdir ? AT_REMOVEDIR : 0) < 0)
 		return -errno;
-	if (hides && (ret = lfs_upper_make_whiteout(pfd, name)) != 0)
+	if (hides && (ret = make_whiteout(o, pfd, name)) != 0)
 		return ret;
 	/* A removed directory keeps its O_PATH descriptor: an open handle
 	 * can still fstat it (st_nlink 0); freeing the inode closes it. */
@@ -1579,8 +1763,7 @@ static int rename_locked(lfs_ovl *o, struct oino *sdir, const char *sname, struc
 		remember_gone(o, dst);
 	if (renameat2(spfd, sname, dpfd, dname, flags & RENAME_EXCHANGE) < 0)
 		return -errno;
-	if (!(flags & RENAME_EXCHANGE) && src_hides &&
-	    (ret = lfs_upper_make_whiteout(spfd, sname)) != 0)
+	if (!(flags & RENAME_EXCHANGE) && src_hides && (ret = make_whiteout(o, spfd, sname)) != 0)
 		return ret;
 	/* Bookkeeping: the names now point at the moved inodes. */
 	struct dent *sd = dcache_find(o, sdir, sname), *dd = dst ? dcache_find(o, ddir, dname) : NULL;
@@ -1626,7 +1809,9 @@ static int open_locked(lfs_ovl *o, struct oino *ino, int flags, lfs_ovl_file **f
 	if (ino->type == S_IFDIR)
 		return -EISDIR;
 	int writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-	if (!ino->upper && !writing) {
+	if ((!ino->upper || ino->metacopy) && !writing) {
+		if (!ino->lower)
+			return -EIO; /* a metacopy file with no lower data */
 		*fh = file_new(ino, -1);
 		return 0;
 	}
@@ -1657,8 +1842,10 @@ static int create_locked(lfs_ovl *o, struct oino *dir, const char *name, mode_t 
 	int ret = prepare_create(o, dir, name, &pfd, &hides);
 	if (ret)
 		return ret;
-	int fd = openat(pfd, name,
-			(flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode & 07777);
+	int oflags = (flags & ~O_NOCTTY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(pfd, name, oflags, mode & 07777);
+	if (fd < 0 && stray_whiteout(pfd, name))
+		fd = openat(pfd, name, oflags, mode & 07777);
 	if (fd < 0)
 		return -errno;
 	ret = finish_create(o, dir, pfd, name, c, id, st);
@@ -1855,10 +2042,11 @@ static int xattr_target(lfs_ovl *o, struct oino *ino, struct xtarget *t)
 		proc_path(&t->path, o->upper_fd, "."); /* l*xattr must not stop at the link */
 		return 0;
 	}
-	if (!ino->aliases) {
-		t->fd = any_open_fd(ino);
+	/* An open descriptor saves resolving a path (a write asks for
+	 * security.capability each time); an unlinked file has nothing else. */
+	t->fd = ino->type == S_IFDIR ? -1 : any_open_fd(ino);
+	if (t->fd >= 0 || !ino->aliases)
 		return t->fd >= 0 ? 0 : -ESTALE;
-	}
 	int pfd;
 	const char *name;
 	int ret = upper_loc(o, ino, &pfd, &name);
@@ -1960,7 +2148,7 @@ static int setxattr_locked(lfs_ovl *o, struct oino *ino, const char *name, const
 {
 	if (internal_xattr(name))
 		return -EPERM;
-	int ret = copy_up(o, ino);
+	int ret = copy_up_attr(o, ino);
 	struct xtarget t = {LFS_BUF_INIT, -1};
 	if (!ret)
 		ret = xattr_target(o, ino, &t);

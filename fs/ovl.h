@@ -11,6 +11,12 @@
  *    temporary in the work directory renamed into place) before its first
  *    change; a lower directory is created in the upper (not its contents)
  *    when something inside it changes;
+ *  - a change of metadata only (chmod, chown, utimes, xattrs) of a lower
+ *    regular file with one name copies no data: the upper file is a
+ *    metacopy (upper.h) and reads go on to the lower; the data follows
+ *    in place on the first open for writing, truncate, link or rename;
+ *  - copy-up temporaries ('#' names) left in the work directory by a
+ *    daemon that died are removed when the overlay is created;
  *  - unlink/rmdir of a name that exists below leaves a whiteout; a
  *    directory created where a whiteout was is made opaque;
  *  - rename works for lower directories too (no EXDEV): the source
@@ -55,6 +61,12 @@ struct lfs_ovl_cred {
 int lfs_ovl_new(lfs_union *lower, const char *upper_dir, const char *work_dir, int init_root,
 		lfs_ovl **out, char **err);
 void lfs_ovl_free(lfs_ovl *o);
+/* Metadata-only copy-up (metacopy, upper.h) for chmod & co. of lower
+ * files: on (1) unless turned off (0), for an upper that tools which do not
+ * know metacopy files (fuse-overlayfs, kernel overlayfs without
+ * metacopy=on, tar of the upper) will read.  Metacopy files already in the
+ * upper are read either way. */
+void lfs_ovl_set_metacopy(lfs_ovl *o, int on);
 /* fn(arg, id) is called when an inode's attributes or data changed other
  * than through a request on that inode (the other names of a hard link
  * at copy-up), so the caller can drop what it cached.  Called with the

@@ -113,16 +113,70 @@ int lfs_upper_set_opaque(int dirfd)
 	return 0;
 }
 
+static const char *const metacopy_xattrs[] = {
+	"trusted.overlay.metacopy",
+	"user.overlay.metacopy",
+};
+
+/* One listxattr answers for both names (a lookup of every upper file asks). */
+static int list_has_metacopy(const char *list, ssize_t n)
+{
+	for (ssize_t off = 0; off < n; off += (ssize_t)strlen(list + off) + 1)
+		if (!strcmp(list + off, metacopy_xattrs[0]) ||
+		    !strcmp(list + off, metacopy_xattrs[1]))
+			return 1;
+	return 0;
+}
+
+int lfs_upper_is_metacopy(int dirfd, const char *name)
+{
+	lfs_buf p = LFS_BUF_INIT;
+	char list[1024];
+	at_path(&p, dirfd, name);
+	ssize_t n =
+	    name ? llistxattr(p.data, list, sizeof(list)) : listxattr(p.data, list, sizeof(list));
+	int found = n > 0 && list_has_metacopy(list, n);
+	if (n < 0 && errno == ERANGE) { /* many xattrs: ask for each name */
+		for (size_t i = 0; i < 2 && !found; i++)
+			found = (name ? lgetxattr(p.data, metacopy_xattrs[i], NULL, 0)
+				      : getxattr(p.data, metacopy_xattrs[i], NULL, 0)) >= 0;
+	}
+	lfs_buf_release(&p);
+	return found;
+}
+
+int lfs_upper_set_metacopy(int fd)
+{
+	if (fsetxattr(fd, metacopy_xattrs[0], "", 0, 0) == 0 ||
+	    fsetxattr(fd, metacopy_xattrs[1], "", 0, 0) == 0)
+		return 0;
+	return -errno;
+}
+
+int lfs_upper_clear_metacopy(int fd)
+{
+	for (size_t i = 0; i < 2; i++)
+		if (fremovexattr(fd, metacopy_xattrs[i]) < 0 && errno != ENODATA &&
+		    errno != ENOTSUP && errno != EPERM)
+			return -errno;
+	return 0;
+}
+
 int lfs_upper_get_override(int dirfd, const char *name, struct stat *st)
 {
 	if (S_ISLNK(st->st_mode))
 		return 0;
 	lfs_buf p = LFS_BUF_INIT;
 	char v[64];
-	at_path(&p, dirfd, name);
-	/* Without a name the path is the /proc magic link itself: follow it. */
-	ssize_t n = name ? lgetxattr(p.data, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1)
+	/* A real descriptor answers itself; an O_PATH one (EBADF) through
+	 * its /proc link (without a name the path is that magic link: follow
+	 * it). */
+	ssize_t n = name ? -1 : fgetxattr(dirfd, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1);
+	if (name || (n < 0 && errno == EBADF)) {
+		at_path(&p, dirfd, name);
+		n = name ? lgetxattr(p.data, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1)
 			 : getxattr(p.data, LFS_XATTR_OVERRIDE, v, sizeof(v) - 1);
+	}
 	lfs_buf_release(&p);
 	if (n <= 0)
 		return 0;
@@ -141,9 +195,12 @@ int lfs_upper_set_override(int dirfd, const char *name, uid_t uid, gid_t gid, mo
 	lfs_buf p = LFS_BUF_INIT;
 	char v[64];
 	int n = snprintf(v, sizeof(v), "%u:%u:0%o", (unsigned)uid, (unsigned)gid, (unsigned)mode);
-	at_path(&p, dirfd, name);
-	int r = name ? lsetxattr(p.data, LFS_XATTR_OVERRIDE, v, (size_t)n, 0)
-		     : setxattr(p.data, LFS_XATTR_OVERRIDE, v, (size_t)n, 0);
+	int r = name ? -1 : fsetxattr(dirfd, LFS_XATTR_OVERRIDE, v, (size_t)n, 0);
+	if (name || (r < 0 && errno == EBADF)) {
+		at_path(&p, dirfd, name);
+		r = name ? lsetxattr(p.data, LFS_XATTR_OVERRIDE, v, (size_t)n, 0)
+			 : setxattr(p.data, LFS_XATTR_OVERRIDE, v, (size_t)n, 0);
+	}
 	int ret = r < 0 ? -errno : 0;
 	lfs_buf_release(&p);
 	return ret;

@@ -9,6 +9,13 @@
  *    user.fuseoverlayfs.opaque="y"; a ".wh..wh..opq" file inside the
  *    directory is honoured too (written only when xattrs are unsupported);
  *    user.overlay.opaque="y" (kernel userxattr mode) is read as well;
+ *  - metadata-only copy-up (kernel overlayfs "metacopy"): a regular file
+ *    of the lower's size with no data (sparse) and an empty xattr
+ *    trusted.overlay.metacopy (privileged), else user.overlay.metacopy
+ *    (kernel userxattr mode); its data is the lower file at the same path
+ *    (or where trusted/user.overlay.redirect points).  The data is copied
+ *    into the same file, synced, and only then the xattr removed, so a
+ *    crash in between leaves a valid metacopy file;
  *  - ownership that cannot be set rootless: xattr
  *    user.containers.override_stat = "UID:GID:0MODE" (octal mode incl. type
  *    bits as fuse-overlayfs writes it, e.g. "0:0:0100644").
@@ -52,6 +59,15 @@ int lfs_upper_make_whiteout(int dirfd, const char *name);
 int lfs_upper_drop_whiteout(int dirfd, const char *name);
 /* Marks the directory open at dirfd opaque (xattr, else marker file). */
 int lfs_upper_set_opaque(int dirfd);
+
+/* Metacopy: 1 if entry `name` of dirfd (name NULL: dirfd itself) carries
+ * a metacopy xattr (either form), else 0. */
+int lfs_upper_is_metacopy(int dirfd, const char *name);
+/* Marks the regular file open (for writing) at fd metacopy: the trusted
+ * xattr, else the user one.  -errno when neither can be set. */
+int lfs_upper_set_metacopy(int fd);
+/* Removes both forms from the file open at fd (absent ones are fine). */
+int lfs_upper_clear_metacopy(int fd);
 
 /* Ownership override (rootless): for the entry `name` in dirfd (name NULL:
  * dirfd itself), applies a recorded uid, gid and mode to st; returns 1 if

@@ -35,8 +35,11 @@ static const char usage[] =
 	"      --layer FILE    a tar layer (or a directory); repeat for each, lowest first\n"
 	"  -o OPTIONS          fuse-overlayfs style: lowerdir=TOP:...:BOTTOM (each a\n"
 	"                      directory or a tar), upperdir=DIR, workdir=DIR, ro,\n"
-	"                      allow_other; mount flags (nodev, nosuid, noatime, ...)\n"
-	"                      are accepted and left to the kernel's defaults\n"
+	"                      allow_other, metacopy=on|off (chmod & co. of a lower\n"
+	"                      file copy no data; default on, off in this form as\n"
+	"                      fuse-overlayfs has no metacopy); mount flags (nodev,\n"
+	"                      nosuid, noatime, ...) are accepted and left to the\n"
+	"                      kernel's defaults\n"
 	"  -f, --foreground    stay in the foreground until unmounted\n"
 	"  -d, --debug         trace FUSE requests (implies --foreground)\n"
 	"      --allow-other   let other users access the mount (default: only when root)\n"
@@ -50,6 +53,7 @@ struct mount_args {
 	char **opt_copies; /* -o strings, cut in place: tars point into them */
 	size_t nopt;
 	int read_only;
+	int metacopy; /* -1: default (off in the fuse-overlayfs form), 0, 1 */
 	const char *upper, *work;
 	struct lfs_fuse_opts fuse;
 };
@@ -92,6 +96,8 @@ static int parse_o(struct mount_args *a, char *opts, error **err)
 			a->read_only = 1;
 		} else if (!strcmp(o, "allow_other")) {
 			a->fuse.allow_other = 1;
+		} else if (!strcmp(o, "metacopy=on") || !strcmp(o, "metacopy=off")) {
+			a->metacopy = !strcmp(o, "metacopy=on");
 		} else if (!harmless_option(o)) {
 			return error_usage(err,
 					   "mount option '%s' is not supported (uid/gid mappings and "
@@ -301,6 +307,10 @@ static int serve(struct view *v, struct mount_args *a, const char *mp, const cha
 		ret = setup_upper(v, a, &u, err);
 		if (ret >= 0 && (r = lfs_ovl_new(v->u, u.upper, u.work, u.created, &ovl, &msg)) < 0)
 			ret = error_make(err, 0, "%s", msg);
+		/* The fuse-overlayfs form: its users read the upper as
+		 * fuse-overlayfs writes it, without metacopy files. */
+		if (ovl)
+			lfs_ovl_set_metacopy(ovl, a->metacopy >= 0 ? a->metacopy : !a->lowerdir);
 	}
 	struct record rec = {v, a->ntars ? NULL : fsname, realpath(mp, NULL), &u, 0};
 	if (ret >= 0) {
@@ -327,7 +337,7 @@ int cmd_mount(int argc, char **argv, error **err)
 		cmd_print_usage(usage);
 		return 0;
 	}
-	struct mount_args a = {.fuse = {.allow_other = -1}};
+	struct mount_args a = {.metacopy = -1, .fuse = {.allow_other = -1}};
 	struct view v = VIEW_INIT;
 	int ret = parse(argc, argv, &a, err);
 	const char *mp = argv[argc - 1];

@@ -280,9 +280,10 @@ if w_have_writable; then
 			for d in "${lfs_points[@]:5:4}"; do not_ok "$d (remount failed)"; done
 		fi
 		# The upper is in overlay format: the kernel mounts it as it is
-		# (index=off: that upper was not made with overlay's inode index).
+		# (index=off: that upper was not made with overlay's inode index;
+		# metacopy=on: chmod & co. of lower files copied no data).
 		mkdir -p "$tmp/b/l/kwork" "$tmp/mnt/kl"
-		if mount -t overlay overlay -o "lowerdir=$KLOWER,upperdir=$LUP,workdir=$tmp/b/l/kwork,redirect_dir=on,index=off" \
+		if mount -t overlay overlay -o "lowerdir=$KLOWER,upperdir=$LUP,workdir=$tmp/b/l/kwork,redirect_dir=on,index=off,metacopy=on" \
 			"$tmp/mnt/kl" 2>"$tmp/kl.err"; then
 			ok "kernel overlayfs mounts the upper layerfs wrote"
 			listing "$tmp/mnt/kl" "$tmp/kl.list2"
@@ -310,7 +311,9 @@ c_points=("layerfs commit --upper -o LAYER.tar" "stacked committed layer mounts 
 	"stacked committed layer: tree equals kernel overlay's" "layerfs umount (stack)"
 	"FLAT extraction of L1+L2+committed layer equals kernel overlay's")
 if w_have_writable && w_have_commit; then
-	if t_lfs commit --upper "$LUP" -o "$tmp/C.tar" && [ -s "$tmp/C.tar" ]; then
+	# with the lower layers: metacopy files take their data from there
+	if t_lfs commit --upper "$LUP" --layer "$tmp/L1.tar" --layer "$tmp/L2.tar" -o "$tmp/C.tar" &&
+		[ -s "$tmp/C.tar" ]; then
 		ok "${c_points[0]}"
 		if t_mount_layers "$tmp/mnt/stack" "$tmp/L1.tar" "$tmp/L2.tar" "$tmp/C.tar"; then
 			listing "$tmp/mnt/stack" "$tmp/stack.list2"

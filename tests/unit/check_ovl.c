@@ -320,6 +320,77 @@ START_TEST(xattrs_and_internal_names)
 }
 END_TEST
 
+static int has_xattr(const char *rel, const char *name)
+{
+	char p[768];
+	snprintf(p, sizeof(p), "%s/%s", upper, rel);
+	return lgetxattr(p, name, NULL, 0) >= 0;
+}
+
+START_TEST(chmod_copies_metadata_only)
+{
+	L[NL++] =
+	    T_LAYER({'f', "big", 0644, "lower data", 7, 8}, {'f', "mv", 0644, "move me", 0, 0});
+	open_ovl();
+	uint64_t id = must("big");
+	lfs_ovl_file *rfh;
+	ck_assert_int_eq(lfs_ovl_open(O, id, O_RDONLY, &rfh), 0);
+	struct stat a = {.st_mode = 0600}, st;
+	ck_assert_int_eq(lfs_ovl_setattr(O, id, &a, LFS_OVL_SET_MODE, NULL, &st), 0);
+	/* metacopy: the lower's size, no data, the kernel's mark */
+	st = upper_stat("big");
+	ck_assert_uint_eq(st.st_mode, S_IFREG | 0600);
+	ck_assert_uint_eq(st.st_uid, 7);
+	ck_assert_int_eq(st.st_size, 10);
+	ck_assert_int_eq(st.st_blocks, 0);
+	ck_assert(has_xattr("big", "trusted.overlay.metacopy"));
+	ck_assert_str_eq(read_all("big"), "lower data");
+	/* a remount reads it the same way */
+	lfs_ovl_release(O, rfh);
+	reopen_ovl();
+	id = must("big");
+	ck_assert_str_eq(read_all("big"), "lower data");
+	ck_assert_int_eq(lfs_ovl_open(O, id, O_RDONLY, &rfh), 0);
+	/* the first write brings the data; a reader opened before sees it */
+	write_at("big", "LOWER", 0);
+	char buf[16] = {0};
+	ck_assert_int_eq(lfs_ovl_read(O, rfh, buf, sizeof(buf) - 1, 0), 10);
+	ck_assert_str_eq(buf, "LOWER data");
+	lfs_ovl_release(O, rfh);
+	ck_assert(!has_xattr("big", "trusted.overlay.metacopy"));
+	ck_assert_uint_eq(upper_stat("big").st_mode, S_IFREG | 0600);
+	/* rename takes the data along: the new path has nothing below */
+	uint64_t mv = must("mv");
+	ck_assert_int_eq(lfs_ovl_setattr(O, mv, &a, LFS_OVL_SET_MODE, NULL, &st), 0);
+	ck_assert_int_eq(lfs_ovl_rename(O, LFS_OVL_ROOT, "mv", LFS_OVL_ROOT, "moved", 0), 0);
+	ck_assert(!has_xattr("moved", "trusted.overlay.metacopy"));
+	ck_assert_str_eq(read_all("moved"), "move me");
+	ck_assert(is_whiteout("mv"));
+	close_ovl();
+}
+END_TEST
+
+START_TEST(whiteouts_share_one_inode)
+{
+	L[NL++] = T_LAYER({'f', "a", 0644, "a", 0, 0}, {'f', "b", 0644, "b", 0, 0});
+	char stale[768];
+	snprintf(work, sizeof(work), "%s/work", t_dir);
+	snprintf(stale, sizeof(stale), "%s/#1", work);
+	mkdir(work, 0755);
+	ck_assert_int_eq(close(open(stale, O_CREAT | O_WRONLY, 0600)), 0);
+	open_ovl();
+	/* a dead daemon's copy-up temporary is gone; its name is free */
+	ck_assert_int_ne(access(stale, F_OK), 0);
+	ck_assert_int_eq(lfs_ovl_unlink(O, LFS_OVL_ROOT, "a"), 0);
+	ck_assert_int_eq(lfs_ovl_unlink(O, LFS_OVL_ROOT, "b"), 0);
+	ck_assert(is_whiteout("a") && is_whiteout("b"));
+	struct stat sa = upper_stat("a"), sb = upper_stat("b");
+	ck_assert_uint_eq(sa.st_ino, sb.st_ino);
+	ck_assert_str_eq(listing(""), "");
+	close_ovl();
+}
+END_TEST
+
 static Suite *ovl_suite(void)
 {
 	Suite *s = suite_create("ovl");
@@ -334,6 +405,8 @@ static Suite *ovl_suite(void)
 	tcase_add_test(tc, hardlink_to_lower_file);
 	tcase_add_test(tc, unlinked_open_file_keeps_working);
 	tcase_add_test(tc, xattrs_and_internal_names);
+	tcase_add_test(tc, chmod_copies_metadata_only);
+	tcase_add_test(tc, whiteouts_share_one_inode);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -230,6 +230,9 @@ static int io_start(struct ctn_io *io, int tty, int interactive, int attach, int
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGQUIT); /* with sig_proxy, ctr_run's too */
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGUSR2);
 	sigaddset(&block, SIGWINCH);
 	sigaddset(&block, SIGPIPE); /* thread-directed: EPIPE instead */
 	pthread_sigmask(SIG_BLOCK, &block, &io->old_mask);
@@ -438,7 +441,8 @@ static void on_started(void *arg, pid_t init_pid)
 	error_free(ignored);
 }
 
-static int run_spec(store *s, struct ctn *c, const struct ctn_io *io, int *status, error **err)
+static int run_spec(store *s, struct ctn *c, const struct ctn_io *io, unsigned flags, int *status,
+		    error **err)
 {
 	lfs_layer **layers = NULL;
 	size_t n = 0;
@@ -457,6 +461,7 @@ static int run_spec(store *s, struct ctn *c, const struct ctn_io *io, int *statu
 				      .on_started = on_started,
 				      .on_started_arg = c};
 		spec_fill(&d, c, &sp);
+		sp.sig_proxy = (flags & CTN_SIG_PROXY) && !sp.tty;
 		ret = ctr_run(&sp, status, err);
 		spec_release(&d);
 	}
@@ -483,8 +488,9 @@ static void report_end(int ready_fd, int ret, const error *err)
 
 /* ready_fd (>= 0): gets "R" once the record says running, then the end
  * (report_end). */
-static int execute(store *s, struct ctn *c, int attach, int ready_fd, int *status, error **err)
+static int execute(store *s, struct ctn *c, unsigned flags, int ready_fd, int *status, error **err)
 {
+	int attach = !!(flags & CTN_ATTACH);
 	cleanup_free char *logp = ctn_path(c, "log");
 	cleanup_fd int log_fd = open(logp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (log_fd < 0)
@@ -502,7 +508,7 @@ static int execute(store *s, struct ctn *c, int attach, int ready_fd, int *statu
 	int interactive = json_is_true(json_object_get(c->config, "interactive"));
 	int ret = io_start(&io, tty, interactive, attach, log_fd, err);
 	if (ret >= 0) {
-		ret = run_spec(s, c, &io, status, err);
+		ret = run_spec(s, c, &io, flags, status, err);
 		io_finish(&io);
 	}
 	if (ret < 0) {
@@ -519,9 +525,9 @@ static int execute(store *s, struct ctn *c, int attach, int ready_fd, int *statu
 	return ret;
 }
 
-int ctn_execute(store *s, struct ctn *c, int attach, int *status, error **err)
+int ctn_execute(store *s, struct ctn *c, unsigned flags, int *status, error **err)
 {
-	return execute(s, c, attach, -1, status, err);
+	return execute(s, c, flags, -1, status, err);
 }
 
 /* ------------------------------------------------------------ detached */

@@ -18,11 +18,21 @@
 #include "error.h"
 #include "store.h"
 
-/* Runs c's command to its end.  attach: stdio relayed to ours (stdin only
- * when the record is interactive), else only to the log.  *status as
+enum ctn_exec_flags {
+	/* stdio relayed to ours (stdin only when the record is
+	 * interactive), else only to the log */
+	CTN_ATTACH = 1 << 0,
+	/* docker's --sig-proxy (without a tty only, as docker): our SIGINT,
+	 * SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 go to the command;
+	 * without it the first of SIGINT/SIGTERM/SIGHUP stops the container
+	 * (status 130, error EINTR) */
+	CTN_SIG_PROXY = 1 << 1,
+};
+
+/* Runs c's command to its end (flags: enum ctn_exec_flags).  *status as
  * ctr_run's (0..255).  A container that could not start is recorded as
  * exited (127) with the error, which is also returned. */
-int ctn_execute(store *s, struct ctn *c, int attach, int *status, error **err);
+int ctn_execute(store *s, struct ctn *c, unsigned flags, int *status, error **err);
 
 /* Forks a monitor (a new session, stdio on /dev/null and the log) that
  * runs ctn_execute() and, when the record says auto_remove, removes it

@@ -303,6 +303,10 @@ _Noreturn void ctr_holder(struct ctr_ctx *c)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* The caller passes the terminal's signals on (sig_proxy): Ctrl-C
+	 * must not stop us (or the FUSE server) behind its back. */
+	if (c->spec->sig_proxy)
+		setpgid(0, 0);
 	if (enter_namespaces(c, &err) >= 0 && start_server(c, &err) >= 0) {
 		mounted = 1;
 		int ret = make_stubs(c, &err);
@@ -344,6 +348,8 @@ struct run {
 	sigset_t sigs, old_mask;
 	struct sigaction old_chld;
 	struct ctr_netstate net; /* CTR_NET_PRIVATE */
+	int init_fd;		 /* sig_proxy: a pidfd of init, once it runs */
+	sigset_t pending;	 /* sig_proxy: signals that came before init */
 };
 
 /* The caller's range in /etc/subuid or /etc/subgid: both are keyed by
@@ -493,15 +499,17 @@ static int net_sync(struct run *r, pid_t pid, error **err)
 	return ret;
 }
 
-/* Until the holder exits, SIGINT/SIGTERM/SIGHUP are taken from a
- * signalfd (and passed on as SIGTERM) unless the caller ignores them, and
- * SIGCHLD is not ignored. */
+/* Until the holder exits, SIGINT/SIGTERM/SIGHUP (with sig_proxy also
+ * SIGQUIT/SIGUSR1/SIGUSR2) are taken from a signalfd unless the caller
+ * ignores them, and SIGCHLD is not ignored. */
 static void signals_block(struct run *r)
 {
-	static const int stop[] = {SIGINT, SIGTERM, SIGHUP};
+	static const int stop[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+	size_t n = r->c.spec->sig_proxy ? sizeof(stop) / sizeof(stop[0]) : 3;
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, cur;
 	sigemptyset(&r->sigs);
-	for (size_t i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
+	sigemptyset(&r->pending);
+	for (size_t i = 0; i < n; i++)
 		if (sigaction(stop[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
 			sigaddset(&r->sigs, stop[i]);
 	pthread_sigmask(SIG_BLOCK, &r->sigs, &r->old_mask);
@@ -525,6 +533,27 @@ static int pump_output(const struct ctr_spec *s)
 	return n > 0 || (n < 0 && errno == EINTR);
 }
 
+/* sig_proxy: sig goes to init, which passes it to the command; before
+ * init runs, it waits in r->pending.  A pidfd, so that a signal that
+ * comes after init has gone cannot hit a reused pid. */
+static void proxy_signal(struct run *r, int sig)
+{
+	if (r->init_fd < 0)
+		sigaddset(&r->pending, sig);
+	else
+		syscall(SYS_pidfd_send_signal, r->init_fd, sig, NULL, 0);
+}
+
+static void proxy_start(struct run *r, pid_t init)
+{
+	if (!r->c.spec->sig_proxy)
+		return;
+	r->init_fd = (int)syscall(SYS_pidfd_open, init, 0);
+	for (int sig = 1; sig < NSIG && r->init_fd >= 0; sig++)
+		if (sigismember(&r->pending, sig) == 1)
+			proxy_signal(r, sig);
+}
+
 /* Init said it runs: its pid, as the kernel translated it for us. */
 static void started(struct run *r)
 {
@@ -535,11 +564,13 @@ static void started(struct run *r)
 	ssize_t n = recvmsg(r->started_rd, &m, MSG_CMSG_CLOEXEC);
 	struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&m) : NULL;
 	close(steal_fd(&r->started_rd));
-	if (!cm || cm->cmsg_type != SCM_CREDENTIALS || !r->c.spec->on_started)
+	if (!cm || cm->cmsg_type != SCM_CREDENTIALS)
 		return;
 	struct ucred cred;
 	memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
-	r->c.spec->on_started(r->c.spec->on_started_arg, cred.pid);
+	proxy_start(r, cred.pid);
+	if (r->c.spec->on_started)
+		r->c.spec->on_started(r->c.spec->on_started_arg, cred.pid);
 }
 
 /* Returns 0 with *ws, or -errno; *caught: the first signal the caller got. */
@@ -564,6 +595,10 @@ static int wait_holder(struct run *r, pid_t pid, int *ws, int *caught)
 			out = -1; /* EOF: every writer is gone */
 		struct signalfd_siginfo si;
 		if ((p[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (s->sig_proxy) {
+				proxy_signal(r, (int)si.ssi_signo);
+				continue;
+			}
 			if (!*caught)
 				*caught = (int)si.ssi_signo;
 			kill(pid, SIGTERM);
@@ -647,6 +682,7 @@ int ctr_supervise(const struct ctr_ctx *c, ctr_child_fn *child, const void *arg,
 			.status_rd = -1,
 			.started_rd = -1,
 			.sync_fd = -1,
+			.init_fd = -1,
 			.net = {.helper = -1, .slirp_exit = -1}};
 	r.c.status_fd = r.c.sync_fd = r.c.started_fd = r.c.port_fd = -1;
 	r.c.mnt = NULL;
@@ -813,8 +849,8 @@ static int check_spec(const struct ctr_spec *s, error **err)
 
 static void run_release(struct run *r)
 {
-	const int fds[] = {r->status_rd, r->sync_fd,	r->c.status_fd,
-			   r->c.sync_fd, r->started_rd, r->c.started_fd};
+	const int fds[] = {r->status_rd,  r->sync_fd,	   r->c.status_fd, r->c.sync_fd,
+			   r->started_rd, r->c.started_fd, r->init_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -842,6 +878,7 @@ int ctr_run(const struct ctr_spec *spec, int *status, error **err)
 	    .status_rd = -1,
 	    .started_rd = -1,
 	    .sync_fd = -1,
+	    .init_fd = -1,
 	    .net = {.helper = -1, .slirp_exit = -1},
 	};
 	int ret = check_spec(spec, err);

@@ -71,7 +71,7 @@
 
 enum ctr_net {
 	CTR_NET_HOST = 0, /* share the host's network namespace */
-	CTR_NET_NONE,     /* a new network namespace with only lo (up) */
+	CTR_NET_NONE,	  /* a new network namespace with only lo (up) */
 	/* A new network namespace with lo and outbound access through
 	 * slirp4netns (its tap device, 10.0.2.100/24, DNS 10.0.2.3); ports[]
 	 * are published on the host by a proxy that lives in the caller's
@@ -98,14 +98,14 @@ struct ctr_port {
 };
 
 struct ctr_spec {
-	lfs_union *lower;       /* the image's layers (borrowed) */
-	const char *upper_dir;  /* existing, the step's fresh upper */
-	const char *work_dir;   /* existing, empty, same file system as upper_dir */
-	char *const *argv;      /* argv[0] looked up in envp's PATH when it has no '/' */
-	char *const *envp;      /* the whole environment of the command */
-	const char *cwd;        /* absolute path inside the root; NULL: "/" */
-	const char *user;       /* "name", "uid", "name:group", "uid:gid"; NULL: root */
-	const char *hostname;   /* NULL: "layerfs" */
+	lfs_union *lower;      /* the image's layers (borrowed) */
+	const char *upper_dir; /* existing, the step's fresh upper */
+	const char *work_dir;  /* existing, empty, same file system as upper_dir */
+	char *const *argv;     /* argv[0] looked up in envp's PATH when it has no '/' */
+	char *const *envp;     /* the whole environment of the command */
+	const char *cwd;       /* absolute path inside the root; NULL: "/" */
+	const char *user;      /* "name", "uid", "name:group", "uid:gid"; NULL: root */
+	const char *hostname;  /* NULL: "layerfs" */
 	enum ctr_net net;
 	/* With on_output set: output_fd (a pipe's read end, typically the
 	 * other end of stdout_fd/stderr_fd) is read by ctr_run in the calling
@@ -116,9 +116,9 @@ struct ctr_spec {
 	int output_fd;
 	void (*on_output)(void *arg, const char *data, size_t len);
 	void *on_output_arg;
-	int stdin_fd;           /* -1: /dev/null */
-	int stdout_fd;          /* -1: /dev/null */
-	int stderr_fd;          /* -1: /dev/null */
+	int stdin_fd;  /* -1: /dev/null */
+	int stdout_fd; /* -1: /dev/null */
+	int stderr_fd; /* -1: /dev/null */
 	/* stdin_fd is the slave of a pty: the command runs in a new session
 	 * with it as its controlling terminal (Ctrl-C reaches it as SIGINT).
 	 * It must not be the caller's own terminal (a terminal has one
@@ -133,6 +133,13 @@ struct ctr_spec {
 	 * signals); may be NULL. */
 	void (*on_started)(void *arg, pid_t init_pid);
 	void *on_started_arg;
+	/* docker's --sig-proxy: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and
+	 * SIGUSR2 sent to the caller go to the command (through init, as
+	 * soon as it runs) instead of stopping the container; ctr_run then
+	 * returns the command's status like any other.  The holder is in a
+	 * process group of its own, so a terminal's Ctrl-C reaches only the
+	 * caller, which passes it on. */
+	int sig_proxy;
 };
 
 /* Runs spec->argv to completion.  Returns 0 with *status = the command's
@@ -147,7 +154,8 @@ struct ctr_spec {
  * outcome.
  *
  * Signals: while it runs, the calling thread blocks SIGINT, SIGTERM and
- * SIGHUP and takes them from a signalfd; the first one stops the
+ * SIGHUP (with sig_proxy also SIGQUIT, SIGUSR1, SIGUSR2, all passed on)
+ * and takes them from a signalfd; without sig_proxy the first one stops the
  * container (SIGKILL to its PID namespace) and, once everything is
  * cleaned up, ctr_run returns -EINTR ("interrupted by SIGINT: the
  * container was stopped"); the signal is consumed, not re-raised.  Other

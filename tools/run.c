@@ -41,10 +41,14 @@ static const char usage[] =
     "                          usable, else host), host, or none\n"
     "      --hostname NAME     the container's hostname (default: its short ID)\n"
     "      --entrypoint CMD    replace the image's Entrypoint\n"
+    "      --sig-proxy=BOOL    in the foreground without -t, pass the signals we get\n"
+    "                          (INT, TERM, HUP, QUIT, USR1, USR2) to the command\n"
+    "                          (default true); false: the first INT, TERM or HUP\n"
+    "                          stops the container (exit status 130)\n"
     "  -h, --help              show this help\n";
 
 struct run_args {
-	int detach, interactive, tty, rm;
+	int detach, interactive, tty, rm, sig_proxy;
 	const char *name, *workdir, *user, *network, *hostname, *entrypoint;
 	json_t *env_opts; /* -e and --env-file, in order */
 	json_t *volumes, *ports;
@@ -132,7 +136,27 @@ static int parse_port(struct run_args *a, const char *arg, error **err)
 	return 0;
 }
 
-enum { OPT_RM = 256, OPT_NAME, OPT_ENV_FILE, OPT_NETWORK, OPT_HOSTNAME, OPT_ENTRYPOINT };
+enum {
+	OPT_RM = 256,
+	OPT_NAME,
+	OPT_ENV_FILE,
+	OPT_NETWORK,
+	OPT_HOSTNAME,
+	OPT_ENTRYPOINT,
+	OPT_SIG_PROXY,
+};
+
+/* --sig-proxy, --sig-proxy=true|false (docker's boolean flag syntax). */
+static int parse_bool(const char *opt, const char *arg, int *out, error **err)
+{
+	if (!arg || !strcmp(arg, "true") || !strcmp(arg, "1"))
+		*out = 1;
+	else if (!strcmp(arg, "false") || !strcmp(arg, "0"))
+		*out = 0;
+	else
+		return error_usage(err, "--%s=%s: use true or false", opt, arg);
+	return 0;
+}
 
 static int parse_opt(struct run_args *a, int c, error **err)
 {
@@ -176,6 +200,8 @@ static int parse_opt(struct run_args *a, int c, error **err)
 	case OPT_ENTRYPOINT:
 		a->entrypoint = optarg;
 		break;
+	case OPT_SIG_PROXY:
+		return parse_bool("sig-proxy", optarg, &a->sig_proxy, err);
 	default:
 		return error_usage(err, "bad option; see 'layerfs run --help'");
 	}
@@ -200,6 +226,7 @@ static int parse_args(int argc, char **argv, struct run_args *a, error **err)
 	    {"net", required_argument, NULL, OPT_NETWORK},
 	    {"hostname", required_argument, NULL, OPT_HOSTNAME},
 	    {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+	    {"sig-proxy", optional_argument, NULL, OPT_SIG_PROXY},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -307,7 +334,6 @@ static const char *str_or(const char *a, json_t *inner, const char *key)
 	return a ? a : v ? v : "";
 }
 
-
 /* docker's default is a network of the container's own: private when this
  * machine can give one (slirp4netns installed, /dev/net/tun usable), else
  * the host's; `ps` and `inspect` say which was used. */
@@ -366,7 +392,7 @@ static int run_container(store *s, const struct run_args *a, struct ctn *c, erro
 		return 0;
 	}
 	int status = 0;
-	int ret = ctn_execute(s, c, 1, &status, err);
+	int ret = ctn_execute(s, c, CTN_ATTACH | (a->sig_proxy ? CTN_SIG_PROXY : 0), &status, err);
 	if (a->rm) {
 		error *ignored = NULL;
 		ctn_refresh(c, &ignored);
@@ -404,8 +430,10 @@ static int run(struct run_args *a, error **err)
 
 int cmd_run(int argc, char **argv, error **err)
 {
-	struct run_args a = {
-	    .env_opts = json_array(), .volumes = json_array(), .ports = json_array()};
+	struct run_args a = {.sig_proxy = 1,
+			     .env_opts = json_array(),
+			     .volumes = json_array(),
+			     .ports = json_array()};
 	int r = parse_args(argc, argv, &a, err);
 	if (r == 1)
 		cmd_print_usage(usage);

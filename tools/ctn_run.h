@@ -5,9 +5,10 @@
  * itself in state.json (pid + start time), runs the command with ctr_run()
  * over the image's layers and the record's upper/work, and records the
  * exit.  Output goes to the record's log, and, attached, to our own stdout
- * and stderr too (a reader thread tees it; with a tty the pty's master is
- * relayed both ways, the caller's terminal in raw mode, its window size
- * forwarded on SIGWINCH).
+ * and stderr too; with a tty the pty's master is relayed both ways, the
+ * caller's terminal in raw mode, its window size forwarded on SIGWINCH.
+ * All of it is served from ctr_run's loop (struct ctr_poller): the
+ * caller has no thread of its own.
  */
 #ifndef LAYERFS_CTN_RUN_H
 #define LAYERFS_CTN_RUN_H
@@ -15,6 +16,7 @@
 #include <sys/types.h>
 
 #include "container.h"
+#include "ctr.h"
 #include "error.h"
 #include "store.h"
 
@@ -53,10 +55,13 @@ int ctn_wait_exit(struct ctn *c, int timeout_ms, error **err);
 
 /* Attached stdio for a command run elsewhere (`layerfs exec`): fds[0..2]
  * get what the command should use (pipes relayed to our stdio; with tty
- * a pty slave, our terminal raw until ctn_io_close, which waits for the
- * relay to drain). */
+ * a pty slave, our terminal raw until ctn_io_close), served by the
+ * poller ctn_io_poller gives, which the runner (ctr_exec) must be handed.
+ * SIGPIPE and (tty) SIGWINCH are blocked in the calling thread until
+ * ctn_io_close. */
 struct ctn_io;
 int ctn_io_open(struct ctn_io **out, int tty, int interactive, int fds[3], error **err);
+const struct ctr_poller *ctn_io_poller(struct ctn_io *io);
 void ctn_io_close(struct ctn_io *io);
 
 /* "SIGTERM", "TERM", "term" or "15" to a signal number; -1 when invalid. */

@@ -577,22 +577,26 @@ static void started(struct run *r)
 static int wait_holder(struct run *r, pid_t pid, int *ws, int *caught)
 {
 	const struct ctr_spec *s = r->c.spec;
+	const struct ctr_poller *pl = s->poller;
 	cleanup_fd int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	cleanup_fd int sfd = signalfd(-1, &r->sigs, SFD_CLOEXEC);
 	int out = s->on_output ? s->output_fd : -1;
 	if (out >= 0)
 		fcntl(out, F_SETFL, fcntl(out, F_GETFL) | O_NONBLOCK);
 	while (pfd >= 0 && sfd >= 0) {
-		struct pollfd p[4] = {{pfd, POLLIN, 0},
-				      {sfd, POLLIN, 0},
-				      {r->started_rd, POLLIN, 0},
-				      {out, POLLIN, 0}};
-		if (poll(p, 4, -1) < 0 && errno != EINTR)
+		struct pollfd p[4 + CTR_POLL_MAX] = {{pfd, POLLIN, 0},
+						     {sfd, POLLIN, 0},
+						     {r->started_rd, POLLIN, 0},
+						     {out, POLLIN, 0}};
+		size_t n = pl ? pl->fill(pl->arg, p + 4, CTR_POLL_MAX) : 0;
+		if (poll(p, 4 + n, -1) < 0 && errno != EINTR)
 			break;
 		if (p[2].revents)
 			started(r);
 		if (out >= 0 && (p[3].revents & (POLLIN | POLLHUP)) && !pump_output(s))
 			out = -1; /* EOF: every writer is gone */
+		if (n)
+			pl->ready(pl->arg, p + 4, n);
 		struct signalfd_siginfo si;
 		if ((p[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (s->sig_proxy) {
@@ -608,6 +612,8 @@ static int wait_holder(struct run *r, pid_t pid, int *ws, int *caught)
 	}
 	while (out >= 0 && pump_output(s))
 		;
+	if (pl && pl->drain)
+		pl->drain(pl->arg);
 	while (waitpid(pid, ws, 0) < 0)
 		if (errno != EINTR)
 			return -errno;

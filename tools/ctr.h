@@ -64,6 +64,7 @@
 #ifndef LAYERFS_CTR_H
 #define LAYERFS_CTR_H
 
+#include <poll.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -97,6 +98,22 @@ struct ctr_port {
 	int udp;
 };
 
+/* Descriptors the caller serves while the container runs, from
+ * ctr_run's own loop in the calling thread, so that the caller needs no
+ * thread of its own (none may run while ctr_run forks).  Before each
+ * poll(), fill() puts up to max entries in p (fd and events; an fd < 0
+ * is skipped) and returns how many; after it, ready() gets the same
+ * entries with their revents.  Once the container's processes are gone,
+ * drain() (may be NULL) takes what is left in the descriptors, without
+ * blocking: the caller may still hold write ends of its pipes. */
+#define CTR_POLL_MAX 8
+struct ctr_poller {
+	size_t (*fill)(void *arg, struct pollfd *p, size_t max);
+	void (*ready)(void *arg, const struct pollfd *p, size_t n);
+	void (*drain)(void *arg);
+	void *arg;
+};
+
 struct ctr_spec {
 	lfs_union *lower;      /* the image's layers (borrowed) */
 	const char *upper_dir; /* existing, the step's fresh upper */
@@ -116,6 +133,9 @@ struct ctr_spec {
 	int output_fd;
 	void (*on_output)(void *arg, const char *data, size_t len);
 	void *on_output_arg;
+	/* More descriptors for the caller, served the same way (a relay of
+	 * several pipes, a pty, our stdin, a signalfd); may be NULL. */
+	const struct ctr_poller *poller;
 	int stdin_fd;  /* -1: /dev/null */
 	int stdout_fd; /* -1: /dev/null */
 	int stderr_fd; /* -1: /dev/null */
@@ -183,6 +203,7 @@ struct ctr_exec_spec {
 	const char *user;
 	int stdin_fd, stdout_fd, stderr_fd;
 	int tty;
+	const struct ctr_poller *poller; /* as ctr_spec's */
 };
 int ctr_exec(pid_t init_pid, const struct ctr_exec_spec *spec, int *status, error **err);
 

@@ -77,11 +77,11 @@ static int write_all(int fd, const char *p, size_t n)
 /* The command's stdio and what serves it: ctr_run's poller (ctr.h),
  * in the calling thread. */
 struct ctn_io {
-	int src[3];	  /* out_rd, err_rd (pipes) or the pty master: read */
-	int to[3];	  /* where each goes when attached (-1 once it failed) */
-	int master;	  /* tty: the pty master, else -1 */
-	int in_fd;	  /* tty + interactive: our stdin, else -1 */
-	int sfd;	  /* tty + attached: signalfd for SIGWINCH, else -1 */
+	int src[3]; /* out_rd, err_rd (pipes) or the pty master: read */
+	int to[3];  /* where each goes when attached (-1 once it failed) */
+	int master; /* tty: the pty master, else -1 */
+	int in_fd;  /* tty + interactive: our stdin, else -1 */
+	int sfd;    /* tty + attached: signalfd for SIGWINCH, else -1 */
 	int log_fd;
 	int attach;
 	int fds[3]; /* what the command gets */
@@ -256,8 +256,12 @@ static int io_start(struct ctn_io *io, int tty, int interactive, int attach, int
 
 static void io_finish(struct ctn_io *io)
 {
-	const int fds[] = {io->close_after[0], io->close_after[1], io->close_after[2],
-			   io->src[0],	       io->src[1],	   io->src[2],
+	const int fds[] = {io->close_after[0],
+			   io->close_after[1],
+			   io->close_after[2],
+			   io->src[0],
+			   io->src[1],
+			   io->src[2],
 			   io->sfd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)

@@ -348,6 +348,7 @@ struct run {
 	sigset_t sigs, old_mask;
 	struct sigaction old_chld;
 	struct ctr_netstate net; /* CTR_NET_PRIVATE */
+	int init_seen;		 /* init's message came on started_rd */
 	int init_fd;		 /* sig_proxy: a pidfd of init, once it runs */
 	sigset_t pending;	 /* sig_proxy: signals that came before init */
 };
@@ -563,7 +564,15 @@ static void started(struct run *r)
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	ssize_t n = recvmsg(r->started_rd, &m, MSG_CMSG_CLOEXEC);
 	struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&m) : NULL;
-	close(steal_fd(&r->started_rd));
+	if (n <= 0 || r->init_seen) {
+		/* Hung up: init (and with it every process of the container)
+		 * is gone, or never ran.  The network is not needed any more:
+		 * slirp4netns and the proxy go while the holder unmounts. */
+		close(steal_fd(&r->started_rd));
+		ctr_net_halt(&r->net);
+		return;
+	}
+	r->init_seen = 1;
 	if (!cm || cm->cmsg_type != SCM_CREDENTIALS)
 		return;
 	struct ucred cred;

@@ -570,24 +570,32 @@ int ctr_net_start(struct ctr_netstate *n, const struct ctr_spec *s, pid_t holder
 	return 0;
 }
 
-static void reap(pid_t *pid, int sig)
+static void reap(pid_t *pid)
 {
 	if (*pid <= 0)
 		return;
-	kill(*pid, sig);
 	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	*pid = 0;
 }
 
-void ctr_net_stop(struct ctr_netstate *n)
+void ctr_net_halt(struct ctr_netstate *n)
 {
-	reap(&n->proxy, SIGKILL);
+	if (n->proxy > 0)
+		kill(n->proxy, SIGKILL);
 	if (n->slirp_exit >= 0)
 		close(steal_fd(&n->slirp_exit)); /* slirp4netns exits */
 	/* The namespace is gone with the container: slirp4netns has nothing
-	 * left to tidy, and on SIGTERM it took ~40 ms to go (a third of a run). */
-	reap(&n->slirp, SIGKILL);
+	 * left to tidy, and on SIGTERM it took ~40 ms to go. */
+	if (n->slirp > 0)
+		kill(n->slirp, SIGKILL);
+}
+
+void ctr_net_stop(struct ctr_netstate *n)
+{
+	ctr_net_halt(n);
+	reap(&n->proxy);
+	reap(&n->slirp);
 	ctr_net_close(n);
 	free(n->listen);
 	n->listen = NULL;

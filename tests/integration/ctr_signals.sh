@@ -11,22 +11,10 @@ set -u
 . "$(dirname "$0")/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=lib_build.bash
 . "$(dirname "$0")/lib_build.bash"
-require_root
-require_fuse
-require_layerfs
+# shellcheck source-path=SCRIPTDIR source=lib_ctr.bash
+. "$(dirname "$0")/lib_ctr.bash"
 command -v python3 >/dev/null || bail_out "python3 missing (apt-get install python3)"
-t_tmpdir
-tmp=$T_TMP
-export LAYERFS_ROOT=$tmp/store
-L() { timeout -k 5 120 "$LAYERFS" "$@"; }
-ctr_cleanup() {
-	local id
-	for id in $(timeout 30 "$LAYERFS" ps -a -q --no-trunc 2>/dev/null); do
-		timeout 30 "$LAYERFS" rm -f "$id" >/dev/null 2>&1
-	done
-}
-trap 'rc_=$?; ctr_cleanup; (exit $rc_); _t_cleanup' EXIT
-b_base || bail_out "importing the busybox base failed"
+ctr_setup
 
 # pty_drive.py ACTION CMD... — runs CMD on a new pty (33x111) as its
 # foreground process group; once CMD printed "ready", ACTION: "intr"
@@ -90,18 +78,17 @@ run_bg() {
 }
 
 # --- kill -TERM / -HUP / -USR1 to `layerfs run`: passed on, the command decides
-run_bg term busybox:latest sh -c "$traps; echo ready; while :; do sleep 0.1; done"
-kill -TERM "$bg"
-wait "$bg"
-is "$?/$(grep -c got-TERM "$tmp/term.out")" "8/1" "SIGTERM to run: the command's trap ran, run exits 8"
-run_bg hup busybox:latest sh -c "$traps; echo ready; while :; do sleep 0.1; done"
-kill -HUP "$bg"
-wait "$bg"
-is "$?/$(grep -c got-HUP "$tmp/hup.out")" "9/1" "SIGHUP to run: the command's trap ran, run exits 9"
-run_bg usr busybox:latest sh -c "$traps; echo ready; while :; do sleep 0.1; done"
-kill -USR1 "$bg"
-wait "$bg"
-is "$?/$(grep -c got-USR1 "$tmp/usr.out")" "5/1" "SIGUSR1 to run: the command's trap ran, run exits 5"
+# trapped SIG STATUS — the trap for SIG ran (got-SIG) and run exits STATUS
+trapped() {
+	local name=sig-$1
+	run_bg "$name" busybox:latest sh -c "$traps; echo ready; while :; do sleep 0.1; done"
+	kill "-$1" "$bg"
+	wait "$bg"
+	is "$?/$(grep -c "got-$1" "$tmp/$name.out")" "$2/1" "SIG$1 to run: the command's trap ran, run exits $2"
+}
+trapped TERM 8
+trapped HUP 9
+trapped USR1 5
 
 # --- a command that does not trap it dies of it: 128+15, from the container
 run_bg plain busybox:latest sh -c 'echo ready; exec sleep 300'

@@ -386,6 +386,21 @@ static int find_tool(const char *name, char *out, size_t size)
 	return 0;
 }
 
+/* 1 when the caller has ranges in /etc/subuid and /etc/subgid and
+ * newuidmap/newgidmap are there to map them (r->subuid, r->subgid, the
+ * tools' paths). */
+static int plan_subids(struct run *r)
+{
+	char buf[1024];
+	struct passwd pw, *res = NULL;
+	getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res);
+	const char *name = res ? res->pw_name : "";
+	return subid_find("/etc/subuid", name, getuid(), &r->subuid) &&
+	       subid_find("/etc/subgid", name, getuid(), &r->subgid) &&
+	       find_tool("newuidmap", r->newuidmap, sizeof(r->newuidmap)) &&
+	       find_tool("newgidmap", r->newgidmap, sizeof(r->newgidmap));
+}
+
 /* Rootless: /dev/fuse must be usable, and the id maps are chosen. */
 static int plan_rootless(struct run *r, error **err)
 {
@@ -407,14 +422,7 @@ static int plan_rootless(struct run *r, error **err)
 		    "/dev/net/tun: %s: slirp4netns needs it for the private network: "
 		    "make it usable by your user (chmod 0666 /dev/net/tun) or run as root",
 		    strerror(errno));
-	char buf[1024];
-	struct passwd pw, *res = NULL;
-	getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res);
-	const char *name = res ? res->pw_name : "";
-	r->helpers = subid_find("/etc/subuid", name, getuid(), &r->subuid) &&
-		     subid_find("/etc/subgid", name, getuid(), &r->subgid) &&
-		     find_tool("newuidmap", r->newuidmap, sizeof(r->newuidmap)) &&
-		     find_tool("newgidmap", r->newgidmap, sizeof(r->newgidmap));
+	r->helpers = plan_subids(r);
 	r->c.single_id = !r->helpers;
 	return 0;
 }
@@ -905,4 +913,59 @@ int ctr_run(const struct ctr_spec *spec, int *status, error **err)
 		ret = run_holder(&r, status, err);
 	run_release(&r);
 	return ret;
+}
+
+/* ------------------------------------------------------------ ctr_userns_call */
+
+static _Noreturn void userns_child(int sync, int (*fn)(void *arg), void *arg)
+{
+	char b = 'u';
+	/* newuidmap opens our /proc/PID files: they must be ours. */
+	prctl(PR_SET_DUMPABLE, 1);
+	if (unshare(CLONE_NEWUSER) < 0 || write(sync, &b, 1) != 1 || read(sync, &b, 1) != 1 ||
+	    b != 'g')
+		_exit(255);
+	int ret = fn(arg);
+	_exit(ret < 0 && -ret < 255 ? -ret : ret < 0 ? EIO : 0);
+}
+
+int ctr_userns_call(int (*fn)(void *arg), void *arg, error **err)
+{
+	struct run r = {.sync_fd = -1};
+	if (!plan_subids(&r))
+		return error_fail(err, EPERM,
+				  "no user namespace with your subordinate ids: give your user "
+				  "ranges in /etc/subuid and /etc/subgid and install newuidmap "
+				  "(package uidmap)");
+	r.helpers = 1;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return error_make(err, errno, "cannot create a socket pair");
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		userns_child(sv[1], fn, arg);
+	}
+	close(sv[1]);
+	r.sync_fd = sv[0];
+	int ret = pid < 0 ? error_make(err, errno, "cannot start a process") : 0;
+	char b;
+	ssize_t n = 0;
+	while (ret >= 0 && (n = read(r.sync_fd, &b, 1)) < 0 && errno == EINTR)
+		;
+	if (ret >= 0 && n != 1)
+		ret = userns_error(err, EPERM);
+	if (ret >= 0)
+		ret = write_maps(&r, pid, err);
+	if (ret >= 0 && write(r.sync_fd, "g", 1) != 1)
+		ret = error_make(err, errno, "cannot resume the process in the user namespace");
+	close(r.sync_fd);
+	int ws = 0;
+	while (pid > 0 && waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (ret < 0)
+		return ret;
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) == 255)
+		return error_fail(err, EIO, "the process in the user namespace failed");
+	return -WEXITSTATUS(ws);
 }

@@ -207,4 +207,13 @@ struct ctr_exec_spec {
 };
 int ctr_exec(pid_t init_pid, const struct ctr_exec_spec *spec, int *status, error **err);
 
+/* Rootless: calls fn(arg) in a child process in a new user namespace
+ * where the caller is root, with its /etc/subuid and /etc/subgid ranges
+ * mapped to 1..N (newuidmap/newgidmap), so that fn has the rights of
+ * root over files a container gave to those ids (podman unshare).  fn
+ * returns 0 or -errno (errno below 255).  Returns fn's result, or -1
+ * with *err when there is no such namespace (no ranges, no newuidmap,
+ * user namespaces disabled: the message says what to do). */
+int ctr_userns_call(int (*fn)(void *arg), void *arg, error **err);
+
 #endif

@@ -4,7 +4,8 @@
 # its request still gets the whole reply (a server that answers only at
 # EOF, busybox `nc -e wc -c`, and busybox httpd serving a file compared
 # with the file itself), and clients that disappear mid-request (closed,
-# or reset) leave no descriptor behind in the proxy (/proc/PID/fd).
+# or reset) leave no descriptor behind in the proxy (/proc/PID/fd); -P
+# publishes an image's EXPOSE ports on free host ports.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -85,7 +86,17 @@ for _ in $(seq 300); do [ "$(fds)" = "$before" ] && break; sleep 0.1; done
 is "$(fds)" "$before" "no descriptor left in the proxy after 200 vanished clients"
 is "$(find "/proc/$proxy/task" -mindepth 1 -maxdepth 1 | wc -l)" 1 "no connection thread left in the proxy"
 
-L rm -f wc web >/dev/null 2>&1
+# --- -P: the image's EXPOSE 80 on a free host port, shown by ps
+L import -c 'EXPOSE 80' -c 'EXPOSE 9/udp' "$tmp/busybox.tar" exposed:1 >/dev/null
+L run -d --name pall -P -v "$tmp/blob:/www/blob:ro" exposed:1 httpd -f -p 80 -h /www >/dev/null
+line=$(L ps | awk '$(NF-1) == "pall"')
+pport=$(echo "$line" | sed -n 's|.*:\([0-9]*\)->80/tcp.*|\1|p')
+case $line in *"->80/tcp"*"->9/udp"*) ok "-P: ps shows both exposed ports published" ;; *) not_ok "-P: ps shows both exposed ports published"; diag "$line" ;; esac
+for _ in $(seq 100); do client http "${pport:-0}" /blob >"$tmp/got3" 2>/dev/null && [ -s "$tmp/got3" ] && break; sleep 0.1; done
+cmp -s "$tmp/blob" "$tmp/got3"
+check "-P: the host port ps names (${pport:-none}) reaches the container's port 80" $?
+
+L rm -f wc web pall >/dev/null 2>&1
 if grep -q "$LAYERFS_ROOT" /proc/mounts; then not_ok "nothing left mounted"; else ok "nothing left mounted"; fi
 if [ -d "/proc/$proxy" ]; then not_ok "the proxy is gone with its container"; else ok "the proxy is gone with its container"; fi
 

@@ -47,12 +47,15 @@
  * SIGINT, SIGHUP, ...) to init_pid is passed on to the command, which may
  * exit cleanly; SIGKILL to init_pid ends the whole PID namespace at once
  * (ctr_run then returns 0 with *status 137).  SIGTERM to the process
- * calling ctr_run stops the container too (ctr_run returns -EINTR).
+ * calling ctr_run stops the container too (ctr_run returns -EINTR),
+ * unless spec->sig_proxy passes it on to the command.
  *
  * CTR_NET_PRIVATE starts, besides: slirp4netns and the port proxy
  * ("layerfs-proxy"), children of the caller, and the port helper
  * ("layerfs-ports"), the holder's child inside the container's network;
- * all stopped before ctr_run returns.  Rootless, slirp4netns needs
+ * slirp4netns and the proxy are killed as soon as init has exited (the
+ * hang-up of its start socket), and all are reaped before ctr_run
+ * returns.  Rootless, slirp4netns needs
  * /dev/net/tun read-write for the caller (an error says so otherwise).
  *
  * Rootless without a subordinate range only uid and gid 0 exist: other

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctr.h"
 #include "imgcfg.h"
 #include "report.h"
 #include "util.h"
@@ -522,9 +523,10 @@ static int remove_tree_at(int parent, const char *name)
 {
 	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
 		return 0;
+	int unlink_err = errno;
 	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) /* not a directory: why it could not be unlinked */
+		return errno == ENOTDIR ? -unlink_err : -errno;
 	fchmod(fd, 0700);
 	DIR *d = fdopendir(fd);
 	if (!d) {
@@ -545,6 +547,28 @@ static int remove_tree_at(int parent, const char *name)
 	return ret;
 }
 
+struct rm_at {
+	int dir;
+	const char *name;
+};
+
+static int rm_at_call(void *arg)
+{
+	const struct rm_at *a = arg;
+	return remove_tree_at(a->dir, a->name);
+}
+
+/* Rootless: files of a container's root user are the caller's, but what
+ * it gave to other users belongs to the caller's subordinate ids: as
+ * podman does, the tree is removed in a user namespace that maps them
+ * (where we are root).  Returns remove_tree_at's result there, or -1
+ * with *why when there is no such namespace. */
+static int remove_as_subids(int dir, const char *name, error **why)
+{
+	struct rm_at a = {dir, name};
+	return ctr_userns_call(rm_at_call, &a, why);
+}
+
 int ctn_remove(store *s, struct ctn *c, error **err)
 {
 	cleanup_free char *cdir = containers_dir(s, err);
@@ -558,6 +582,17 @@ int ctn_remove(store *s, struct ctn *c, error **err)
 	if (renameat(dfd, c->id, dfd, gone) < 0)
 		return error_make(err, errno, "cannot remove container '%s'", c->dir);
 	int r = remove_tree_at(dfd, gone);
+	error *why = NULL;
+	if ((r == -EACCES || r == -EPERM) && geteuid() != 0)
+		r = remove_as_subids(dfd, gone, &why);
+	if (why) {
+		error_fail(err, why->code,
+			   "cannot remove all of '%s/%s' (files the container gave to other "
+			   "users): %s; or remove it as root",
+			   cdir, gone, why->msg);
+		error_free(why);
+		return -1;
+	}
 	if (r < 0)
 		return error_make(err, -r,
 				  "cannot remove all of '%s/%s' (files the container gave to "

@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,91 +74,97 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-struct relay {
-	int out_rd, err_rd; /* pipes from the command (-1: unused) */
-	int master;	    /* tty: the pty master, else -1 */
-	int in_fd;	    /* tty + interactive: our stdin, else -1 */
+/* The command's stdio and what serves it: ctr_run's poller (ctr.h),
+ * in the calling thread. */
+struct ctn_io {
+	int src[3]; /* out_rd, err_rd (pipes) or the pty master: read */
+	int to[3];  /* where each goes when attached (-1 once it failed) */
+	int master; /* tty: the pty master, else -1 */
+	int in_fd;  /* tty + interactive: our stdin, else -1 */
+	int sfd;    /* tty + attached: signalfd for SIGWINCH, else -1 */
 	int log_fd;
 	int attach;
-	int sfd; /* signalfd for SIGWINCH, or -1 */
-};
-
-/* Copies one chunk from fd to our fd `to` (when attached) and the log;
- * returns 0 at EOF. */
-/* *to becomes -1 once it fails (a reader that went away: `run | head`);
- * the command's output still reaches the log. */
-static int pump(struct relay *r, int fd, int *to)
-{
-	char buf[16384];
-	ssize_t n = read(fd, buf, sizeof(buf));
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return 1;
-	if (n <= 0)
-		return 0;
-	if (r->attach && *to >= 0 && write_all(*to, buf, (size_t)n) < 0)
-		*to = -1;
-	if (r->log_fd >= 0)
-		write_all(r->log_fd, buf, (size_t)n);
-	return 1;
-}
-
-static void winsize_forward(const struct relay *r)
-{
-	struct winsize ws;
-	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
-		ioctl(r->master, TIOCSWINSZ, &ws);
-}
-
-static void *relay_main(void *arg)
-{
-	struct relay *r = arg;
-	struct pollfd p[4] = {{r->out_rd, POLLIN, 0},
-			      {r->err_rd, POLLIN, 0},
-			      {r->master, POLLIN, 0},
-			      {r->in_fd, POLLIN, 0}};
-	int to[3] = {STDOUT_FILENO, STDERR_FILENO, STDOUT_FILENO};
-	struct pollfd all[5];
-	for (;;) {
-		int open_src = 0;
-		for (int i = 0; i < 3; i++)
-			open_src |= p[i].fd >= 0;
-		if (!open_src)
-			break;
-		memcpy(all, p, sizeof(p));
-		all[4] = (struct pollfd){r->sfd, POLLIN, 0};
-		if (poll(all, 5, -1) < 0 && errno != EINTR)
-			break;
-		for (int i = 0; i < 3; i++)
-			if (all[i].revents && !pump(r, p[i].fd, &to[i]))
-				p[i].fd = -1;
-		if (all[3].revents) {
-			char buf[4096];
-			ssize_t n = read(r->in_fd, buf, sizeof(buf));
-			if (n > 0)
-				write_all(r->master, buf, (size_t)n);
-			else
-				p[3].fd = -1;
-		}
-		if (all[4].revents) {
-			struct signalfd_siginfo si;
-			if (read(r->sfd, &si, sizeof(si)) == sizeof(si))
-				winsize_forward(r);
-		}
-	}
-	return NULL;
-}
-
-/* The command's stdio and the relay that serves it. */
-struct ctn_io {
-	struct relay r;
 	int fds[3]; /* what the command gets */
 	int close_after[3];
-	pthread_t th;
-	int thread;
+	struct ctr_poller poller;
 	struct termios saved;
 	int raw;
 	sigset_t old_mask;
 };
+
+/* Copies one chunk from src[i] to our to[i] (when attached) and the log;
+ * returns 0 at EOF or when nothing is there (EAGAIN, when draining).
+ * to[i] becomes -1 once it fails (a reader that went away: `run | head`);
+ * the command's output still reaches the log. */
+static int pump(struct ctn_io *io, int i)
+{
+	char buf[16384];
+	ssize_t n = read(io->src[i], buf, sizeof(buf));
+	if (n < 0 && errno == EINTR)
+		return 1;
+	if (n <= 0)
+		return 0;
+	if (io->attach && io->to[i] >= 0 && write_all(io->to[i], buf, (size_t)n) < 0)
+		io->to[i] = -1;
+	if (io->log_fd >= 0)
+		write_all(io->log_fd, buf, (size_t)n);
+	return 1;
+}
+
+static void winsize_forward(const struct ctn_io *io)
+{
+	struct winsize ws;
+	if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0)
+		ioctl(io->master, TIOCSWINSZ, &ws);
+}
+
+/* The poller: src[0..2], our stdin, the SIGWINCH signalfd; an entry
+ * whose fd is done is -1 (poll skips it). */
+enum { IO_IN = 3, IO_WINCH, IO_NFDS };
+_Static_assert(IO_NFDS <= CTR_POLL_MAX, "ctr_run polls at most CTR_POLL_MAX of ours");
+
+static size_t io_fill(void *arg, struct pollfd *p, size_t max)
+{
+	struct ctn_io *io = arg;
+	const int fds[IO_NFDS] = {io->src[0], io->src[1], io->src[2], io->in_fd, io->sfd};
+	(void)max;
+	for (int i = 0; i < IO_NFDS; i++)
+		p[i] = (struct pollfd){fds[i], POLLIN, 0};
+	return IO_NFDS;
+}
+
+static void io_ready(void *arg, const struct pollfd *p, size_t n)
+{
+	struct ctn_io *io = arg;
+	(void)n;
+	for (int i = 0; i < 3; i++)
+		if (p[i].revents && !pump(io, i))
+			close(steal_fd(&io->src[i]));
+	if (p[IO_IN].revents) {
+		char buf[4096];
+		ssize_t r = read(io->in_fd, buf, sizeof(buf));
+		if (r > 0)
+			write_all(io->master, buf, (size_t)r);
+		else if (r == 0 || errno != EINTR)
+			io->in_fd = -1; /* ours: not closed */
+	}
+	struct signalfd_siginfo si;
+	if (p[IO_WINCH].revents && read(io->sfd, &si, sizeof(si)) == sizeof(si))
+		winsize_forward(io);
+}
+
+/* Once the command and every process that had its stdio are gone. */
+static void io_drain(void *arg)
+{
+	struct ctn_io *io = arg;
+	for (int i = 0; i < 3; i++) {
+		if (io->src[i] < 0)
+			continue;
+		fcntl(io->src[i], F_SETFL, fcntl(io->src[i], F_GETFL) | O_NONBLOCK);
+		while (pump(io, i))
+			;
+	}
+}
 
 static int io_pipes(struct ctn_io *io, int interactive, error **err)
 {
@@ -169,8 +176,8 @@ static int io_pipes(struct ctn_io *io, int interactive, error **err)
 		close(o[1]);
 		return error_make(err, errno, "cannot create a pipe");
 	}
-	io->r.out_rd = o[0];
-	io->r.err_rd = e[0];
+	io->src[0] = o[0];
+	io->src[1] = e[0];
 	io->fds[0] = interactive ? STDIN_FILENO : -1;
 	io->fds[1] = io->close_after[1] = o[1];
 	io->fds[2] = io->close_after[2] = e[1];
@@ -190,12 +197,12 @@ static int io_pty(struct ctn_io *io, int interactive, error **err)
 		close(m);
 		return error_make(err, errno, "cannot open the pseudo-terminal's slave");
 	}
-	io->r.master = m;
+	io->master = io->src[2] = m;
 	io->fds[0] = io->fds[1] = io->fds[2] = io->close_after[0] = sl;
-	if (io->r.attach && interactive)
-		io->r.in_fd = STDIN_FILENO;
-	if (io->r.attach && isatty(STDIN_FILENO)) {
-		winsize_forward(&io->r);
+	if (io->attach && interactive)
+		io->in_fd = STDIN_FILENO;
+	if (io->attach && isatty(STDIN_FILENO)) {
+		winsize_forward(io);
 		if (tcgetattr(STDIN_FILENO, &io->saved) == 0) {
 			struct termios raw = io->saved;
 			cfmakeraw(&raw);
@@ -211,63 +218,63 @@ static int io_start(struct ctn_io *io, int tty, int interactive, int attach, int
 		    error **err)
 {
 	memset(io, 0, sizeof(*io));
-	io->r = (struct relay){-1, -1, -1, -1, log_fd, attach, -1};
 	for (int i = 0; i < 3; i++)
-		io->close_after[i] = -1;
+		io->src[i] = io->close_after[i] = -1;
+	io->to[0] = io->to[2] = STDOUT_FILENO;
+	io->to[1] = STDERR_FILENO;
+	io->master = io->in_fd = io->sfd = -1;
+	io->log_fd = log_fd;
+	io->attach = attach;
+	io->poller = (struct ctr_poller){io_fill, io_ready, io_drain, io};
+	/* A reader that went away (`run | head`) is EPIPE, not SIGPIPE
+	 * (io_finish discards it); SIGWINCH comes through the signalfd. */
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGPIPE);
+	if (tty && attach)
+		sigaddset(&block, SIGWINCH);
+	pthread_sigmask(SIG_BLOCK, &block, &io->old_mask);
 	if (!tty && !attach) {
-		/* Detached: straight into the log, no relay needed. */
+		/* Detached: straight into the log, nothing to relay. */
 		io->fds[0] = -1;
 		io->fds[1] = io->fds[2] = log_fd;
 		return 0;
 	}
 	int ret = tty ? io_pty(io, interactive, err) : io_pipes(io, interactive, err);
-	if (ret < 0)
-		return ret;
-	/* The relay must not take ctr_run's signals; SIGWINCH comes through
-	 * its signalfd. */
-	sigset_t block;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGWINCH);
-	sigaddset(&block, SIGPIPE); /* thread-directed: EPIPE instead */
-	pthread_sigmask(SIG_BLOCK, &block, &io->old_mask);
-	if (tty && attach) {
+	if (ret >= 0 && tty && attach) {
 		sigset_t w;
 		sigemptyset(&w);
 		sigaddset(&w, SIGWINCH);
-		io->r.sfd = signalfd(-1, &w, SFD_CLOEXEC);
+		io->sfd = signalfd(-1, &w, SFD_CLOEXEC);
+		if (io->sfd < 0)
+			ret = error_make(err, errno, "cannot watch the window size (signalfd)");
 	}
-	int e = pthread_create(&io->th, NULL, relay_main, &io->r);
-	io->thread = e == 0;
-	/* ctr_run blocks INT/TERM/HUP itself; SIGWINCH stays blocked here
-	 * for the signalfd. */
-	sigset_t restore = io->old_mask;
-	sigaddset(&restore, SIGWINCH);
-	pthread_sigmask(SIG_SETMASK, e ? &io->old_mask : &restore, NULL);
-	if (e) {
+	if (ret < 0)
 		io_finish(io);
-		return error_make(err, e, "cannot start the thread that relays the output");
-	}
-	return 0;
+	return ret;
 }
 
 static void io_finish(struct ctn_io *io)
 {
-	for (int i = 0; i < 3; i++)
-		if (io->close_after[i] >= 0)
-			close(io->close_after[i]);
-	if (io->thread)
-		pthread_join(io->th, NULL);
-	const int fds[] = {io->r.out_rd, io->r.err_rd, io->r.master, io->r.sfd};
+	const int fds[] = {io->close_after[0],
+			   io->close_after[1],
+			   io->close_after[2],
+			   io->src[0],
+			   io->src[1],
+			   io->src[2],
+			   io->sfd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	if (io->raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &io->saved);
-	if (io->thread)
-		pthread_sigmask(SIG_SETMASK, &io->old_mask, NULL);
+	sigset_t pipe;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	struct timespec now = {0, 0};
+	while (sigtimedwait(&pipe, NULL, &now) == SIGPIPE)
+		;
+	pthread_sigmask(SIG_SETMASK, &io->old_mask, NULL);
 }
 
 int ctn_io_open(struct ctn_io **out, int tty, int interactive, int fds[3], error **err)
@@ -280,6 +287,11 @@ int ctn_io_open(struct ctn_io **out, int tty, int interactive, int fds[3], error
 	memcpy(fds, io->fds, sizeof(io->fds));
 	*out = io;
 	return 0;
+}
+
+const struct ctr_poller *ctn_io_poller(struct ctn_io *io)
+{
+	return &io->poller;
 }
 
 void ctn_io_close(struct ctn_io *io)
@@ -438,7 +450,8 @@ static void on_started(void *arg, pid_t init_pid)
 	error_free(ignored);
 }
 
-static int run_spec(store *s, struct ctn *c, const struct ctn_io *io, int *status, error **err)
+static int run_spec(store *s, struct ctn *c, struct ctn_io *io, unsigned flags, int *status,
+		    error **err)
 {
 	lfs_layer **layers = NULL;
 	size_t n = 0;
@@ -454,9 +467,11 @@ static int run_spec(store *s, struct ctn *c, const struct ctn_io *io, int *statu
 				      .stdin_fd = io->fds[0],
 				      .stdout_fd = io->fds[1],
 				      .stderr_fd = io->fds[2],
+				      .poller = &io->poller,
 				      .on_started = on_started,
 				      .on_started_arg = c};
 		spec_fill(&d, c, &sp);
+		sp.sig_proxy = (flags & CTN_SIG_PROXY) && !sp.tty;
 		ret = ctr_run(&sp, status, err);
 		spec_release(&d);
 	}
@@ -483,8 +498,9 @@ static void report_end(int ready_fd, int ret, const error *err)
 
 /* ready_fd (>= 0): gets "R" once the record says running, then the end
  * (report_end). */
-static int execute(store *s, struct ctn *c, int attach, int ready_fd, int *status, error **err)
+static int execute(store *s, struct ctn *c, unsigned flags, int ready_fd, int *status, error **err)
 {
+	int attach = !!(flags & CTN_ATTACH);
 	cleanup_free char *logp = ctn_path(c, "log");
 	cleanup_fd int log_fd = open(logp, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (log_fd < 0)
@@ -502,7 +518,7 @@ static int execute(store *s, struct ctn *c, int attach, int ready_fd, int *statu
 	int interactive = json_is_true(json_object_get(c->config, "interactive"));
 	int ret = io_start(&io, tty, interactive, attach, log_fd, err);
 	if (ret >= 0) {
-		ret = run_spec(s, c, &io, status, err);
+		ret = run_spec(s, c, &io, flags, status, err);
 		io_finish(&io);
 	}
 	if (ret < 0) {
@@ -519,9 +535,9 @@ static int execute(store *s, struct ctn *c, int attach, int ready_fd, int *statu
 	return ret;
 }
 
-int ctn_execute(store *s, struct ctn *c, int attach, int *status, error **err)
+int ctn_execute(store *s, struct ctn *c, unsigned flags, int *status, error **err)
 {
-	return execute(s, c, attach, -1, status, err);
+	return execute(s, c, flags, -1, status, err);
 }
 
 /* ------------------------------------------------------------ detached */

@@ -303,6 +303,10 @@ _Noreturn void ctr_holder(struct ctr_ctx *c)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	/* The caller passes the terminal's signals on (sig_proxy): Ctrl-C
+	 * must not stop us (or the FUSE server) behind its back. */
+	if (c->spec->sig_proxy)
+		setpgid(0, 0);
 	if (enter_namespaces(c, &err) >= 0 && start_server(c, &err) >= 0) {
 		mounted = 1;
 		int ret = make_stubs(c, &err);
@@ -344,6 +348,9 @@ struct run {
 	sigset_t sigs, old_mask;
 	struct sigaction old_chld;
 	struct ctr_netstate net; /* CTR_NET_PRIVATE */
+	int init_seen;		 /* init's message came on started_rd */
+	int init_fd;		 /* sig_proxy: a pidfd of init, once it runs */
+	sigset_t pending;	 /* sig_proxy: signals that came before init */
 };
 
 /* The caller's range in /etc/subuid or /etc/subgid: both are keyed by
@@ -379,6 +386,21 @@ static int find_tool(const char *name, char *out, size_t size)
 	return 0;
 }
 
+/* 1 when the caller has ranges in /etc/subuid and /etc/subgid and
+ * newuidmap/newgidmap are there to map them (r->subuid, r->subgid, the
+ * tools' paths). */
+static int plan_subids(struct run *r)
+{
+	char buf[1024];
+	struct passwd pw, *res = NULL;
+	getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res);
+	const char *name = res ? res->pw_name : "";
+	return subid_find("/etc/subuid", name, getuid(), &r->subuid) &&
+	       subid_find("/etc/subgid", name, getuid(), &r->subgid) &&
+	       find_tool("newuidmap", r->newuidmap, sizeof(r->newuidmap)) &&
+	       find_tool("newgidmap", r->newgidmap, sizeof(r->newgidmap));
+}
+
 /* Rootless: /dev/fuse must be usable, and the id maps are chosen. */
 static int plan_rootless(struct run *r, error **err)
 {
@@ -400,14 +422,7 @@ static int plan_rootless(struct run *r, error **err)
 		    "/dev/net/tun: %s: slirp4netns needs it for the private network: "
 		    "make it usable by your user (chmod 0666 /dev/net/tun) or run as root",
 		    strerror(errno));
-	char buf[1024];
-	struct passwd pw, *res = NULL;
-	getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res);
-	const char *name = res ? res->pw_name : "";
-	r->helpers = subid_find("/etc/subuid", name, getuid(), &r->subuid) &&
-		     subid_find("/etc/subgid", name, getuid(), &r->subgid) &&
-		     find_tool("newuidmap", r->newuidmap, sizeof(r->newuidmap)) &&
-		     find_tool("newgidmap", r->newgidmap, sizeof(r->newgidmap));
+	r->helpers = plan_subids(r);
 	r->c.single_id = !r->helpers;
 	return 0;
 }
@@ -493,15 +508,17 @@ static int net_sync(struct run *r, pid_t pid, error **err)
 	return ret;
 }
 
-/* Until the holder exits, SIGINT/SIGTERM/SIGHUP are taken from a
- * signalfd (and passed on as SIGTERM) unless the caller ignores them, and
- * SIGCHLD is not ignored. */
+/* Until the holder exits, SIGINT/SIGTERM/SIGHUP (with sig_proxy also
+ * SIGQUIT/SIGUSR1/SIGUSR2) are taken from a signalfd unless the caller
+ * ignores them, and SIGCHLD is not ignored. */
 static void signals_block(struct run *r)
 {
-	static const int stop[] = {SIGINT, SIGTERM, SIGHUP};
+	static const int stop[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+	size_t n = r->c.spec->sig_proxy ? sizeof(stop) / sizeof(stop[0]) : 3;
 	struct sigaction dfl = {.sa_handler = SIG_DFL}, cur;
 	sigemptyset(&r->sigs);
-	for (size_t i = 0; i < sizeof(stop) / sizeof(stop[0]); i++)
+	sigemptyset(&r->pending);
+	for (size_t i = 0; i < n; i++)
 		if (sigaction(stop[i], NULL, &cur) == 0 && cur.sa_handler != SIG_IGN)
 			sigaddset(&r->sigs, stop[i]);
 	pthread_sigmask(SIG_BLOCK, &r->sigs, &r->old_mask);
@@ -525,6 +542,27 @@ static int pump_output(const struct ctr_spec *s)
 	return n > 0 || (n < 0 && errno == EINTR);
 }
 
+/* sig_proxy: sig goes to init, which passes it to the command; before
+ * init runs, it waits in r->pending.  A pidfd, so that a signal that
+ * comes after init has gone cannot hit a reused pid. */
+static void proxy_signal(struct run *r, int sig)
+{
+	if (r->init_fd < 0)
+		sigaddset(&r->pending, sig);
+	else
+		syscall(SYS_pidfd_send_signal, r->init_fd, sig, NULL, 0);
+}
+
+static void proxy_start(struct run *r, pid_t init)
+{
+	if (!r->c.spec->sig_proxy)
+		return;
+	r->init_fd = (int)syscall(SYS_pidfd_open, init, 0);
+	for (int sig = 1; sig < NSIG && r->init_fd >= 0; sig++)
+		if (sigismember(&r->pending, sig) == 1)
+			proxy_signal(r, sig);
+}
+
 /* Init said it runs: its pid, as the kernel translated it for us. */
 static void started(struct run *r)
 {
@@ -534,36 +572,54 @@ static void started(struct run *r)
 	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	ssize_t n = recvmsg(r->started_rd, &m, MSG_CMSG_CLOEXEC);
 	struct cmsghdr *cm = n == 1 ? CMSG_FIRSTHDR(&m) : NULL;
-	close(steal_fd(&r->started_rd));
-	if (!cm || cm->cmsg_type != SCM_CREDENTIALS || !r->c.spec->on_started)
+	if (n <= 0 || r->init_seen) {
+		/* Hung up: init (and with it every process of the container)
+		 * is gone, or never ran.  The network is not needed any more:
+		 * slirp4netns and the proxy go while the holder unmounts. */
+		close(steal_fd(&r->started_rd));
+		ctr_net_halt(&r->net);
+		return;
+	}
+	r->init_seen = 1;
+	if (!cm || cm->cmsg_type != SCM_CREDENTIALS)
 		return;
 	struct ucred cred;
 	memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
-	r->c.spec->on_started(r->c.spec->on_started_arg, cred.pid);
+	proxy_start(r, cred.pid);
+	if (r->c.spec->on_started)
+		r->c.spec->on_started(r->c.spec->on_started_arg, cred.pid);
 }
 
 /* Returns 0 with *ws, or -errno; *caught: the first signal the caller got. */
 static int wait_holder(struct run *r, pid_t pid, int *ws, int *caught)
 {
 	const struct ctr_spec *s = r->c.spec;
+	const struct ctr_poller *pl = s->poller;
 	cleanup_fd int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	cleanup_fd int sfd = signalfd(-1, &r->sigs, SFD_CLOEXEC);
 	int out = s->on_output ? s->output_fd : -1;
 	if (out >= 0)
 		fcntl(out, F_SETFL, fcntl(out, F_GETFL) | O_NONBLOCK);
 	while (pfd >= 0 && sfd >= 0) {
-		struct pollfd p[4] = {{pfd, POLLIN, 0},
-				      {sfd, POLLIN, 0},
-				      {r->started_rd, POLLIN, 0},
-				      {out, POLLIN, 0}};
-		if (poll(p, 4, -1) < 0 && errno != EINTR)
+		struct pollfd p[4 + CTR_POLL_MAX] = {{pfd, POLLIN, 0},
+						     {sfd, POLLIN, 0},
+						     {r->started_rd, POLLIN, 0},
+						     {out, POLLIN, 0}};
+		size_t n = pl ? pl->fill(pl->arg, p + 4, CTR_POLL_MAX) : 0;
+		if (poll(p, 4 + n, -1) < 0 && errno != EINTR)
 			break;
 		if (p[2].revents)
 			started(r);
 		if (out >= 0 && (p[3].revents & (POLLIN | POLLHUP)) && !pump_output(s))
 			out = -1; /* EOF: every writer is gone */
+		if (n)
+			pl->ready(pl->arg, p + 4, n);
 		struct signalfd_siginfo si;
 		if ((p[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (s->sig_proxy) {
+				proxy_signal(r, (int)si.ssi_signo);
+				continue;
+			}
 			if (!*caught)
 				*caught = (int)si.ssi_signo;
 			kill(pid, SIGTERM);
@@ -573,6 +629,8 @@ static int wait_holder(struct run *r, pid_t pid, int *ws, int *caught)
 	}
 	while (out >= 0 && pump_output(s))
 		;
+	if (pl && pl->drain)
+		pl->drain(pl->arg);
 	while (waitpid(pid, ws, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
@@ -647,6 +705,7 @@ int ctr_supervise(const struct ctr_ctx *c, ctr_child_fn *child, const void *arg,
 			.status_rd = -1,
 			.started_rd = -1,
 			.sync_fd = -1,
+			.init_fd = -1,
 			.net = {.helper = -1, .slirp_exit = -1}};
 	r.c.status_fd = r.c.sync_fd = r.c.started_fd = r.c.port_fd = -1;
 	r.c.mnt = NULL;
@@ -813,8 +872,8 @@ static int check_spec(const struct ctr_spec *s, error **err)
 
 static void run_release(struct run *r)
 {
-	const int fds[] = {r->status_rd, r->sync_fd,	r->c.status_fd,
-			   r->c.sync_fd, r->started_rd, r->c.started_fd};
+	const int fds[] = {r->status_rd,  r->sync_fd,	   r->c.status_fd, r->c.sync_fd,
+			   r->started_rd, r->c.started_fd, r->init_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -842,6 +901,7 @@ int ctr_run(const struct ctr_spec *spec, int *status, error **err)
 	    .status_rd = -1,
 	    .started_rd = -1,
 	    .sync_fd = -1,
+	    .init_fd = -1,
 	    .net = {.helper = -1, .slirp_exit = -1},
 	};
 	int ret = check_spec(spec, err);
@@ -853,4 +913,59 @@ int ctr_run(const struct ctr_spec *spec, int *status, error **err)
 		ret = run_holder(&r, status, err);
 	run_release(&r);
 	return ret;
+}
+
+/* ------------------------------------------------------------ ctr_userns_call */
+
+static _Noreturn void userns_child(int sync, int (*fn)(void *arg), void *arg)
+{
+	char b = 'u';
+	/* newuidmap opens our /proc/PID files: they must be ours. */
+	prctl(PR_SET_DUMPABLE, 1);
+	if (unshare(CLONE_NEWUSER) < 0 || write(sync, &b, 1) != 1 || read(sync, &b, 1) != 1 ||
+	    b != 'g')
+		_exit(255);
+	int ret = fn(arg);
+	_exit(ret < 0 && -ret < 255 ? -ret : ret < 0 ? EIO : 0);
+}
+
+int ctr_userns_call(int (*fn)(void *arg), void *arg, error **err)
+{
+	struct run r = {.sync_fd = -1};
+	if (!plan_subids(&r))
+		return error_fail(err, EPERM,
+				  "no user namespace with your subordinate ids: give your user "
+				  "ranges in /etc/subuid and /etc/subgid and install newuidmap "
+				  "(package uidmap)");
+	r.helpers = 1;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return error_make(err, errno, "cannot create a socket pair");
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		userns_child(sv[1], fn, arg);
+	}
+	close(sv[1]);
+	r.sync_fd = sv[0];
+	int ret = pid < 0 ? error_make(err, errno, "cannot start a process") : 0;
+	char b;
+	ssize_t n = 0;
+	while (ret >= 0 && (n = read(r.sync_fd, &b, 1)) < 0 && errno == EINTR)
+		;
+	if (ret >= 0 && n != 1)
+		ret = userns_error(err, EPERM);
+	if (ret >= 0)
+		ret = write_maps(&r, pid, err);
+	if (ret >= 0 && write(r.sync_fd, "g", 1) != 1)
+		ret = error_make(err, errno, "cannot resume the process in the user namespace");
+	close(r.sync_fd);
+	int ws = 0;
+	while (pid > 0 && waitpid(pid, &ws, 0) < 0 && errno == EINTR)
+		;
+	if (ret < 0)
+		return ret;
+	if (!WIFEXITED(ws) || WEXITSTATUS(ws) == 255)
+		return error_fail(err, EIO, "the process in the user namespace failed");
+	return -WEXITSTATUS(ws);
 }

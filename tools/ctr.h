@@ -47,12 +47,15 @@
  * SIGINT, SIGHUP, ...) to init_pid is passed on to the command, which may
  * exit cleanly; SIGKILL to init_pid ends the whole PID namespace at once
  * (ctr_run then returns 0 with *status 137).  SIGTERM to the process
- * calling ctr_run stops the container too (ctr_run returns -EINTR).
+ * calling ctr_run stops the container too (ctr_run returns -EINTR),
+ * unless spec->sig_proxy passes it on to the command.
  *
  * CTR_NET_PRIVATE starts, besides: slirp4netns and the port proxy
  * ("layerfs-proxy"), children of the caller, and the port helper
  * ("layerfs-ports"), the holder's child inside the container's network;
- * all stopped before ctr_run returns.  Rootless, slirp4netns needs
+ * slirp4netns and the proxy are killed as soon as init has exited (the
+ * hang-up of its start socket), and all are reaped before ctr_run
+ * returns.  Rootless, slirp4netns needs
  * /dev/net/tun read-write for the caller (an error says so otherwise).
  *
  * Rootless without a subordinate range only uid and gid 0 exist: other
@@ -64,6 +67,7 @@
 #ifndef LAYERFS_CTR_H
 #define LAYERFS_CTR_H
 
+#include <poll.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -71,7 +75,7 @@
 
 enum ctr_net {
 	CTR_NET_HOST = 0, /* share the host's network namespace */
-	CTR_NET_NONE,     /* a new network namespace with only lo (up) */
+	CTR_NET_NONE,	  /* a new network namespace with only lo (up) */
 	/* A new network namespace with lo and outbound access through
 	 * slirp4netns (its tap device, 10.0.2.100/24, DNS 10.0.2.3); ports[]
 	 * are published on the host by a proxy that lives in the caller's
@@ -97,15 +101,31 @@ struct ctr_port {
 	int udp;
 };
 
+/* Descriptors the caller serves while the container runs, from
+ * ctr_run's own loop in the calling thread, so that the caller needs no
+ * thread of its own (none may run while ctr_run forks).  Before each
+ * poll(), fill() puts up to max entries in p (fd and events; an fd < 0
+ * is skipped) and returns how many; after it, ready() gets the same
+ * entries with their revents.  Once the container's processes are gone,
+ * drain() (may be NULL) takes what is left in the descriptors, without
+ * blocking: the caller may still hold write ends of its pipes. */
+#define CTR_POLL_MAX 8
+struct ctr_poller {
+	size_t (*fill)(void *arg, struct pollfd *p, size_t max);
+	void (*ready)(void *arg, const struct pollfd *p, size_t n);
+	void (*drain)(void *arg);
+	void *arg;
+};
+
 struct ctr_spec {
-	lfs_union *lower;       /* the image's layers (borrowed) */
-	const char *upper_dir;  /* existing, the step's fresh upper */
-	const char *work_dir;   /* existing, empty, same file system as upper_dir */
-	char *const *argv;      /* argv[0] looked up in envp's PATH when it has no '/' */
-	char *const *envp;      /* the whole environment of the command */
-	const char *cwd;        /* absolute path inside the root; NULL: "/" */
-	const char *user;       /* "name", "uid", "name:group", "uid:gid"; NULL: root */
-	const char *hostname;   /* NULL: "layerfs" */
+	lfs_union *lower;      /* the image's layers (borrowed) */
+	const char *upper_dir; /* existing, the step's fresh upper */
+	const char *work_dir;  /* existing, empty, same file system as upper_dir */
+	char *const *argv;     /* argv[0] looked up in envp's PATH when it has no '/' */
+	char *const *envp;     /* the whole environment of the command */
+	const char *cwd;       /* absolute path inside the root; NULL: "/" */
+	const char *user;      /* "name", "uid", "name:group", "uid:gid"; NULL: root */
+	const char *hostname;  /* NULL: "layerfs" */
 	enum ctr_net net;
 	/* With on_output set: output_fd (a pipe's read end, typically the
 	 * other end of stdout_fd/stderr_fd) is read by ctr_run in the calling
@@ -116,9 +136,12 @@ struct ctr_spec {
 	int output_fd;
 	void (*on_output)(void *arg, const char *data, size_t len);
 	void *on_output_arg;
-	int stdin_fd;           /* -1: /dev/null */
-	int stdout_fd;          /* -1: /dev/null */
-	int stderr_fd;          /* -1: /dev/null */
+	/* More descriptors for the caller, served the same way (a relay of
+	 * several pipes, a pty, our stdin, a signalfd); may be NULL. */
+	const struct ctr_poller *poller;
+	int stdin_fd;  /* -1: /dev/null */
+	int stdout_fd; /* -1: /dev/null */
+	int stderr_fd; /* -1: /dev/null */
 	/* stdin_fd is the slave of a pty: the command runs in a new session
 	 * with it as its controlling terminal (Ctrl-C reaches it as SIGINT).
 	 * It must not be the caller's own terminal (a terminal has one
@@ -133,6 +156,13 @@ struct ctr_spec {
 	 * signals); may be NULL. */
 	void (*on_started)(void *arg, pid_t init_pid);
 	void *on_started_arg;
+	/* docker's --sig-proxy: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and
+	 * SIGUSR2 sent to the caller go to the command (through init, as
+	 * soon as it runs) instead of stopping the container; ctr_run then
+	 * returns the command's status like any other.  The holder is in a
+	 * process group of its own, so a terminal's Ctrl-C reaches only the
+	 * caller, which passes it on. */
+	int sig_proxy;
 };
 
 /* Runs spec->argv to completion.  Returns 0 with *status = the command's
@@ -147,7 +177,8 @@ struct ctr_spec {
  * outcome.
  *
  * Signals: while it runs, the calling thread blocks SIGINT, SIGTERM and
- * SIGHUP and takes them from a signalfd; the first one stops the
+ * SIGHUP (with sig_proxy also SIGQUIT, SIGUSR1, SIGUSR2, all passed on)
+ * and takes them from a signalfd; without sig_proxy the first one stops the
  * container (SIGKILL to its PID namespace) and, once everything is
  * cleaned up, ctr_run returns -EINTR ("interrupted by SIGINT: the
  * container was stopped"); the signal is consumed, not re-raised.  Other
@@ -175,7 +206,17 @@ struct ctr_exec_spec {
 	const char *user;
 	int stdin_fd, stdout_fd, stderr_fd;
 	int tty;
+	const struct ctr_poller *poller; /* as ctr_spec's */
 };
 int ctr_exec(pid_t init_pid, const struct ctr_exec_spec *spec, int *status, error **err);
+
+/* Rootless: calls fn(arg) in a child process in a new user namespace
+ * where the caller is root, with its /etc/subuid and /etc/subgid ranges
+ * mapped to 1..N (newuidmap/newgidmap), so that fn has the rights of
+ * root over files a container gave to those ids (podman unshare).  fn
+ * returns 0 or -errno (errno below 255).  Returns fn's result, or -1
+ * with *err when there is no such namespace (no ranges, no newuidmap,
+ * user namespaces disabled: the message says what to do). */
+int ctr_userns_call(int (*fn)(void *arg), void *arg, error **err);
 
 #endif

@@ -249,14 +249,15 @@ static int init_loop(pid_t cmd, const sigset_t *set)
 }
 
 /* Tells the caller that init runs: the caller's end of the socket has
- * SO_PASSCRED, so the kernel attaches our pid as the caller sees it. */
+ * SO_PASSCRED, so the kernel attaches our pid as the caller sees it.
+ * The socket stays open (close-on-exec: the command does not keep it):
+ * its hang-up tells the caller that the container's processes are gone. */
 static void announce(const struct ctr_ctx *c)
 {
 	if (c->started_fd < 0)
 		return;
 	ssize_t n = send(c->started_fd, "i", 1, MSG_NOSIGNAL);
 	(void)n; /* the caller is gone: the parent-death signal follows */
-	close(c->started_fd);
 }
 
 _Noreturn void ctr_init(const struct ctr_ctx *c)

@@ -64,7 +64,8 @@ struct ctr_ctx {
 	int sync_fd;	   /* rootless: the holder's end of the id-map handshake */
 	int port_fd;	   /* the holder's end of the port helper's socket */
 	pid_t port_helper; /* the holder's child in the container's network */
-	int started_fd;	   /* init's end of the socket that tells the caller it runs */
+	int started_fd;	   /* init's end of the socket that tells the caller it
+			    * runs; it hangs up when init exits */
 	pid_t caller;
 	unsigned stubs;		  /* enum ctr_stub: what the holder created */
 	struct ctr_vstub *vstubs; /* only the holder's */
@@ -113,6 +114,9 @@ int ctr_net_prepare(struct ctr_netstate *n, const struct ctr_spec *s, int *holde
 int ctr_net_start(struct ctr_netstate *n, const struct ctr_spec *s, pid_t holder, error **err);
 /* Closes our copies of the listening sockets and the helper's socket. */
 void ctr_net_close(struct ctr_netstate *n);
+/* Once the container's processes are gone: kills the proxy and
+ * slirp4netns without waiting for them (ctr_net_stop reaps them). */
+void ctr_net_halt(struct ctr_netstate *n);
 /* Stops the proxy and slirp4netns, closes and frees everything. */
 void ctr_net_stop(struct ctr_netstate *n);
 /* In the holder, inside the new network namespace: forks the helper that

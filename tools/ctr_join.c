@@ -160,7 +160,8 @@ int ctr_exec(pid_t init_pid, const struct ctr_exec_spec *es, int *status, error 
 				      .stdin_fd = es->stdin_fd,
 				      .stdout_fd = es->stdout_fd,
 				      .stderr_fd = es->stderr_fd,
-				      .tty = es->tty};
+				      .tty = es->tty,
+				      .poller = es->poller};
 	struct ctr_ctx c = {.spec = &spec, .caller = getpid()};
 	int ret = join_open(&j, &c.single_id, err);
 	if (ret >= 0)

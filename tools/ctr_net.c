@@ -382,29 +382,44 @@ static int send_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* One TCP connection: bytes both ways until either side closes or
- * fails; then both are closed. */
+/* One TCP connection: bytes both ways.  When one side is done writing
+ * (EOF), the other is told so (shutdown SHUT_WR) and the opposite
+ * direction keeps flowing until it ends too: a client that half-closes
+ * after its request still gets the whole reply.  An error on either side
+ * (a client that vanished: reset, or a write that fails) ends both. */
 static void *pump(void *arg)
 {
-	int *fds = arg, a = fds[0], b = fds[1];
+	int *fds = arg, sock[2] = {fds[0], fds[1]};
 	free(fds);
 	char buf[16384];
-	for (;;) {
-		struct pollfd p[2] = {{a, POLLIN, 0}, {b, POLLIN, 0}};
+	int open_dirs = 2;
+	struct pollfd p[2] = {{sock[0], POLLIN, 0}, {sock[1], POLLIN, 0}};
+	while (open_dirs > 0) {
 		if (poll(p, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
 		}
-		int from = p[0].revents ? a : b, to = from == a ? b : a;
-		ssize_t r = recv(from, buf, sizeof(buf), 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || send_all(to, buf, (size_t)r) < 0)
+		int failed = 0;
+		for (int i = 0; i < 2 && !failed; i++) {
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			ssize_t r = recv(sock[i], buf, sizeof(buf), 0);
+			if (r < 0 && (errno == EINTR || errno == EAGAIN))
+				continue;
+			if (r < 0 || (r > 0 && send_all(sock[!i], buf, (size_t)r) < 0)) {
+				failed = 1;
+			} else if (r == 0) {
+				shutdown(sock[!i], SHUT_WR);
+				p[i].fd = -1; /* poll() skips it */
+				open_dirs--;
+			}
+		}
+		if (failed)
 			break;
 	}
-	close(a);
-	close(b);
+	close(sock[0]);
+	close(sock[1]);
 	return NULL;
 }
 
@@ -555,24 +570,32 @@ int ctr_net_start(struct ctr_netstate *n, const struct ctr_spec *s, pid_t holder
 	return 0;
 }
 
-static void reap(pid_t *pid, int sig)
+static void reap(pid_t *pid)
 {
 	if (*pid <= 0)
 		return;
-	kill(*pid, sig);
 	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	*pid = 0;
 }
 
-void ctr_net_stop(struct ctr_netstate *n)
+void ctr_net_halt(struct ctr_netstate *n)
 {
-	reap(&n->proxy, SIGKILL);
+	if (n->proxy > 0)
+		kill(n->proxy, SIGKILL);
 	if (n->slirp_exit >= 0)
 		close(steal_fd(&n->slirp_exit)); /* slirp4netns exits */
 	/* The namespace is gone with the container: slirp4netns has nothing
-	 * left to tidy, and on SIGTERM it took ~40 ms to go (a third of a run). */
-	reap(&n->slirp, SIGKILL);
+	 * left to tidy, and on SIGTERM it took ~40 ms to go. */
+	if (n->slirp > 0)
+		kill(n->slirp, SIGKILL);
+}
+
+void ctr_net_stop(struct ctr_netstate *n)
+{
+	ctr_net_halt(n);
+	reap(&n->proxy);
+	reap(&n->slirp);
 	ctr_net_close(n);
 	free(n->listen);
 	n->listen = NULL;

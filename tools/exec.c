@@ -86,6 +86,7 @@ static int exec_in(struct ctn *c, const struct exec_args *a, char **cmd, error *
 		    .stdout_fd = fds[1],
 		    .stderr_fd = fds[2],
 		    .tty = a->tty,
+		    .poller = ctn_io_poller(io),
 		};
 		ret = ctr_exec(init, &sp, &status, err);
 		ctn_io_close(io);

@@ -4,7 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -37,14 +40,20 @@ static const char usage[] =
     "  -u, --user USER[:GROUP] user to run as (name or id)\n"
     "  -v, --volume SRC:DST[:ro]  bind a host path into the container\n"
     "  -p, --publish [IP:]HOST:CTR[/udp]  publish a port (private network)\n"
+    "  -P, --publish-all       publish every port the image exposes (EXPOSE) that\n"
+    "                          -p does not, each on a free host port (see ps)\n"
     "      --network MODE      private (default when slirp4netns and /dev/net/tun are\n"
     "                          usable, else host), host, or none\n"
     "      --hostname NAME     the container's hostname (default: its short ID)\n"
     "      --entrypoint CMD    replace the image's Entrypoint\n"
+    "      --sig-proxy=BOOL    in the foreground without -t, pass the signals we get\n"
+    "                          (INT, TERM, HUP, QUIT, USR1, USR2) to the command\n"
+    "                          (default true); false: the first INT, TERM or HUP\n"
+    "                          stops the container (exit status 130)\n"
     "  -h, --help              show this help\n";
 
 struct run_args {
-	int detach, interactive, tty, rm;
+	int detach, interactive, tty, rm, sig_proxy, publish_all;
 	const char *name, *workdir, *user, *network, *hostname, *entrypoint;
 	json_t *env_opts; /* -e and --env-file, in order */
 	json_t *volumes, *ports;
@@ -132,7 +141,27 @@ static int parse_port(struct run_args *a, const char *arg, error **err)
 	return 0;
 }
 
-enum { OPT_RM = 256, OPT_NAME, OPT_ENV_FILE, OPT_NETWORK, OPT_HOSTNAME, OPT_ENTRYPOINT };
+enum {
+	OPT_RM = 256,
+	OPT_NAME,
+	OPT_ENV_FILE,
+	OPT_NETWORK,
+	OPT_HOSTNAME,
+	OPT_ENTRYPOINT,
+	OPT_SIG_PROXY,
+};
+
+/* --sig-proxy, --sig-proxy=true|false (docker's boolean flag syntax). */
+static int parse_bool(const char *opt, const char *arg, int *out, error **err)
+{
+	if (!arg || !strcmp(arg, "true") || !strcmp(arg, "1"))
+		*out = 1;
+	else if (!strcmp(arg, "false") || !strcmp(arg, "0"))
+		*out = 0;
+	else
+		return error_usage(err, "--%s=%s: use true or false", opt, arg);
+	return 0;
+}
 
 static int parse_opt(struct run_args *a, int c, error **err)
 {
@@ -167,6 +196,9 @@ static int parse_opt(struct run_args *a, int c, error **err)
 		return parse_volume(a, optarg, err);
 	case 'p':
 		return parse_port(a, optarg, err);
+	case 'P':
+		a->publish_all = 1;
+		break;
 	case OPT_NETWORK:
 		a->network = optarg;
 		break;
@@ -176,6 +208,8 @@ static int parse_opt(struct run_args *a, int c, error **err)
 	case OPT_ENTRYPOINT:
 		a->entrypoint = optarg;
 		break;
+	case OPT_SIG_PROXY:
+		return parse_bool("sig-proxy", optarg, &a->sig_proxy, err);
 	default:
 		return error_usage(err, "bad option; see 'layerfs run --help'");
 	}
@@ -196,17 +230,19 @@ static int parse_args(int argc, char **argv, struct run_args *a, error **err)
 	    {"user", required_argument, NULL, 'u'},
 	    {"volume", required_argument, NULL, 'v'},
 	    {"publish", required_argument, NULL, 'p'},
+	    {"publish-all", no_argument, NULL, 'P'},
 	    {"network", required_argument, NULL, OPT_NETWORK},
 	    {"net", required_argument, NULL, OPT_NETWORK},
 	    {"hostname", required_argument, NULL, OPT_HOSTNAME},
 	    {"entrypoint", required_argument, NULL, OPT_ENTRYPOINT},
+	    {"sig-proxy", optional_argument, NULL, OPT_SIG_PROXY},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+dite:w:u:v:p:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+dite:w:u:v:p:Ph", opts, NULL)) != -1) {
 		if (c == 'h')
 			return 1;
 		if (c == '?')
@@ -223,8 +259,9 @@ static int parse_args(int argc, char **argv, struct run_args *a, error **err)
 	if (a->network && strcmp(a->network, "host") && strcmp(a->network, "none") &&
 	    strcmp(a->network, "private"))
 		return error_usage(err, "--network '%s': use host, none or private", a->network);
-	if (json_array_size(a->ports) && a->network && strcmp(a->network, "private"))
-		return error_usage(err, "-p needs --network private (the default with -p)");
+	if ((json_array_size(a->ports) || a->publish_all) && a->network &&
+	    strcmp(a->network, "private"))
+		return error_usage(err, "-p and -P need --network private (the default with them)");
 	return 0;
 }
 
@@ -307,7 +344,6 @@ static const char *str_or(const char *a, json_t *inner, const char *key)
 	return a ? a : v ? v : "";
 }
 
-
 /* docker's default is a network of the container's own: private when this
  * machine can give one (slirp4netns installed, /dev/net/tun usable), else
  * the host's; `ps` and `inspect` say which was used. */
@@ -331,6 +367,57 @@ static const char *default_network(void)
 	return "host";
 }
 
+/* A port the kernel considers free now (bound to port 0, then released),
+ * as docker's -P picks one; 0 when there is none. */
+static unsigned free_port(int udp)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sa);
+	cleanup_fd int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+		return 0;
+	return ntohs(sa.sin_port);
+}
+
+static int published(json_t *ports, unsigned ctr_port, const char *proto)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(ports, i, p)
+	{
+		if (json_integer_value(json_object_get(p, "ctr_port")) == (json_int_t)ctr_port &&
+		    !strcmp(json_string_value(json_object_get(p, "proto")), proto))
+			return 1;
+	}
+	return 0;
+}
+
+/* -P: the image's ExposedPorts ("80/tcp", "53/udp"; sctp cannot be
+ * proxied) that -p left out, each on a free host port. */
+static int publish_all(const struct run_args *a, json_t *inner, error **err)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(json_object_get(inner, "ExposedPorts"), key, v)
+	{
+		unsigned cp, hp;
+		const char *slash = strchr(key, '/'), *proto = slash ? slash + 1 : "tcp";
+		cleanup_free char *num =
+		    lfs_xstrndup(key, slash ? (size_t)(slash - key) : strlen(key));
+		if (parse_port_num(num, &cp) < 0 ||
+		    (strcmp(proto, "tcp") && strcmp(proto, "udp")) ||
+		    published(a->ports, cp, proto))
+			continue;
+		if (!(hp = free_port(!strcmp(proto, "udp"))))
+			return error_make(err, errno, "-P: no free host port for %s", key);
+		json_array_append_new(a->ports,
+				      json_pack("{s:I, s:I, s:s}", "host_port", (json_int_t)hp,
+						"ctr_port", (json_int_t)cp, "proto", proto));
+	}
+	return 0;
+}
+
 static json_t *make_config(const struct run_args *a, const struct store_image *img, error **err)
 {
 	json_t *inner = json_object_get(img->config, "config");
@@ -341,6 +428,10 @@ static json_t *make_config(const struct run_args *a, const struct store_image *i
 			    "no command: image '%s' has no Cmd or Entrypoint; give one after "
 			    "the image name",
 			    a->image);
+		return NULL;
+	}
+	if (a->publish_all && publish_all(a, inner, err) < 0) {
+		json_decref(argv);
 		return NULL;
 	}
 	const char *net = a->network ? a->network : default_network();
@@ -366,7 +457,7 @@ static int run_container(store *s, const struct run_args *a, struct ctn *c, erro
 		return 0;
 	}
 	int status = 0;
-	int ret = ctn_execute(s, c, 1, &status, err);
+	int ret = ctn_execute(s, c, CTN_ATTACH | (a->sig_proxy ? CTN_SIG_PROXY : 0), &status, err);
 	if (a->rm) {
 		error *ignored = NULL;
 		ctn_refresh(c, &ignored);
@@ -404,8 +495,10 @@ static int run(struct run_args *a, error **err)
 
 int cmd_run(int argc, char **argv, error **err)
 {
-	struct run_args a = {
-	    .env_opts = json_array(), .volumes = json_array(), .ports = json_array()};
+	struct run_args a = {.sig_proxy = 1,
+			     .env_opts = json_array(),
+			     .volumes = json_array(),
+			     .ports = json_array()};
 	int r = parse_args(argc, argv, &a, err);
 	if (r == 1)
 		cmd_print_usage(usage);

@@ -15,7 +15,8 @@ static const char usage[] =
     "Runs the command of a created or exited container again, with the\n"
     "changes its earlier runs made (its writable layer is kept).  Without -a\n"
     "it runs in the background and the name given is printed; with -a its\n"
-    "output is shown and the exit status is the command's.\n"
+    "output is shown, the signals we get are passed to the command (as\n"
+    "run's --sig-proxy) and the exit status is the command's.\n"
     "\n"
     "Options:\n"
     "  -a, --attach     stay attached: show the output, wait for the end\n"
@@ -33,7 +34,7 @@ static int start(store *s, const char *ref, int attach, error **err)
 			puts(ref);
 	} else if (ret >= 0) {
 		int status = 0;
-		ret = ctn_execute(s, c, 1, &status, err);
+		ret = ctn_execute(s, c, CTN_ATTACH | CTN_SIG_PROXY, &status, err);
 		if (ret >= 0 && status)
 			ret = error_quiet(err, status);
 	}

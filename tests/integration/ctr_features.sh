@@ -10,27 +10,10 @@ set -u
 . "$(dirname "$0")/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=lib_build.bash
 . "$(dirname "$0")/lib_build.bash"
-require_root
-require_fuse
-require_layerfs
+# shellcheck source-path=SCRIPTDIR source=lib_ctr.bash
+. "$(dirname "$0")/lib_ctr.bash"
 command -v script >/dev/null || bail_out "script missing (apt-get install bsdutils)"
-t_tmpdir
-tmp=$T_TMP
-export LAYERFS_ROOT=$tmp/store
-L() { timeout -k 5 120 "$LAYERFS" "$@"; }
-state() {
-	perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or exit 1; print JSON::PP->new->decode(<$f>)->{$ARGV[1]} // ""' \
-		"$LAYERFS_ROOT/containers/$2/state.json" "$1"
-}
-# On any exit: no container of ours may outlive the test.
-ctr_cleanup() {
-	local id
-	for id in $(timeout 30 "$LAYERFS" ps -a -q --no-trunc 2>/dev/null); do
-		timeout 30 "$LAYERFS" rm -f "$id" >/dev/null 2>&1
-	done
-}
-trap 'rc_=$?; ctr_cleanup; (exit $rc_); _t_cleanup' EXIT
-b_base || bail_out "importing the busybox base failed"
+ctr_setup
 
 # --- -t: the command's stdin is a terminal, its controlling one, with our size
 script -qec "stty cols 123 rows 45; $LAYERFS run --rm -t busybox:latest sh -c 'test -t 0 && echo tty; stty size'" \

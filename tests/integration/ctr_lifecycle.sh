@@ -333,6 +333,23 @@ is "$(echo $out)" "0 1000:1000" "a test-created user with a subuid range: root i
 [ "$(echo $out)" = "0 1000:1000" ] || diag_file "$tmp/se"
 is "$(stat -c %u "$thome/store/containers/"*/upper/data/f 2>/dev/null)" 300999 \
 	"inside uid 1000 is the range's uid 300999 on the host"
+# rm of a container whose root gave files to other users: a directory of
+# uid 1000 (300999 on the host) with a file in it, which the user cannot
+# remove by itself (GNU rm as the user is the reference).
+as_tuser "$LAYERFS" run --name subrm busybox:latest sh -c \
+	'mkdir -p /owned/deep && touch /owned/deep/g /owned/h && chown -R 1000:1000 /owned && chmod 0555 /owned/deep' >/dev/null 2>"$tmp/se"
+subdir=$(grep -l '"name": "subrm"' "$thome"/store/containers/*/config.json | head -1 | xargs -r dirname)
+[ -n "$subdir" ] && cp -a "$subdir/upper/owned" "$thome/owned-copy" && chown -R 300999:300999 "$thome/owned-copy"
+as_tuser rm -rf "$thome/owned-copy" 2>/dev/null
+[ -e "$thome/owned-copy/deep/g" ]
+check "reference: the user cannot remove such a tree with rm -rf" $?
+as_tuser "$LAYERFS" rm subrm >"$tmp/rmout" 2>&1
+is "$?" 0 "rootless rm of a container with files of subordinate ids succeeds"
+[ -n "$subdir" ] && [ ! -e "$subdir" ] && [ -z "$(find "$thome/store/containers" -mindepth 1 -maxdepth 1 -name '.rm-*')" ]
+rc=$?
+check "... and its directory is gone, nothing left behind" $rc
+[ $rc = 0 ] || diag_file "$tmp/rmout"
+rm -rf "$thome/owned-copy"
 as_tuser "$LAYERFS" rm sub >/dev/null 2>&1
 user_cleanup
 cmp -s /etc/subuid "$tmp/subuid.orig" && cmp -s /etc/subgid "$tmp/subgid.orig"

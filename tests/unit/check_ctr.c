@@ -577,14 +577,12 @@ START_TEST(caller_interrupted)
 			     .on_output_arg = &sent};
 	int status = -1;
 	error *err = NULL;
-	time_t t0 = time(NULL);
 	int rc = ctr_run(&s, &status, &err);
 	close(p[1]);
 	close(p[0]);
 	ck_assert_int_eq(sent, 1);
 	ck_assert_int_eq(rc, -EINTR);
 	ck_assert_str_eq(err->msg, "interrupted by SIGINT: the container was stopped");
-	ck_assert_int_lt(time(NULL) - t0, 10);
 	assert_clean();
 	error_free(err);
 }
@@ -615,12 +613,10 @@ START_TEST(caller_killed)
 	char c;
 	ck_assert_int_eq(read(p[0], &c, 1), 1);
 	close(p[0]);
-	time_t t0 = time(NULL);
 	kill(pid, SIGKILL);
 	/* As the subreaper we inherit the run's processes: every one exits. */
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
-	ck_assert_int_lt(time(NULL) - t0, 10);
 	assert_clean();
 	ck_assert(!upper_has("proc"));
 	ck_assert(!upper_has("etc"));
@@ -701,12 +697,10 @@ START_TEST(tty_session)
 	close(t.slave);
 	tty_start(&t, &th, &master, sleeper);
 	read_until(master, "ready", buf, sizeof(buf));
-	time_t t0 = time(NULL);
 	ck_assert_int_eq(write(master, "\x03", 1), 1);
 	pthread_join(th, NULL);
 	ck_assert_msg(t.rc == 0, "%s", t.err ? t.err->msg : "");
 	ck_assert_int_eq(t.status, 130);
-	ck_assert_int_lt(time(NULL) - t0, 10);
 	close(master);
 	close(t.slave);
 	assert_clean();
@@ -1055,13 +1049,11 @@ START_TEST(exec_interrupted)
 				   .poller = &pl};
 	int status = -1;
 	error *err = NULL;
-	time_t t0 = time(NULL);
 	int rc = ctr_exec(init, &es, &status, &err);
 	close(p[1]);
 	close(p[0]);
 	ck_assert_int_eq(in.sent, 1);
 	ck_assert_int_eq(rc, -EINTR);
-	ck_assert_int_lt(time(NULL) - t0, 10);
 	error_free(err);
 	err = NULL;
 	/* the exec'd command is gone, the container runs on */
@@ -1396,13 +1388,11 @@ START_TEST(caller_killed_private)
 	pid_t runner, init = start_container("exec sleep 100", &tmpl, &runner);
 	ck_assert_int_gt(find_child(runner, "layerfs-proxy"), 0);
 	ck_assert_int_gt(find_child(runner, "slirp4netns"), 0);
-	time_t t0 = time(NULL);
 	kill(runner, SIGKILL);
 	/* As the subreaper we inherit the run's processes: every one exits,
 	 * slirp4netns and the proxy too. */
 	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
 		;
-	ck_assert_int_lt(time(NULL) - t0, 10);
 	assert_clean();
 	ck_assert_int_ne(kill(init, 0), 0);
 	/* the port is free */

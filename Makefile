@@ -115,12 +115,17 @@ fuzz-short:
 
 # Stand-alone test programs run by the integration scripts (they find them
 # beside the layerfs binary, in $(BUILD)/tests/).
-TEST_PROGS := $(BUILD)/tests/posix_check $(BUILD)/tests/random_ops
+TEST_PROGS := $(BUILD)/tests/posix_check $(BUILD)/tests/random_ops $(BUILD)/tests/stress
 $(BUILD)/tests/posix_check: $(wildcard tests/posix/*.c)
 	@mkdir -p $(dir $@)
 	@echo '  CCLD    $@'
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^)
 $(BUILD)/tests/random_ops: $(wildcard tests/random_ops/*.c)
+	@mkdir -p $(dir $@)
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^)
+
+$(BUILD)/tests/stress: $(wildcard tests/stress/*.c)
 	@mkdir -p $(dir $@)
 	@echo '  CCLD    $@'
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^)

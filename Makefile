@@ -3,6 +3,8 @@
 #   make check           unit (Check) + integration tests
 #   make check-slow      tests that need the network (node-app with npm)
 #   make SANITIZE=address,undefined check
+#   make SANITIZE=thread check    ThreadSanitizer build in build-tsan/; any
+#                                  report (of any process) fails the check
 #   make demo            import the built-in base image, mount it, look inside
 #   make bench           side-by-side benchmark (prints ratios)
 #   make base-images     busybox:latest into the store (tools/base-image.sh)
@@ -13,6 +15,7 @@
 #   make fuzz-short      the same for 10 s each (CI)
 
 CC       ?= cc
+comma    := ,
 PKGS     := fuse3 libarchive zlib libcrypto jansson libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -27,6 +30,10 @@ CFLAGS  += -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) \
 LDLIBS  += $(PKG_LIBS) -pthread
 
 ifneq ($(SANITIZE),)
+# ThreadSanitizer cannot be combined with the others: its own directory.
+ifneq ($(filter thread,$(subst $(comma), ,$(SANITIZE))),)
+BUILD   ?= build-tsan
+endif
 BUILD   ?= build-san
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -140,8 +147,24 @@ deps:
 # Sanitizer runs: leaks in third-party libraries are listed in tests/lsan.supp.
 export LSAN_OPTIONS := suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
+# ThreadSanitizer runs: every instrumented process (the mount daemons run
+# detached, their stderr is /dev/null) writes its reports to
+# $(BUILD)/tsan/report.PID; any report fails the check.
+ifneq ($(filter thread,$(subst $(comma), ,$(SANITIZE))),)
+TSAN_LOG := $(abspath $(BUILD))/tsan
+export TSAN_OPTIONS := log_path=$(TSAN_LOG)/report:second_deadlock_stack=1
+endif
+
 check: $(BIN) $(UNIT_BIN) $(TEST_PROGS)
+ifeq ($(TSAN_LOG),)
 	@LAYERFS=$(abspath $(BIN)) tests/run.sh $(UNIT_BIN) -- tests/integration/*.sh
+else
+	@rm -rf $(TSAN_LOG) && mkdir -p $(TSAN_LOG)
+	@LAYERFS=$(abspath $(BIN)) tests/run.sh $(UNIT_BIN) -- tests/integration/*.sh; rc=$$?; \
+	if ls $(TSAN_LOG)/report.* >/dev/null 2>&1; then \
+		echo "ThreadSanitizer reports ($(TSAN_LOG)):"; cat $(TSAN_LOG)/report.*; exit 1; \
+	fi; exit $$rc
+endif
 
 # Tests that need the network and minutes (debootstrap, apt, npm).
 check-slow: $(BIN)
@@ -175,7 +198,7 @@ format:
 	clang-format -i fs/*.[ch] tools/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c
 
 clean:
-	rm -rf build build-san $(FUZZ_BUILD) layerfs
+	rm -rf build build-san build-tsan $(FUZZ_BUILD) layerfs
 
 ifeq ($(BIN),build/layerfs)
 .PHONY: layerfs

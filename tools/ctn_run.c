@@ -153,9 +153,12 @@ struct ctn_io {
 	int fds[3]; /* what the command gets */
 	int close_after[3];
 	pthread_t th;
-	int thread;
+	int relay;     /* io_relay_start has a relay to start */
+	int thread;    /* the relay thread runs */
+	int relay_err; /* why it could not be started */
 	struct termios saved;
 	int raw;
+	int masked; /* old_mask to restore */
 	sigset_t old_mask;
 };
 
@@ -207,6 +210,48 @@ static int io_pty(struct ctn_io *io, int interactive, error **err)
 
 static void io_finish(struct ctn_io *io);
 
+/* Starts the relay thread (io_start set up what it serves).  The relay
+ * must not take ctr_run's signals; SIGWINCH comes through its signalfd,
+ * SIGPIPE is thread-directed: EPIPE instead. */
+static int io_relay_start(struct ctn_io *io)
+{
+	if (!io->relay)
+		return 0;
+	sigset_t block, cur;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGWINCH);
+	sigaddset(&block, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &block, &cur);
+	int e = pthread_create(&io->th, NULL, relay_main, &io->r);
+	pthread_sigmask(SIG_SETMASK, &cur, NULL);
+	io->relay = 0;
+	io->thread = e == 0;
+	return e;
+}
+
+/* ctr_run's on_forked: the relay starts once the container is forked, so
+ * that no thread of ours runs across that fork (the child, which starts
+ * the FUSE server's threads, would inherit locks held by it). */
+static void io_relay_start_forked(void *arg)
+{
+	struct ctn_io *io = arg;
+	io->relay_err = io_relay_start(io);
+	if (io->relay_err) {
+		/* Nothing will read the command's output: let its writes fail. */
+		int *rd[] = {&io->r.out_rd, &io->r.err_rd};
+		for (size_t i = 0; i < 2; i++)
+			if (*rd[i] >= 0) {
+				close(*rd[i]);
+				*rd[i] = -1;
+			}
+	}
+}
+
+/* Sets up the command's stdio; the relay that serves it is started by
+ * io_relay_start (later, for ctr_run: io_relay_start_forked). */
 static int io_start(struct ctn_io *io, int tty, int interactive, int attach, int log_fd,
 		    error **err)
 {
@@ -223,33 +268,16 @@ static int io_start(struct ctn_io *io, int tty, int interactive, int attach, int
 	int ret = tty ? io_pty(io, interactive, err) : io_pipes(io, interactive, err);
 	if (ret < 0)
 		return ret;
-	/* The relay must not take ctr_run's signals; SIGWINCH comes through
-	 * its signalfd. */
-	sigset_t block;
-	sigemptyset(&block);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGWINCH);
-	sigaddset(&block, SIGPIPE); /* thread-directed: EPIPE instead */
-	pthread_sigmask(SIG_BLOCK, &block, &io->old_mask);
-	if (tty && attach) {
-		sigset_t w;
-		sigemptyset(&w);
-		sigaddset(&w, SIGWINCH);
+	io->relay = 1;
+	/* ctr_run blocks INT/TERM/HUP itself; SIGWINCH stays blocked here for
+	 * the relay's signalfd. */
+	sigset_t w;
+	sigemptyset(&w);
+	sigaddset(&w, SIGWINCH);
+	pthread_sigmask(SIG_BLOCK, &w, &io->old_mask);
+	io->masked = 1;
+	if (tty && attach)
 		io->r.sfd = signalfd(-1, &w, SFD_CLOEXEC);
-	}
-	int e = pthread_create(&io->th, NULL, relay_main, &io->r);
-	io->thread = e == 0;
-	/* ctr_run blocks INT/TERM/HUP itself; SIGWINCH stays blocked here
-	 * for the signalfd. */
-	sigset_t restore = io->old_mask;
-	sigaddset(&restore, SIGWINCH);
-	pthread_sigmask(SIG_SETMASK, e ? &io->old_mask : &restore, NULL);
-	if (e) {
-		io_finish(io);
-		return error_make(err, e, "cannot start the thread that relays the output");
-	}
 	return 0;
 }
 
@@ -266,7 +294,7 @@ static void io_finish(struct ctn_io *io)
 			close(fds[i]);
 	if (io->raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &io->saved);
-	if (io->thread)
+	if (io->masked)
 		pthread_sigmask(SIG_SETMASK, &io->old_mask, NULL);
 }
 
@@ -276,6 +304,12 @@ int ctn_io_open(struct ctn_io **out, int tty, int interactive, int fds[3], error
 	if (io_start(io, tty, interactive, 1, -1, err) < 0) {
 		free(io);
 		return -1;
+	}
+	int e = io_relay_start(io);
+	if (e) {
+		io_finish(io);
+		free(io);
+		return error_make(err, e, "cannot start the thread that relays the output");
 	}
 	memcpy(fds, io->fds, sizeof(io->fds));
 	*out = io;
@@ -438,7 +472,7 @@ static void on_started(void *arg, pid_t init_pid)
 	error_free(ignored);
 }
 
-static int run_spec(store *s, struct ctn *c, const struct ctn_io *io, int *status, error **err)
+static int run_spec(store *s, struct ctn *c, struct ctn_io *io, int *status, error **err)
 {
 	lfs_layer **layers = NULL;
 	size_t n = 0;
@@ -455,9 +489,14 @@ static int run_spec(store *s, struct ctn *c, const struct ctn_io *io, int *statu
 				      .stdout_fd = io->fds[1],
 				      .stderr_fd = io->fds[2],
 				      .on_started = on_started,
-				      .on_started_arg = c};
+				      .on_started_arg = c,
+				      .on_forked = io_relay_start_forked,
+				      .on_forked_arg = (void *)io};
 		spec_fill(&d, c, &sp);
 		ret = ctr_run(&sp, status, err);
+		if (ret >= 0 && io->relay_err)
+			ret = error_make(err, io->relay_err,
+					 "cannot start the thread that relays the output");
 		spec_release(&d);
 	}
 	if (u)

@@ -618,6 +618,8 @@ static int run_holder(struct run *r, int *status, error **err)
 			close(r->sync_fd);
 		ctr_holder(&r->c);
 	}
+	if (r->c.spec->on_forked)
+		r->c.spec->on_forked(r->c.spec->on_forked_arg);
 	close(steal_fd(&r->c.status_fd));
 	close(steal_fd(&r->c.started_fd));
 	if (r->c.sync_fd >= 0)

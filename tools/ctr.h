@@ -133,6 +133,13 @@ struct ctr_spec {
 	 * signals); may be NULL. */
 	void (*on_started)(void *arg, pid_t init_pid);
 	void *on_started_arg;
+	/* Called in the caller right after the container's first process is
+	 * forked: where the caller starts threads of its own, so that none
+	 * runs across the fork (the child starts threads of its own, the FUSE
+	 * server's, and must not inherit locks held by others; ThreadSanitizer
+	 * refuses it).  May be NULL. */
+	void (*on_forked)(void *arg);
+	void *on_forked_arg;
 };
 
 /* Runs spec->argv to completion.  Returns 0 with *status = the command's

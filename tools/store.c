@@ -1070,6 +1070,7 @@ struct sink {
 	int fd;
 	EVP_MD_CTX *md;
 	uint64_t size;
+	const char *src, *root; /* for messages */
 };
 
 static int sink_put(struct sink *k, const void *p, size_t n, error **err)
@@ -1077,7 +1078,8 @@ static int sink_put(struct sink *k, const void *p, size_t n, error **err)
 	if (!n)
 		return 0;
 	if (write_full(k->fd, p, n) < 0)
-		return error_make(err, errno, "writing the layer to the store");
+		return error_make(err, errno, "writing the layer of %s to %s/blobs/sha256", k->src,
+				  k->root);
 	EVP_DigestUpdate(k->md, p, n);
 	k->size += n;
 	return 0;
@@ -1238,7 +1240,7 @@ int store_layer_stage(store *s, int fd, const char *src, store_staged_layer **ou
 		store_staged_layer_free(l);
 		return error_wrap(err, "importing %s", src);
 	}
-	struct sink k = {bfd, EVP_MD_CTX_new(), 0};
+	struct sink k = {bfd, EVP_MD_CTX_new(), 0, src, s->root};
 	if (!k.md)
 		abort();
 	EVP_DigestInit_ex(k.md, EVP_sha256(), NULL);

@@ -134,6 +134,43 @@ full "load" "save.tar|layer|blob" "$LAYERFS" load -i "$tmp/in/save.tar"
 reads big:1 load
 full "pull" "pull:1|layer|blob|sha256" "$LAYERFS" pull --tls-verify=false "$REG/pull:1"
 reads "$REG/pull:1" pull
+# --- a late failure: the layer fits, the image config, manifest or
+# index.json does not.  The space an import takes is measured first; then
+# the disk is left 1, 2 or 3 pages short of it.
+mkdir -p "$tmp/in/late"
+head -c 300000 /dev/urandom >"$tmp/in/late/f"
+tar --numeric-owner -C "$tmp/in/late" -cf "$tmp/in/late.tar" . || bail_out "tar"
+avail() { df -k --output=avail "$tmp/small" | tail -1; }
+fill_to() { # fill_to KB — leave KB free
+	rm -f "$tmp/small/filler"
+	head -c $((($(avail) - $1) * 1024)) /dev/zero >"$tmp/small/filler"
+}
+a0=$(avail)
+"$LAYERFS" import "$tmp/in/late.tar" late:0 >/dev/null 2>"$tmp/.err" || diag_file "$tmp/.err"
+used=$((a0 - $(avail)))
+"$LAYERFS" rmi late:0 >/dev/null 2>&1
+is "$(avail)" "$a0" "rmi gives back the space an import took ($used KiB)"
+for short in 4 8 12; do
+	fill_to $((used - short))
+	before=$(state)
+	"$LAYERFS" import "$tmp/in/late.tar" late:1 >/dev/null 2>"$tmp/.err"
+	rc=$?
+	if [ "$rc" -ne 0 ] && grep -q 'No space left on device' "$tmp/.err"; then
+		ok "import $short KiB short of what it needs: fails with ENOSPC"
+		diag "  $(tail -1 "$tmp/.err")"
+	else
+		not_ok "import $short KiB short of what it needs: fails with ENOSPC (exit $rc)"
+		diag_file "$tmp/.err"
+	fi
+	if [ "$before" = "$(state)" ]; then
+		ok "import $short KiB short: the store is byte for byte as before"
+	else
+		not_ok "import $short KiB short: the store is byte for byte as before"
+		diff <(echo "$before") <(state) >"$tmp/.diff"
+		diag_file "$tmp/.diff" 20
+	fi
+done
+rm -f "$tmp/small/filler"
 "$LAYERFS" images >/dev/null 2>"$tmp/.err"
 check "the store is usable afterwards (images)" $? || diag_file "$tmp/.err"
 done_testing

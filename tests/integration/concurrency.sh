@@ -12,30 +12,25 @@ set -u
 . "$(dirname "$0")/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=lib_build.bash
 . "$(dirname "$0")/lib_build.bash"
+# shellcheck source-path=SCRIPTDIR source=lib_registry.bash
+. "$(dirname "$0")/lib_registry.bash"
 require_root
 require_fuse
 require_layerfs
-REG_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
-[ -x "$REG_BIN" ] || bail_out "docker-registry not installed (apt-get install docker-registry)"
-command -v skopeo >/dev/null || bail_out "skopeo not installed (apt-get install skopeo)"
+r_require
 t_tmpdir
 tmp=$T_TMP
 export LAYERFS_ROOT=$tmp/store HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
 L() { timeout -k 5 120 "$LAYERFS" "$@"; }
 
-REG_PID=
 ctr_cleanup() {
 	local st
 	for st in "$tmp"/store*/containers/*/state.json; do
 		[ -f "$st" ] || continue
 		LAYERFS_ROOT=${st%/containers/*} timeout 30 "$LAYERFS" rm -f "$(basename "$(dirname "$st")")" >/dev/null 2>&1
 	done
-	if [ -n "$REG_PID" ]; then
-		kill "$REG_PID" 2>/dev/null
-		wait "$REG_PID" 2>/dev/null
-	fi
-	return 0
+	r_stop
 }
 trap 'rc_=$?; ctr_cleanup; (exit $rc_); _t_cleanup' EXIT
 
@@ -65,6 +60,17 @@ store_verify() {
 				print "$name: blob $b->{digest} missing\n" unless -f blob($b->{digest});
 			}
 		}' "$1"
+}
+# waited PID OUT DESC — one test point: background command PID exited 0
+# (its output OUT is shown if not).
+waited() {
+	local rc
+	wait "$1"
+	rc=$?
+	if [ "$rc" -eq 0 ]; then ok "$3"; else
+		not_ok "$3 (exit $rc)"
+		diag_file "$2"
+	fi
 }
 # t_store_ok DESC [ROOT] — one test point: store_verify finds nothing.
 t_store_ok() {
@@ -96,12 +102,8 @@ L build -t img-a:1 "$tmp/ctxa" >"$tmp/ba.out" 2>&1 &
 pa=$!
 L build -t img-b:1 "$tmp/ctxb" >"$tmp/bb.out" 2>&1 &
 pb=$!
-wait "$pa"
-ra=$?
-wait "$pb"
-rb=$?
-is "$ra" 0 "parallel build of img-a:1 succeeds" || diag_file "$tmp/ba.out"
-is "$rb" 0 "parallel build of img-b:1 succeeds" || diag_file "$tmp/bb.out"
+waited "$pa" "$tmp/ba.out" "parallel build of img-a:1 succeeds"
+waited "$pb" "$tmp/bb.out" "parallel build of img-b:1 succeeds"
 for n in a b; do
 	rm -rf "$tmp/got$n"
 	if b_tree_layerfs "img-$n:1" "$tmp/got$n" 2>"$tmp/.exp"; then
@@ -192,22 +194,8 @@ is "$left" "" "no run process left"
 t_store_ok "after the parallel runs: store intact"
 
 # --- the same pull twice at once
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-mkdir -p "$tmp/reg"
-printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\n' \
-	"$tmp/reg/data" "$port" >"$tmp/reg/config.yml"
-"$REG_BIN" serve "$tmp/reg/config.yml" >"$tmp/reg/log" 2>&1 &
-REG_PID=$!
-REG=127.0.0.1:$port
-for _ in $(seq 100); do
-	code=$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/") && [ "$code" != 000 ] && break
-	sleep 0.1
-done
-skopeo copy -q --dest-tls-verify=false --dest-compress --dest-compress-format gzip \
-	"oci:$LAYERFS_ROOT:img-a:1" "docker://$REG/c/app:1" >"$tmp/.sk" 2>&1 || {
-	diag_file "$tmp/.sk"
-	bail_out "skopeo push failed"
-}
+r_start "$tmp/reg"
+r_push "oci:$LAYERFS_ROOT:img-a:1" c/app:1
 skdigest=$(skopeo inspect --tls-verify=false "docker://$REG/c/app:1" |
 	perl -MJSON::PP -e 'local $/; print JSON::PP->new->decode(<STDIN>)->{Digest}')
 export LAYERFS_ROOT=$tmp/store2
@@ -215,19 +203,15 @@ L pull --tls-verify=false "$REG/c/app:1" >"$tmp/p1.out" 2>&1 &
 p1=$!
 L pull --tls-verify=false "$REG/c/app:1" >"$tmp/p2.out" 2>&1 &
 p2=$!
-wait "$p1"
-r1=$?
-wait "$p2"
-r2=$?
-is "$r1" 0 "first of two parallel pulls succeeds" || diag_file "$tmp/p1.out"
-is "$r2" 0 "second of two parallel pulls succeeds" || diag_file "$tmp/p2.out"
+waited "$p1" "$tmp/p1.out" "first of two parallel pulls succeeds"
+waited "$p2" "$tmp/p2.out" "second of two parallel pulls succeeds"
 t_store_ok "after the parallel pulls: every blob matches its digest, no temp file"
 skopeo inspect --raw --tls-verify=false "docker://$REG/c/app:1" >"$tmp/man.json"
 want=$( (
 	echo "${skdigest#sha256:}"
 	grep -o 'sha256:[0-9a-f]\{64\}' "$tmp/man.json" | sed 's/^sha256://'
 ) | sort -u)
-is "$(ls "$LAYERFS_ROOT/blobs/sha256" | sort)" "$want" "one copy of each blob: exactly the manifest, config and layers"
+is "$(find "$LAYERFS_ROOT/blobs/sha256" -mindepth 1 -printf '%f\n' | sort)" "$want" "one copy of each blob: exactly the manifest, config and layers"
 is "$(perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or die; print scalar @{JSON::PP->new->decode(<$f>)->{manifests}}' "$LAYERFS_ROOT/index.json")" 1 "index.json holds one entry"
 got=$(L cat "$REG/c/app:1" /da/run 2>&1)
 is "$got" a "the pulled image reads back"

@@ -11,18 +11,17 @@ set -u
 . "$(dirname "$0")/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=lib_build.bash
 . "$(dirname "$0")/lib_build.bash"
+# shellcheck source-path=SCRIPTDIR source=lib_registry.bash
+. "$(dirname "$0")/lib_registry.bash"
 require_root
 require_fuse
 require_layerfs
-REG_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
-[ -x "$REG_BIN" ] || bail_out "docker-registry not installed (apt-get install docker-registry)"
-command -v skopeo >/dev/null || bail_out "skopeo not installed (apt-get install skopeo)"
+r_require
 t_tmpdir
 tmp=$T_TMP
 export HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR" "$tmp/small"
-REG_PID=
-trap 'rc_=$?; [ -n "$REG_PID" ] && kill "$REG_PID" 2>/dev/null && wait "$REG_PID" 2>/dev/null; (exit $rc_); _t_cleanup' EXIT
+trap 'rc_=$?; r_stop; (exit $rc_); _t_cleanup' EXIT
 mount -t tmpfs -o size=128m tmpfs "$tmp/small" || bail_out "mount -t tmpfs failed"
 export LAYERFS_ROOT=$tmp/small/store
 
@@ -40,31 +39,18 @@ tar --numeric-owner -C "$tmp/in/root" -cf "$tmp/in/root.tar" . || bail_out "tar"
 
 # A second store on the normal disk makes the archive and registry image.
 (
-	export LAYERFS_ROOT=$tmp/other
+	other() { LAYERFS_ROOT=$tmp/other "$LAYERFS" "$@"; }
 	tar --numeric-owner -C "$tmp/in/rload" -cf "$tmp/in/rload.tar" . &&
 		tar --numeric-owner -C "$tmp/in/rpull" -cf "$tmp/in/rpull.tar" . &&
-		"$LAYERFS" import "$tmp/in/rload.tar" big:1 >/dev/null &&
-		"$LAYERFS" import "$tmp/in/rpull.tar" pull:1 >/dev/null &&
-		"$LAYERFS" save -o "$tmp/in/save.tar" big:1
+		other import "$tmp/in/rload.tar" big:1 >/dev/null &&
+		other import "$tmp/in/rpull.tar" pull:1 >/dev/null &&
+		other save -o "$tmp/in/save.tar" big:1
 ) >"$tmp/.prep" 2>&1 || {
 	diag_file "$tmp/.prep"
 	bail_out "preparing the archive failed"
 }
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\n' \
-	"$tmp/reg" "$port" >"$tmp/reg.yml"
-"$REG_BIN" serve "$tmp/reg.yml" >"$tmp/reg.log" 2>&1 &
-REG_PID=$!
-REG=127.0.0.1:$port
-for _ in $(seq 100); do
-	code=$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/") && [ "$code" != 000 ] && break
-	sleep 0.1
-done
-skopeo copy -q --dest-tls-verify=false --dest-compress --dest-compress-format gzip \
-	"oci:$tmp/other:pull:1" "docker://$REG/pull:1" >"$tmp/.sk" 2>&1 || {
-	diag_file "$tmp/.sk"
-	bail_out "skopeo push failed"
-}
+r_start "$tmp/reg"
+r_push "oci:$tmp/other:pull:1" pull:1
 
 b_base || bail_out "importing the busybox base failed"
 
@@ -73,6 +59,14 @@ b_base || bail_out "importing the busybox base failed"
 state() {
 	(cd "$LAYERFS_ROOT" && find . ! -path ./tmp ! -name .lock ! -name '*.lock' \( -type f -printf '%p f %s\n' -o -printf '%p %y\n' \) | sort &&
 		find . -type f ! -name .lock ! -name '*.lock' -print0 | sort -z | xargs -0 -r sha256sum)
+}
+# same_store DESC BEFORE — one test point: state is still BEFORE.
+same_store() {
+	if [ "$2" = "$(state)" ]; then ok "$1"; else
+		not_ok "$1"
+		diff <(echo "$2") <(state) >"$tmp/.diff"
+		diag_file "$tmp/.diff" 20
+	fi
 }
 # fill — leave about 4 MiB free on the tmpfs
 fill() {
@@ -103,13 +97,7 @@ full() {
 		diag "  exit $rc; stderr (expected /No space left on device/ and /$what/):"
 		diag_file "$tmp/.err" 10
 	fi
-	if [ "$before" = "$(state)" ]; then
-		ok "$desc on a full disk: the store is byte for byte as before"
-	else
-		not_ok "$desc on a full disk: the store is byte for byte as before"
-		diff <(echo "$before") <(state) >"$tmp/.diff"
-		diag_file "$tmp/.diff" 20
-	fi
+	same_store "$desc on a full disk: the store is byte for byte as before" "$before"
 	rm -f "$tmp/small/filler"
 	timeout -k 5 120 "$@" >"$tmp/.out" 2>"$tmp/.err"
 	rc=$?
@@ -162,13 +150,7 @@ for short in 4 8 12; do
 		not_ok "import $short KiB short of what it needs: fails with ENOSPC (exit $rc)"
 		diag_file "$tmp/.err"
 	fi
-	if [ "$before" = "$(state)" ]; then
-		ok "import $short KiB short: the store is byte for byte as before"
-	else
-		not_ok "import $short KiB short: the store is byte for byte as before"
-		diff <(echo "$before") <(state) >"$tmp/.diff"
-		diag_file "$tmp/.diff" 20
-	fi
+	same_store "import $short KiB short: the store is byte for byte as before" "$before"
 done
 rm -f "$tmp/small/filler"
 "$LAYERFS" images >/dev/null 2>"$tmp/.err"

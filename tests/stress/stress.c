@@ -160,6 +160,16 @@ static unsigned char *read_all(int dfd, const char *path, size_t *len)
 	return b;
 }
 
+/* dir_open DFD PATH — a directory stream of a new open of dfd/path. */
+static DIR *dir_open(int dfd, const char *path)
+{
+	int fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d && fd >= 0)
+		close(fd);
+	return d;
+}
+
 /* same DESC WANT WLEN GOT GLEN — compare contents; reports the first
  * differing byte. */
 static int same(struct thread *t, const char *what, const unsigned char *want, size_t wlen,
@@ -254,8 +264,7 @@ static void new_path(struct thread *t, char *buf, const char *parent, char kind)
 /* load DFD PREFIX — the model of a reference tree (files and dirs only). */
 static int load(struct thread *t, int dfd, const char *prefix)
 {
-	int fd = openat(dfd, prefix[0] ? prefix : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_open(dfd, prefix[0] ? prefix : ".");
 	if (!d)
 		return -1;
 	struct dirent *de;
@@ -280,6 +289,18 @@ static int load(struct thread *t, int dfd, const char *prefix)
 	}
 	closedir(d);
 	return 0;
+}
+
+/* read_check DFD X WHERE — the file x->path in dfd holds x's contents;
+ * where ("", "shared/") prefixes the path in messages. */
+static void read_check(struct thread *t, int dfd, const struct node *x, const char *where)
+{
+	size_t len;
+	unsigned char *b = read_all(dfd, x->path, &len);
+	if (!b)
+		return fail(t, "read %s%s: %s", where, x->path, strerror(errno));
+	same(t, x->path, x->data, x->len, b, len);
+	free(b);
 }
 
 /* ------------------------------------------------- own-subtree ops */
@@ -331,12 +352,7 @@ static void op_read(struct thread *t)
 	struct node *x = pick(t, 0);
 	if (!x)
 		return;
-	size_t len;
-	unsigned char *b = read_all(t->root, x->path, &len);
-	if (!b)
-		return fail(t, "read %s: %s", x->path, strerror(errno));
-	same(t, x->path, x->data, x->len, b, len);
-	free(b);
+	read_check(t, t->root, x, "");
 }
 
 static void op_truncate(struct thread *t)
@@ -447,8 +463,7 @@ static void op_readdir(struct thread *t)
 {
 	struct node *x = rndn(t, 4) ? pick(t, 1) : NULL;
 	const char *dir = x ? x->path : "";
-	int fd = openat(t->root, *dir ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_open(t->root, *dir ? dir : ".");
 	if (!d)
 		return fail(t, "opendir %s: %s", *dir ? dir : ".", strerror(errno));
 	char *want[MAX_NODES], *got[MAX_NODES + 8];
@@ -554,14 +569,8 @@ static void sh_unlink(struct thread *t)
 static void sh_read(struct thread *t)
 {
 	struct node *x = sh_pick(t);
-	if (x) {
-		size_t len;
-		unsigned char *b = read_all(t->shared, x->path, &len);
-		if (!b)
-			return fail(t, "read shared/%s: %s", x->path, strerror(errno));
-		same(t, x->path, x->data, x->len, b, len);
-		free(b);
-	}
+	if (x)
+		read_check(t, t->shared, x, "shared/");
 	if (!n_ref_shared)
 		return;
 	/* a random range of a lower file nobody writes */
@@ -599,8 +608,7 @@ static int own_name(struct thread *t, const char *name)
 
 static void sh_readdir(struct thread *t)
 {
-	int fd = openat(t->shared, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_open(t->shared, ".");
 	if (!d)
 		return fail(t, "opendir shared: %s", strerror(errno));
 	size_t own = 0, ro = 0;
@@ -680,15 +688,8 @@ static void final_check(struct thread *t)
 	}
 	if (ok && seen.n != t->n)
 		fail(NULL, "t%d holds %zu entries, expected %zu", t->id, seen.n, t->n);
-	for (size_t i = 0; i < t->nsh && ok; i++) {
-		size_t len;
-		unsigned char *b = read_all(t->shared, t->sh[i].path, &len);
-		if (!b)
-			fail(NULL, "shared/%s: %s", t->sh[i].path, strerror(errno));
-		else
-			same(NULL, t->sh[i].path, t->sh[i].data, t->sh[i].len, b, len);
-		free(b);
-	}
+	for (size_t i = 0; i < t->nsh && ok; i++)
+		read_check(NULL, t->shared, &t->sh[i], "shared/");
 	for (size_t i = 0; i < seen.n; i++)
 		free(seen.nodes[i].data);
 }
@@ -701,8 +702,7 @@ static int usage(void)
 
 static int load_ref_shared(int refshare)
 {
-	int fd = openat(refshare, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dir_open(refshare, ".");
 	struct dirent *de;
 	if (!d)
 		return -1;

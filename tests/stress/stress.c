@@ -694,6 +694,20 @@ static void final_check(struct thread *t)
 		free(seen.nodes[i].data);
 }
 
+static void threads_free(struct thread *ts, int n)
+{
+	for (int k = 0; k < n; k++) {
+		for (size_t i = 0; i < ts[k].n; i++)
+			free(ts[k].nodes[i].data);
+		for (size_t i = 0; i < ts[k].nsh; i++)
+			free(ts[k].sh[i].data);
+		close(ts[k].root);
+	}
+	free(ts);
+	for (size_t i = 0; i < n_ref_shared; i++)
+		free(ref_shared_names[i]);
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: stress --threads N --ops K --seed S REF MNT\n");
@@ -766,11 +780,12 @@ int main(int argc, char **argv)
 		pthread_join(ts[k].tid, NULL);
 	for (int k = 0; k < nthreads && !atomic_load(&failed); k++)
 		final_check(&ts[k]);
-	if (atomic_load(&failed))
-		return 1;
 	unsigned long total = 0;
 	for (int k = 0; k < nthreads; k++)
 		total += ts[k].op;
+	threads_free(ts, nthreads);
+	if (atomic_load(&failed))
+		return 1;
 	printf("stress: seed %lu: %d threads, %lu operations, every check held\n", seed, nthreads,
 	       total);
 	return 0;

@@ -3,8 +3,9 @@
 #   make check           unit (Check) + integration tests
 #   make check-slow      tests that need the network (node-app with npm)
 #   make SANITIZE=address,undefined check
+#   make check-san       the same (ASan + UBSan build in build-san/); CI runs it
 #   make check-tsan      ThreadSanitizer build in build-tsan/: the daemon,
-#                        store and registry tests; any report fails it
+#                        store, container and registry tests; any report fails it
 #   make demo            import the built-in base image, mount it, look inside
 #   make bench           side-by-side benchmark (prints ratios)
 #   make base-images     busybox:latest into the store (tools/base-image.sh)
@@ -16,7 +17,7 @@
 
 CC       ?= cc
 comma    := ,
-PKGS     := fuse3 libarchive zlib libcrypto jansson libcurl
+PKGS     := fuse3 libarchive zlib libzstd libcrypto jansson libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
@@ -184,6 +185,11 @@ check-tsan:
 	@$(MAKE) --no-print-directory SANITIZE=thread CHECK_SCRIPTS='$(TSAN_SCRIPTS)' \
 		CHECK_UNITS='$(TSAN_UNITS:build/%=build-tsan/%)' check
 
+# The whole suite again on the ASan + UBSan build (build-san/): what CI runs
+# after the normal build's make check.
+check-san:
+	@$(MAKE) --no-print-directory SANITIZE=address,undefined check
+
 # Tests that need the network and minutes (debootstrap, apt, npm).
 check-slow: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tests/run.sh -- tests/slow/*.sh
@@ -196,6 +202,7 @@ bench: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tests/bench/write.sh
 	@LAYERFS=$(abspath $(BIN)) tests/bench/build.sh
 	@LAYERFS=$(abspath $(BIN)) tests/bench/containers.sh
+	@LAYERFS=$(abspath $(BIN)) tests/bench/compressed.sh
 
 base-images: $(BIN)
 	@LAYERFS=$(abspath $(BIN)) tools/base-image.sh busybox
@@ -221,4 +228,4 @@ clean:
 ifeq ($(BIN),build/layerfs)
 .PHONY: layerfs
 endif
-.PHONY: all check-tsan unit fuzz fuzz-short fuzz-build fuzz-bins $(FUZZ_RUNS) check check-slow demo bench deps deps-check format clean install base-images base-debian
+.PHONY: all unit fuzz fuzz-short fuzz-build fuzz-bins $(FUZZ_RUNS) check check-san check-tsan check-slow demo bench deps deps-check format clean install base-images base-debian

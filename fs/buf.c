@@ -1,9 +1,11 @@
 #include "buf.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char lfs_buf_empty[1];
 
@@ -181,4 +183,20 @@ void lfs_buf_free_ptr(void *b)
 		return;
 	lfs_buf_release(b);
 	free(b);
+}
+
+int lfs_write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }

@@ -40,6 +40,9 @@ void lfs_buf_setlen(lfs_buf *b, size_t len);
 /* Releases and frees a heap-allocated lfs_buf (void * for use as a destructor). */
 void lfs_buf_free_ptr(void *b);
 
+/* Writes all len bytes to fd (retrying short writes and EINTR); 0 or -errno. */
+int lfs_write_all(int fd, const void *data, size_t len);
+
 /* xmalloc family: abort on out-of-memory with a message. */
 void *lfs_xmalloc(size_t n);
 void *lfs_xcalloc(size_t n, size_t size);

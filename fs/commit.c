@@ -473,21 +473,6 @@ struct cm {
 	unsigned char *zbuf;
 };
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-	while (n) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int gz_pump(struct cm *c, int flush)
 {
 	int zr;
@@ -497,7 +482,7 @@ static int gz_pump(struct cm *c, int flush)
 		zr = deflate(&c->z, flush);
 		if (zr == Z_STREAM_ERROR)
 			return -EIO;
-		int r = write_all(c->out_fd, c->zbuf, DATA_CHUNK - c->z.avail_out);
+		int r = lfs_write_all(c->out_fd, c->zbuf, DATA_CHUNK - c->z.avail_out);
 		if (r < 0)
 			return r;
 	} while (c->z.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
@@ -513,7 +498,7 @@ static la_ssize_t out_write(struct archive *a, void *arg, const void *buf, size_
 		c->z.avail_in = (uInt)len;
 		r = gz_pump(c, Z_NO_FLUSH);
 	} else {
-		r = write_all(c->out_fd, buf, len);
+		r = lfs_write_all(c->out_fd, buf, len);
 	}
 	if (r < 0) {
 		c->out_errno = -r;

@@ -270,7 +270,7 @@ static int lfs_gz_reader_member_end(lfs_gz_reader *r)
 		return 0;
 	}
 	if (inflateReset(&r->zs) != Z_OK)
-		return lfs_gz_reader_fail(r, -EIO, "inflateReset failed");
+		return lfs_gz_reader_fail(r, -EIO, "gzip: inflateReset failed");
 	lfs_gz_reader_add_point(r, LFS_GZ_PT_MEMBER, 0);
 	return 0;
 }

@@ -1,7 +1,8 @@
 /* lfs_index — build, write, map, validate and query a layer index.
  *
  * Build: libarchive parses the tar (fed through our own callbacks, so gzip
- * input goes through lfs_gz_reader and gets checkpoints); every member
+ * input goes through lfs_gz_reader and gets checkpoints, and zstd input
+ * through lfs_zst_reader and gets its frame table); every member
  * becomes a node in a hash table keyed by (parent node, name).  At the end
  * the tree is laid out breadth-first, so each directory's children are
  * contiguous, and sorted.  Replaced members leave their old node or inode
@@ -19,6 +20,7 @@
 #include "index.h"
 #include "index_i.h"
 #include "gz.h"
+#include "zst.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -52,16 +54,17 @@ _Static_assert(sizeof(struct lfs_index_header) % 8 == 0, "sections must stay 8-a
 #define ALL_FLAGS    (LFS_E_WHITEOUT | LFS_E_OPAQUE | LFS_E_IMPLICIT | LFS_E_HARDLINK | LFS_E_SPARSE)
 
 /* ------------------------------------------------------------------ */
-/* Input: plain fd or gzip reader, behind libarchive's read callbacks.  */
+/* Input: plain fd, gzip or zstd reader, behind libarchive's read callbacks. */
 
 struct src {
 	int fd;
 	lfs_gz_reader *gz;
+	lfs_zst_reader *zst;
 	int seekable;	/* plain regular file: skip by lseek */
 	uint64_t start; /* fd offset when we started (seekable only) */
 	uint64_t end;	/* st_size (seekable only) */
 	uint64_t pos;	/* bytes of the (uncompressed) stream consumed so far */
-	int err;	/* first -errno from the fd or the gzip reader */
+	int err;	/* first -errno from the fd or the decompressor */
 	char *buf;
 	void (*on_data)(void *arg, const void *data, size_t len); /* opts->on_data */
 	void *on_data_arg;
@@ -76,6 +79,12 @@ static ssize_t read_full(int fd, void *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
+/* The decompressor's message (it names the format and the offset). */
+static const char *src_error(const struct src *s)
+{
+	return s->gz ? lfs_gz_reader_error(s->gz) : lfs_zst_reader_error(s->zst);
+}
+
 static la_ssize_t src_read(struct archive *a, void *cd, const void **out)
 {
 	struct src *s = cd;
@@ -84,13 +93,15 @@ static la_ssize_t src_read(struct archive *a, void *cd, const void **out)
 	*out = s->buf;
 	if (s->gz)
 		n = lfs_gz_reader_read(s->gz, s->buf, SRC_BUF);
+	else if (s->zst)
+		n = lfs_zst_reader_read(s->zst, s->buf, SRC_BUF);
 	else
 		n = read_full(s->fd, s->buf, SRC_BUF);
 	if (n < 0) {
 		if (!s->err)
 			s->err = (int)n;
-		if (a && s->gz)
-			archive_set_error(a, (int)-n, "gzip: %s", lfs_gz_reader_error(s->gz));
+		if (a && (s->gz || s->zst))
+			archive_set_error(a, (int)-n, "%s", src_error(s));
 		else if (a)
 			archive_set_error(a, (int)-n, "read: %s", strerror((int)-n));
 		return ARCHIVE_FATAL;
@@ -171,8 +182,6 @@ static ssize_t peek_magic(struct src *s, const struct stat *st, uint8_t *magic, 
 
 static const char *other_compression(const uint8_t *m, ssize_t n)
 {
-	if (n >= 4 && !memcmp(m, "\x28\xb5\x2f\xfd", 4))
-		return "zstd";
 	if (n >= 6 && !memcmp(m,
 			      "\xfd"
 			      "7zXZ\0",
@@ -183,7 +192,8 @@ static const char *other_compression(const uint8_t *m, ssize_t n)
 	return NULL;
 }
 
-static int src_open(struct src *s, int fd, const struct lfs_index_build_opts *opts, int *gzip,
+/* Opens the input; *comp is set to its enum lfs_compression. */
+static int src_open(struct src *s, int fd, const struct lfs_index_build_opts *opts, int *comp,
 		    char **err)
 {
 	struct stat st;
@@ -212,12 +222,17 @@ static int src_open(struct src *s, int fd, const struct lfs_index_build_opts *op
 		*err = lfs_xasprintf("layer is compressed with %s, which is not supported", other);
 		return -EIO;
 	}
-	*gzip = n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-	if (*gzip) {
-		int ret = lfs_gz_reader_new(fd, opts->gzip_span, &s->gz);
-		if (ret < 0)
-			return ret;
+	int ret = 0;
+	*comp = LFS_COMP_NONE;
+	if (n >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+		*comp = LFS_COMP_GZIP;
+		ret = lfs_gz_reader_new(fd, opts->gzip_span, &s->gz);
+	} else if (n >= 4 && !memcmp(magic, "\x28\xb5\x2f\xfd", 4)) {
+		*comp = LFS_COMP_ZSTD;
+		ret = lfs_zst_reader_new(fd, &s->zst);
 	}
+	if (ret < 0)
+		return ret;
 	s->buf = lfs_xmalloc(SRC_BUF);
 	return 0;
 }
@@ -228,7 +243,7 @@ static int src_drain(struct src *s, uint64_t *tar_size)
 {
 	const void *p;
 
-	if (s->seekable && !s->gz && !s->on_data) {
+	if (s->seekable && !s->gz && !s->zst && !s->on_data) {
 		*tar_size = s->end - s->start;
 		return 0;
 	}
@@ -247,6 +262,7 @@ static void src_release(struct src *s)
 {
 	if (s->gz)
 		lfs_gz_reader_free(s->gz);
+	lfs_zst_reader_free(s->zst);
 	free(s->buf);
 }
 
@@ -274,9 +290,10 @@ struct builder {
 	lfs_buf str; /* strings section: names and symlink targets */
 	lfs_buf xat; /* xattr section */
 	lfs_buf sps; /* sparse section */
-	lfs_buf gz;  /* gzip section */
+	lfs_buf gz;  /* random-access section: gzip checkpoints or zstd frames */
 	lfs_buf path, path2, tmp;
-	const char *member; /* raw name of the member being added, for messages */
+	const char *member;   /* raw name of the member being added, for messages */
+	uint32_t max_entries; /* LFS_ENTRIES_MAX, or lower for tests */
 	char **err;
 };
 
@@ -344,8 +361,10 @@ static int builder_fail(struct builder *b, int ret, const char *fmt, ...)
 /* Appends s[0..len) plus a NUL to the strings section; *off gets its offset. */
 static int str_add(struct builder *b, const char *s, size_t len, uint32_t *off)
 {
-	if (b->str.len + len + 1 > UINT32_MAX)
-		return builder_fail(b, -EFBIG, "%s", "string section over 4 GiB");
+	if (b->str.len + len + 1 > LFS_INDEX_STRINGS_MAX)
+		return builder_fail(b, -EFBIG, "%s",
+				    "names and link targets of the layer over 4 GiB "
+				    "(limit LFS_INDEX_STRINGS_MAX)");
 	*off = (uint32_t)b->str.len;
 	lfs_buf_add(&b->str, s, len);
 	lfs_buf_addch(&b->str, '\0');
@@ -371,8 +390,10 @@ static int node_new(struct builder *b, uint32_t parent, const char *name, size_t
 	uint32_t name_off = 0;
 	int ret;
 
-	if (b->nnodes >= LFS_INDEX_MAX_ENTRIES)
-		return builder_fail(b, -EFBIG, "%s", "too many entries in the layer");
+	if (b->nnodes >= b->max_entries)
+		return builder_fail(b, -EFBIG,
+				    "more than %u entries in the layer (limit LFS_ENTRIES_MAX)",
+				    b->max_entries);
 	ret = str_add(b, name, len, &name_off);
 	if (ret < 0)
 		return ret;
@@ -401,6 +422,7 @@ static void builder_init(struct builder *b, char **err)
 	memset(b, 0, sizeof(*b));
 	b->err = err;
 	b->member = "";
+	b->max_entries = LFS_ENTRIES_MAX;
 	lfs_buf_init(&b->str, 1 << 16);
 	lfs_buf_addch(&b->str, '\0'); /* the root's empty name */
 	b->hmask = 1023;
@@ -530,18 +552,24 @@ static uint32_t walk_find(const struct builder *b, const char *path, size_t len)
 	return cur;
 }
 
-/* Normalises a member name into out: no leading "/", no "." or empty
- * components.  -EINVAL on "..", -EFBIG past LFS_INDEX_MAX_NAME. */
-static int normalise(struct builder *b, const char *name, lfs_buf *out)
+int lfs_index_normalise(const char *name, lfs_buf *out, char **why)
 {
 	const char *p = name;
 
+	*why = NULL;
 	lfs_buf_reset(out);
 	while (*p) {
 		size_t n = strcspn(p, "/");
-		if (n == 2 && p[0] == '.' && p[1] == '.')
-			return builder_fail(b, -EINVAL, "%s",
-					    "'..' component: the path would leave the image");
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			*why = lfs_xstrdup("'..' component: the path would leave the image");
+			return -EINVAL;
+		}
+		if (n > LFS_NAME_MAX) {
+			*why = lfs_xasprintf("a name of %zu bytes, over the limit of %d bytes per "
+					     "path component (LFS_NAME_MAX)",
+					     n, LFS_NAME_MAX);
+			return -EFBIG;
+		}
 		if (n && !(n == 1 && p[0] == '.')) {
 			if (out->len)
 				lfs_buf_addch(out, '/');
@@ -551,13 +579,51 @@ static int normalise(struct builder *b, const char *name, lfs_buf *out)
 		if (*p)
 			p++;
 	}
-	if (out->len > LFS_INDEX_MAX_NAME)
-		return builder_fail(b, -EFBIG, "%s", "path longer than 4095 bytes");
+	if (out->len > LFS_PATH_MAX) {
+		*why =
+		    lfs_xasprintf("a path of %zu bytes, over the limit of %d bytes (LFS_PATH_MAX)",
+				  out->len, LFS_PATH_MAX);
+		return -EFBIG;
+	}
 	return 0;
+}
+
+static int normalise(struct builder *b, const char *name, lfs_buf *out)
+{
+	char *why;
+	int ret = lfs_index_normalise(name, out, &why);
+
+	if (ret < 0) {
+		builder_fail(b, ret, "%s", why);
+		free(why);
+	}
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
 /* Members.                                                            */
+
+/* One xattr against the kernel's limits; *list adds up the name list. */
+static int xattr_check(struct builder *b, const char *name, size_t size, size_t *list)
+{
+	size_t len = strlen(name);
+
+	*list += len + 1;
+	if (len > LFS_XATTR_NAME_MAX)
+		return builder_fail(
+		    b, -EFBIG, "xattr name of %zu bytes, over the limit of %d (LFS_XATTR_NAME_MAX)",
+		    len, LFS_XATTR_NAME_MAX);
+	if (size > LFS_XATTR_VALUE_MAX)
+		return builder_fail(b, -EFBIG,
+				    "xattr '%s' has a value of %zu bytes, over the limit of %d "
+				    "(LFS_XATTR_VALUE_MAX)",
+				    name, size, LFS_XATTR_VALUE_MAX);
+	if (*list > LFS_XATTR_LIST_MAX)
+		return builder_fail(b, -EFBIG,
+				    "xattr names add up to more than %d bytes (LFS_XATTR_LIST_MAX)",
+				    LFS_XATTR_LIST_MAX);
+	return 0;
+}
 
 static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 {
@@ -568,6 +634,7 @@ static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 	} * v;
 	int n = archive_entry_xattr_reset(ae), got = 0, ret = 0;
 	uint32_t count = 0;
+	size_t list = 0;
 	size_t rec;
 
 	if (n <= 0)
@@ -588,10 +655,9 @@ static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 			dup = !strcmp(v[j].name, v[k].name);
 		if (dup || !v[k].name[0])
 			continue;
-		if (strlen(v[k].name) > LFS_INDEX_MAX_NAME || v[k].size > UINT32_MAX) {
-			ret = builder_fail(b, -EFBIG, "xattr '%s' too large", v[k].name);
+		ret = xattr_check(b, v[k].name, v[k].size, &list);
+		if (ret < 0)
 			goto out;
-		}
 		nl = (uint32_t)strlen(v[k].name);
 		vl = (uint32_t)v[k].size;
 		lfs_buf_add(&b->xat, &nl, 4);
@@ -601,8 +667,9 @@ static int add_xattrs(struct builder *b, struct archive_entry *ae, uint32_t ino)
 		count++;
 	}
 	memcpy(b->xat.data + rec, &count, 4);
-	if (b->xat.len > UINT32_MAX)
-		ret = builder_fail(b, -EFBIG, "%s", "xattr section over 4 GiB");
+	if (b->xat.len > LFS_INDEX_XATTRS_MAX)
+		ret = builder_fail(b, -EFBIG, "%s",
+				   "xattrs of the layer over 4 GiB (limit LFS_INDEX_XATTRS_MAX)");
 	b->inos[ino].xattr = (uint32_t)rec;
 out:
 	free(v);
@@ -654,8 +721,9 @@ static int ino_set_type(struct builder *b, struct archive *a, struct archive_ent
 
 	switch (archive_entry_filetype(ae)) {
 	case AE_IFREG:
-		if (size < 0 || (uint64_t)size > LFS_INDEX_MAX_FILE)
-			return builder_fail(b, -EFBIG, "%s", "file size over the 1 PiB limit");
+		if (size < 0 || (uint64_t)size > LFS_FILE_MAX)
+			return builder_fail(b, -EFBIG, "%s",
+					    "file size over the limit of 1 PiB (LFS_FILE_MAX)");
 		e->size = (uint64_t)size;
 		/* Directory layers (a == NULL) read data from the files themselves. */
 		e->data_off = a ? (uint64_t)archive_filter_bytes(a, 0) : 0;
@@ -663,9 +731,12 @@ static int ino_set_type(struct builder *b, struct archive *a, struct archive_ent
 	case AE_IFLNK:
 		target = archive_entry_symlink(ae);
 		len = target ? strlen(target) : 0;
-		if (len > LFS_INDEX_MAX_NAME)
-			return builder_fail(b, -EFBIG, "%s",
-					    "symlink target longer than 4095 bytes");
+		if (len > LFS_PATH_MAX)
+			return builder_fail(
+			    b, -EFBIG,
+			    "a symlink target of %zu bytes, over the limit of %d bytes "
+			    "(LFS_PATH_MAX)",
+			    len, LFS_PATH_MAX);
 		e->size = len;
 		return str_add(b, target ? target : "", len, &b->inos[ino].link);
 	case AE_IFCHR:
@@ -761,6 +832,8 @@ static int ino_from_member(struct builder *b, struct archive *a, struct archive_
 	e->uid = (uint32_t)uid;
 	e->gid = (uint32_t)gid;
 	e->mode = (uint32_t)(archive_entry_filetype(ae) | (archive_entry_mode(ae) & 07777));
+	if (S_ISLNK(e->mode)) /* as on every Linux file system, whatever the header says */
+		e->mode = S_IFLNK | 0777;
 	if (archive_entry_mtime_is_set(ae)) {
 		member_mtime(a, ae, &e->mtime, &e->mtime_ns);
 	}
@@ -877,6 +950,14 @@ static int add_member(struct builder *b, struct archive *a, struct archive_entry
 	return ret;
 }
 
+/* libarchive skips a pax header whose records it cannot parse with only a
+ * warning, and the member keeps its ustar name and fields; GNU tar and
+ * bsdtar fail on such an archive, and so does the index. */
+int lfs_index_warning_fatal(const char *msg)
+{
+	return msg && strcasestr(msg, "malformed pax") != NULL;
+}
+
 static int read_members(struct builder *b, struct archive *a, struct src *s)
 {
 	struct archive_entry *ae;
@@ -888,7 +969,9 @@ static int read_members(struct builder *b, struct archive *a, struct src *s)
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-			const char *msg = archive_error_string(a);
+			/* A decompressor's own message names the compressed offset. */
+			const char *msg =
+			    s->err && (s->gz || s->zst) ? src_error(s) : archive_error_string(a);
 			ret = s->err ? s->err : -EIO;
 			free(*b->err);
 			if (last.len)
@@ -897,6 +980,15 @@ static int read_members(struct builder *b, struct archive *a, struct src *s)
 			else
 				*b->err = lfs_xasprintf("at the start of the layer: %s",
 							msg ? msg : "not a tar archive");
+			break;
+		}
+		if (r == ARCHIVE_WARN && lfs_index_warning_fatal(archive_error_string(a))) {
+			b->member = archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "?";
+			ret = builder_fail(
+			    b, -EINVAL,
+			    "its pax extended header is malformed (%s): the path, size "
+			    "or owner it holds would be lost",
+			    archive_error_string(a));
 			break;
 		}
 		ret = add_member(b, a, ae);
@@ -1007,22 +1099,6 @@ static struct lfs_entry *layout_entries(struct builder *b, struct layout *l, uin
 	return ents;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static uint64_t align8(uint64_t x)
 {
 	return (x + 7) & ~(uint64_t)7;
@@ -1054,12 +1130,12 @@ static int write_index(int fd, struct lfs_index_header *h, const void *const *da
 		end = h->sect[i].off + h->sect[i].len;
 	}
 	h->crc32 = (uint32_t)crc;
-	ret = write_all(fd, h, sizeof(*h));
+	ret = lfs_write_all(fd, h, sizeof(*h));
 	end = sizeof(*h);
 	for (int i = 0; i < LFS_SECT_COUNT && ret == 0; i++) {
-		ret = write_all(fd, zero, h->sect[i].off - end);
+		ret = lfs_write_all(fd, zero, h->sect[i].off - end);
 		if (ret == 0)
-			ret = write_all(fd, data[i], h->sect[i].len);
+			ret = lfs_write_all(fd, data[i], h->sect[i].len);
 		end = h->sect[i].off + h->sect[i].len;
 	}
 	return ret;
@@ -1121,14 +1197,14 @@ static int check_data_inside(struct builder *b, uint64_t tar_size)
 }
 
 /* Everything between opening the input and writing the output. */
-static int build_from(struct builder *b, struct src *s, int gzip, struct lfs_index_header *h)
+static int build_from(struct builder *b, struct src *s, int comp, struct lfs_index_header *h)
 {
 	struct archive *a = archive_read_new();
 	int ret;
 
 	archive_read_support_format_tar(a);
 	/* A data tap must see every byte, so no skipping then. */
-	int skip = s->seekable && !gzip && !s->on_data;
+	int skip = s->seekable && comp == LFS_COMP_NONE && !s->on_data;
 	if (archive_read_open2(a, s, NULL, src_read, skip ? src_skip : NULL, NULL) != ARCHIVE_OK) {
 		*b->err = lfs_xasprintf("opening the layer: %s", archive_error_string(a));
 		ret = s->err ? s->err : -EIO;
@@ -1141,17 +1217,18 @@ static int build_from(struct builder *b, struct src *s, int gzip, struct lfs_ind
 	ret = src_drain(s, &h->tar_size);
 	if (ret == 0)
 		ret = check_data_inside(b, h->tar_size);
-	if (ret == 0 && gzip) {
-		h->compression = LFS_COMP_GZIP;
+	h->compression = (uint32_t)comp;
+	if (ret == 0 && s->gz)
 		ret = lfs_gz_reader_finish(s->gz, &b->gz);
-	}
+	else if (ret == 0 && s->zst)
+		ret = lfs_zst_reader_finish(s->zst, &b->gz);
 	if (ret < 0 && !*b->err)
 		*b->err = lfs_xasprintf("reading the layer after its last member: %s",
-					s->gz ? lfs_gz_reader_error(s->gz) : strerror(-ret));
+					s->gz || s->zst ? src_error(s) : strerror(-ret));
 	if (s->seekable)
 		h->src_size = s->end - s->start;
-	else if (!gzip)
-		h->src_size = s->pos; /* a pipe: what we read; unknown for gzip pipes */
+	else if (comp == LFS_COMP_NONE)
+		h->src_size = s->pos; /* a pipe: what we read; unknown for compressed pipes */
 	return ret;
 }
 
@@ -1163,7 +1240,7 @@ int lfs_index_build(int tar_fd, int out_fd, const struct lfs_index_build_opts *o
 	struct src s;
 	char *local_err = NULL;
 	locale_t c_loc, old_loc = (locale_t)0;
-	int gzip = 0, ret;
+	int comp = LFS_COMP_NONE, ret;
 
 	if (!err)
 		err = &local_err;
@@ -1178,9 +1255,11 @@ int lfs_index_build(int tar_fd, int out_fd, const struct lfs_index_build_opts *o
 	if (c_loc)
 		old_loc = uselocale(c_loc);
 	builder_init(&b, err);
-	ret = src_open(&s, tar_fd, opts, &gzip, err);
+	if (opts->max_entries && opts->max_entries < LFS_ENTRIES_MAX)
+		b.max_entries = opts->max_entries;
+	ret = src_open(&s, tar_fd, opts, &comp, err);
 	if (ret == 0)
-		ret = build_from(&b, &s, gzip, &h);
+		ret = build_from(&b, &s, comp, &h);
 	if (ret == 0)
 		ret = finish_build(&b, out_fd, &h);
 	if (ret < 0 && !*err)
@@ -1243,7 +1322,7 @@ static int check_header(struct lfs_index *x)
 	crc = crc32_z(crc, x->base + crc_at + 4, x->len - crc_at - 4);
 	if (crc != h->crc32)
 		return -EBADMSG;
-	if (h->compression > LFS_COMP_DIR || h->nentries == 0 ||
+	if (h->compression > LFS_COMP_ZSTD || h->nentries == 0 ||
 	    h->nentries > LFS_INDEX_MAX_ENTRIES)
 		return -EBADMSG;
 	for (int i = 0; i < LFS_SECT_COUNT; i++)
@@ -1703,8 +1782,36 @@ const struct lfs_sparse_run *lfs_index_sparse(const lfs_index *idx, const struct
 
 const void *lfs_index_gzip_data(const lfs_index *idx, size_t *len)
 {
-	*len = idx->gz_len;
-	return idx->gz_len ? idx->gz : NULL;
+	*len = idx->hdr->compression == LFS_COMP_GZIP ? idx->gz_len : 0;
+	return *len ? idx->gz : NULL;
+}
+
+const void *lfs_index_zstd_data(const lfs_index *idx, size_t *len)
+{
+	*len = idx->hdr->compression == LFS_COMP_ZSTD ? idx->gz_len : 0;
+	return *len ? idx->gz : NULL;
+}
+
+const char *lfs_index_compression_name(const lfs_index *idx)
+{
+	static const char *const names[] = {"none", "gzip", "directory", "zstd"};
+
+	return names[idx->hdr->compression]; /* validated on open */
+}
+
+const char *lfs_index_access_name(const lfs_index *idx)
+{
+	static const char *const names[] = {"pread", "checkpoints", "files"};
+	lfs_zst_index *zi;
+	const char *name;
+
+	if (idx->hdr->compression != LFS_COMP_ZSTD)
+		return names[idx->hdr->compression];
+	if (lfs_zst_index_open(idx->gz, idx->gz_len, &zi) < 0)
+		return "invalid";
+	name = lfs_zst_index_access(zi) == LFS_ZST_FRAMES ? "frames" : "decompressed-copy";
+	lfs_zst_index_free(zi);
+	return name;
 }
 
 /* ------------------------------------------------------------ directory layers */

@@ -1,6 +1,6 @@
 /* lfs_index — the binary index of one tar layer.
  *
- * A layer is an immutable tar (plain or gzip) plus this index.  The index
+ * A layer is an immutable tar (plain, gzip or zstd) plus this index.  The index
  * lists every member once, as a tree: entry 0 is the layer's root
  * directory; the children of a directory are contiguous, sorted by name
  * (memcmp order, a shorter name before its extensions), and found by
@@ -32,7 +32,38 @@
  *    build fails naming the member and its target.  All names of one inode
  *    form a ring through `link`, share data_off/size/metadata, and carry
  *    nlink = number of names in the layer.
- *  - Sizes over LFS_INDEX_MAX_FILE or names over 4095 bytes fail the build.
+ *  - The limits of lfs_limits.h (LFS_PATH_MAX, LFS_NAME_MAX,
+ *    LFS_ENTRIES_MAX, the xattr limits, LFS_FILE_MAX) fail the build with
+ *    -EFBIG and a message naming the limit and its value.
+ *  - A symlink is never followed while indexing: a member whose parent is
+ *    a non-directory (a symlink included) gets an implicit directory in
+ *    its place, so nothing can be placed through a symlink.  Symlinks
+ *    report mode 0777, as on every Linux file system.
+ *
+ * The hostile-input table (tests/integration/tar_corpus.sh checks every
+ * row through import, mount --layer, load, ADD auto-extract and export;
+ * "refused" means the command fails naming the member and the store is
+ * left as it was):
+ *   sparse file (GNU, pax 1.0)     data and holes as GNU tar -x gives them
+ *   long names (pax path, GNU L/K) kept whole, as GNU tar -x
+ *   path > 4095 / name > 255 bytes refused (LFS_PATH_MAX / LFS_NAME_MAX)
+ *   pax record with a bad length   refused: malformed pax extended header
+ *   negative size (base-256, pax)  refused: truncated or corrupt
+ *   uid/gid >= 2^32                refused: uid or gid out of range
+ *   uid/gid 2^32-2                 kept
+ *   NUL inside a pax path          the name ends at the NUL (as tar -x)
+ *   duplicate names                the last member wins (as tar -x)
+ *   hard link to itself            refused when no earlier member has the
+ *                                  name, else the file stays as it is
+ *   symlink to itself              kept (reading it gives ELOOP)
+ *   chain of hard links a<-b<-c    one inode, nlink = number of names
+ *   "../x", "a/../../x", link "../x" refused: the path would leave the image
+ *   "/abs/x", hard link "/abs/x"   stored as abs/x (leading "/" dropped)
+ *   symlink L -> OUTSIDE, file L/f L becomes an implicit directory holding
+ *                                  f (as bsdtar -x -U); nothing outside
+ *   directory D, symlink D, D/f    D becomes an implicit directory holding
+ *                                  only f (ADD refuses: D is a directory)
+ *   hard link to L/f, L a symlink  refused: target not found in the layer
  */
 #ifndef LFS_INDEX_H
 #define LFS_INDEX_H
@@ -42,12 +73,13 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "lfs_limits.h"
 
 #define LFS_INDEX_MAGIC "LFSIDX\r\n"
-#define LFS_INDEX_VERSION 1
+#define LFS_INDEX_VERSION     2 /* 2: zstd layers (LFS_COMP_ZSTD) */
 #define LFS_INDEX_NONE UINT32_MAX
-#define LFS_INDEX_MAX_FILE (1ULL << 50) /* 1 PiB: larger sizes are corrupt tars */
-#define LFS_INDEX_MAX_ENTRIES (64u << 20)
+#define LFS_INDEX_MAX_FILE LFS_FILE_MAX
+#define LFS_INDEX_MAX_ENTRIES LFS_ENTRIES_MAX
 
 enum lfs_entry_flags {
 	LFS_E_WHITEOUT = 1 << 0, /* ".wh.NAME": hides NAME in lower layers */
@@ -95,14 +127,18 @@ enum lfs_compression {
 	LFS_COMP_NONE = 0,
 	LFS_COMP_GZIP = 1,
 	LFS_COMP_DIR = 2, /* a directory tree: file data is read from the files */
+	LFS_COMP_ZSTD = 3,
 };
 
 enum lfs_index_section {
 	LFS_SECT_ENTRIES,
 	LFS_SECT_STRINGS,
-	LFS_SECT_XATTRS, /* records: u32 count, then count x (u32 name_len, u32 value_len, name NUL, value) */
+	LFS_SECT_XATTRS, /* records: u32 count, then count x (u32 name_len, u32 value_len, name NUL,
+			    value) */
 	LFS_SECT_SPARSE, /* records: u32 count, u32 pad, then count x struct lfs_sparse_run */
-	LFS_SECT_GZIP,   /* lfs_gz checkpoint data (see gz.h), empty when not gzip */
+	/* Random-access data: lfs_gz checkpoints (gzip, see gz.h) or the lfs_zst
+	 * frame table (zstd, see zst.h); empty for plain tars. */
+	LFS_SECT_GZIP,
 	LFS_SECT_COUNT
 };
 
@@ -112,7 +148,7 @@ struct lfs_index_header {
 	uint32_t header_size;  /* sizeof(struct lfs_index_header) */
 	uint64_t file_size;    /* size of this index file */
 	/* Size of the layer file as stored, compressed or not (0 if unknown:
-	 * gzip read from a pipe). */
+	 * gzip or zstd read from a pipe). */
 	uint64_t src_size;
 	int64_t src_mtime_ns;  /* mtime of the layer file when indexed (for --layer caches) */
 	uint64_t tar_size;     /* size of the uncompressed tar stream */
@@ -132,6 +168,9 @@ typedef struct lfs_index lfs_index;
 struct lfs_index_build_opts {
 	int64_t src_mtime_ns; /* recorded in the header; 0 if not needed */
 	uint64_t gzip_span;   /* distance between gzip checkpoints; 0 = default (2 MiB) */
+	/* Entries allowed in the layer; 0 = LFS_ENTRIES_MAX (lower values let
+	 * tests reach the limit with small tars). */
+	uint32_t max_entries;
 	/* Optional tap on the uncompressed tar stream: called with every byte
 	 * of it, in order, exactly once, trailing bytes after the end-of-archive
 	 * blocks included (the store hashes the diff_id of a gzip blob this way
@@ -141,13 +180,24 @@ struct lfs_index_build_opts {
 	void *on_data_arg;
 };
 
-/* Reads the tar on tar_fd from its current offset to EOF (plain or gzip,
+/* Reads the tar on tar_fd from its current offset to EOF (plain, gzip or zstd,
  * detected by content) and writes a complete index to out_fd (which must be
  * empty and seekable).  Returns 0, or -errno with a message in *err
  * (caller frees) naming the member at fault, e.g.
  * "member 'a/b': hard link target 'x' not found earlier in the layer".
  * -EINVAL: bad member; -EIO: truncated or corrupt archive; -EFBIG: limits. */
 int lfs_index_build(int tar_fd, int out_fd, const struct lfs_index_build_opts *opts, char **err);
+
+/* Normalises a tar member name or hard link target as lfs_index_build()
+ * does: leading "/" and "./" dropped, "." and empty components removed,
+ * into out ("" for the root).  Returns 0, or -EINVAL (a ".." component) or
+ * -EFBIG (over LFS_PATH_MAX or LFS_NAME_MAX) with *why set to a message
+ * naming the problem and the limit (caller frees). */
+int lfs_index_normalise(const char *name, lfs_buf *out, char **why);
+/* 1 when a libarchive warning (ARCHIVE_WARN from reading a header) means
+ * the member's extended header was dropped: a malformed pax header.  The
+ * index, and every other reader of layers, refuses such a member. */
+int lfs_index_warning_fatal(const char *msg);
 
 /* Indexes a directory tree used as a layer (an overlay lower): its 0/0
  * char devices are whiteouts and its opaque xattrs (trusted.overlay.,
@@ -191,6 +241,14 @@ const struct lfs_sparse_run *lfs_index_sparse(const lfs_index *idx, const struct
 					      uint32_t *n);
 /* The raw gzip checkpoint section (LFS_COMP_GZIP), for lfs_gz_index_open(). */
 const void *lfs_index_gzip_data(const lfs_index *idx, size_t *len);
+/* The raw zstd frame table (LFS_COMP_ZSTD), for lfs_zst_index_open(). */
+const void *lfs_index_zstd_data(const lfs_index *idx, size_t *len);
+/* For people: the layer's compression ("none", "gzip", "zstd", "directory")
+ * and how reads reach file data: "pread" (plain tar), "checkpoints" (gzip),
+ * "frames" or "decompressed-copy" (zstd, see zst.h), "files" (directory).
+ * Static strings; "invalid" when the zstd frame table does not validate. */
+const char *lfs_index_compression_name(const lfs_index *idx);
+const char *lfs_index_access_name(const lfs_index *idx);
 
 static inline uint32_t lfs_index_entry_no(const lfs_index *idx, const struct lfs_entry *e)
 {

@@ -8,7 +8,7 @@
 
 #include "index.h"
 
-#define LFS_INDEX_MAX_NAME 4095 /* bytes of a normalised member path or link target */
+#define LFS_INDEX_MAX_NAME LFS_PATH_MAX /* bytes of a normalised member path or link target */
 
 /* A loaded index: the mapped (or copied) file plus pointers into it.  All
  * pointers are valid and bounds-checked once lfs_index_validate() passed. */

@@ -311,7 +311,10 @@ static int put_symlink(lfs_ovl *o, uint64_t dir, const char *name, const char *t
 		a.st_uid = m->uid;
 		a.st_gid = m->gid;
 		a.st_mtim = a.st_atim = m->mtime;
-		r = lfs_ovl_setattr(o, id, &a, LFS_OVL_SET_UID | LFS_OVL_SET_GID, NULL, &st);
+		r = lfs_ovl_setattr(o, id, &a,
+				    LFS_OVL_SET_UID | LFS_OVL_SET_GID | LFS_OVL_SET_ATIME |
+					LFS_OVL_SET_MTIME,
+				    NULL, &st);
 	}
 	return r;
 }
@@ -475,30 +478,22 @@ static int is_archive(int fd)
 	if (!a)
 		return 0;
 	struct archive_entry *e;
-	int ok = archive_read_next_header(a, &e) == ARCHIVE_OK;
+	int r = archive_read_next_header(a, &e);
+	int ok = r == ARCHIVE_OK || r == ARCHIVE_WARN; /* a bad first header: refused later */
 	archive_read_free(a);
 	lseek(fd, 0, SEEK_SET);
 	return ok;
 }
 
-/* A member name made relative and checked: no "..", no empty result. */
-static char *member_path(const char *name)
+/* A member name made relative and checked as the layer index checks it
+ * (no "..", within LFS_PATH_MAX and LFS_NAME_MAX); NULL with *why set
+ * (caller frees) when it is refused. */
+static char *member_path(const char *name, char **why)
 {
-	while (*name == '/' || (name[0] == '.' && name[1] == '/'))
-		name += name[0] == '/' ? 1 : 2;
 	lfs_buf b = LFS_BUF_INIT;
-	cleanup_free char *dup = lfs_xstrdup(name);
-	char *save = NULL;
-	for (char *c = strtok_r(dup, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-		if (!strcmp(c, "."))
-			continue;
-		if (!strcmp(c, "..")) {
-			lfs_buf_release(&b);
-			return NULL;
-		}
-		if (b.len)
-			lfs_buf_addch(&b, '/');
-		lfs_buf_addstr(&b, c);
+	if (lfs_index_normalise(name, &b, why) < 0) {
+		lfs_buf_release(&b);
+		return NULL;
 	}
 	return lfs_buf_detach(&b, NULL);
 }
@@ -509,7 +504,48 @@ struct extract {
 	const char *dest;
 	const char *src;
 	struct dir_times times;
+	uint64_t *links; /* ids of the symlinks this archive made */
+	size_t nlinks, alinks;
 };
+
+static size_t own_link(const struct extract *x, uint64_t id)
+{
+	size_t i = 0;
+	while (i < x->nlinks && x->links[i] != id)
+		i++;
+	return i;
+}
+
+/* Within one archive the layer index's rule holds: a symlink the archive
+ * itself made, found where a later member needs a directory, is replaced
+ * by one instead of being followed (fs/index.h).  Symlinks that were in
+ * the image before are followed, resolved inside its root (the walk here
+ * stops at them: whatever lies beyond is inside the root too). */
+static int drop_own_links(struct extract *x, const char *rel, size_t dirlen)
+{
+	uint64_t dir, id;
+	struct stat st;
+	if (!x->nlinks || bld_ovl_resolve(x->o, x->dest, 1, 0, 0, 0, &dir, &st, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < dirlen;) {
+		size_t n = strcspn(rel + i, "/");
+		if (i + n > dirlen)
+			n = dirlen - i;
+		cleanup_free char *name = lfs_xasprintf("%.*s", (int)n, rel + i);
+		if (lfs_ovl_lookup(x->o, dir, name, &id, &st) < 0)
+			return 0; /* missing: mkdir_p makes it */
+		size_t k = own_link(x, id);
+		if (S_ISLNK(st.st_mode) && k < x->nlinks) {
+			x->links[k] = x->links[--x->nlinks];
+			return lfs_ovl_unlink(x->o, dir, name);
+		}
+		if (!S_ISDIR(st.st_mode))
+			return 0; /* not the archive's: mkdir_p follows or refuses it */
+		dir = id;
+		i += n + 1;
+	}
+	return 0;
+}
 
 /* Parent directory id and leaf name of member path rel under dest. */
 static int member_parent(struct extract *x, const char *rel, uint64_t *dir, const char **leaf,
@@ -517,6 +553,9 @@ static int member_parent(struct extract *x, const char *rel, uint64_t *dir, cons
 {
 	const char *slash = strrchr(rel, '/');
 	*leaf = slash ? slash + 1 : rel;
+	int r = slash ? drop_own_links(x, rel, (size_t)(slash - rel)) : 0;
+	if (r < 0)
+		return error_make(err, -r, "%s: member '%s'", x->src, rel);
 	cleanup_free char *p = slash ? lfs_xasprintf("%s/%.*s", x->dest, (int)(slash - rel), rel)
 				     : lfs_xstrdup(x->dest);
 	return mkdir_p(x->o, p, x->c, dir, err);
@@ -525,16 +564,21 @@ static int member_parent(struct extract *x, const char *rel, uint64_t *dir, cons
 static int extract_link(struct extract *x, uint64_t dir, const char *leaf, const char *target,
 			const char *rel, error **err)
 {
-	cleanup_free char *t = member_path(target);
+	cleanup_free char *why = NULL;
+	cleanup_free char *t = member_path(target, &why);
 	if (!t)
-		return error_make(err, EINVAL, "%s: member '%s' links to '%s' outside the archive",
-				  x->src, rel, target);
+		return error_make(err, EINVAL, "%s: member '%s': hard link target '%s': %s", x->src,
+				  rel, target, why);
 	cleanup_free char *abs = lfs_xasprintf("%s/%s", x->dest, t);
 	uint64_t id, found;
-	struct stat st;
+	struct stat st, cur;
 	if (bld_ovl_resolve(x->o, abs, 0, 0, 0, 0, &id, &st, NULL) < 0)
-		return error_make(err, ENOENT, "%s: member '%s' links to missing '%s'", x->src, rel,
-				  target);
+		return error_make(err, ENOENT,
+				  "%s: member '%s': hard link target '%s' not found earlier in the "
+				  "archive",
+				  x->src, rel, target);
+	if (lfs_ovl_lookup(x->o, dir, leaf, &found, &cur) == 0 && found == id)
+		return 0; /* a link to itself: tar -x keeps the file as it is */
 	int r = clear_name(x->o, dir, leaf, 0, &found);
 	if (r == 0)
 		r = lfs_ovl_link(x->o, id, dir, leaf, &st);
@@ -543,12 +587,17 @@ static int extract_link(struct extract *x, uint64_t dir, const char *leaf, const
 
 static int extract_entry(struct extract *x, struct archive *a, struct archive_entry *e, error **err)
 {
-	cleanup_free char *rel = member_path(archive_entry_pathname(e));
+	cleanup_free char *why = NULL;
+	cleanup_free char *rel = member_path(archive_entry_pathname(e), &why);
 	if (!rel)
-		return error_make(err, EINVAL, "%s: member '%s' leaves the destination (..)",
-				  x->src, archive_entry_pathname(e));
+		return error_make(err, EINVAL, "%s: member '%s': %s", x->src,
+				  archive_entry_pathname(e), why);
 	if (!*rel)
 		return 0; /* "./" itself */
+	if (archive_entry_uid(e) < 0 || archive_entry_uid(e) > UINT32_MAX - 1 ||
+	    archive_entry_gid(e) < 0 || archive_entry_gid(e) > UINT32_MAX - 1)
+		return error_make(err, EINVAL, "%s: member '%s': uid or gid out of range", x->src,
+				  rel);
 	uint64_t dir, id;
 	const char *leaf;
 	if (member_parent(x, rel, &dir, &leaf, err) < 0)
@@ -569,12 +618,26 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
 	switch (archive_entry_filetype(e)) {
 	case AE_IFDIR:
 		r = put_dir(x->o, dir, leaf, &m, &id);
+		if (r ==
+		    0) /* a directory already there takes the member's metadata, as in tar -x */
+			r = set_meta(x->o, id, &m, 1);
 		if (r == 0)
 			dir_times_add(&x->times, id, &m);
 		break;
-	case AE_IFLNK:
+	case AE_IFLNK: {
+		struct stat st;
 		r = put_symlink(x->o, dir, leaf, archive_entry_symlink(e), &m);
+		if (r == 0)
+			r = lfs_ovl_lookup(x->o, dir, leaf, &id, &st);
+		if (r == 0) {
+			if (x->nlinks == x->alinks) {
+				x->alinks = x->alinks ? 2 * x->alinks : 16;
+				x->links = lfs_xrealloc(x->links, x->alinks * sizeof(*x->links));
+			}
+			x->links[x->nlinks++] = id;
+		}
 		break;
+	}
 	case AE_IFREG: {
 		/* through a pipe-free path: read blocks and write them */
 		lfs_buf b = LFS_BUF_INIT;
@@ -587,6 +650,10 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
 				lfs_buf_zalloc(&b, (size_t)off - b.len);
 			lfs_buf_add(&b, blk, len);
 		}
+		/* a sparse file may end in a hole: no block covers it */
+		if (ar == ARCHIVE_EOF && archive_entry_size(e) > 0 &&
+		    b.len < (size_t)archive_entry_size(e))
+			lfs_buf_zalloc(&b, (size_t)archive_entry_size(e) - b.len);
 		if (ar != ARCHIVE_EOF) {
 			lfs_buf_release(&b);
 			return error_make(err, EIO, "%s: member '%s': %s", x->src, rel,
@@ -614,12 +681,26 @@ static int extract_archive(lfs_ovl *o, const struct bld_copy *c, int fd, const c
 		return error_make(err, EIO, "%s: not a readable archive", src);
 	struct extract x = {o, c, c->dest, src, {0}};
 	struct archive_entry *e;
+	cleanup_free char *last = NULL;
 	int r, ret = 0;
-	while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK && ret == 0)
+	while (ret == 0 &&
+	       ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK ||
+		(r == ARCHIVE_WARN && !lfs_index_warning_fatal(archive_error_string(a))))) {
 		ret = extract_entry(&x, a, e, err);
-	if (ret == 0 && r != ARCHIVE_EOF)
-		ret = error_make(err, EIO, "%s: %s", src, archive_error_string(a));
+		free(last);
+		last = lfs_xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "?");
+	}
+	if (ret == 0 && r == ARCHIVE_WARN)
+		ret = error_make(err, EINVAL,
+				 "%s: member '%s': its pax extended header is malformed (%s)", src,
+				 archive_entry_pathname(e) ? archive_entry_pathname(e) : "?",
+				 archive_error_string(a));
+	else if (ret == 0 && r != ARCHIVE_EOF)
+		ret = error_make(err, EIO, "%s: %s%s%s: %s", src, last ? "after member '" : "",
+				 last ? last : "at the start", last ? "'" : "",
+				 archive_error_string(a));
 	archive_read_free(a);
+	free(x.links);
 	dir_times_apply(o, &x.times);
 	return ret;
 }

@@ -95,7 +95,18 @@ static json_t *inner_object(struct scope *sc, const char *field)
 
 /* ---- metadata instructions ----------------------------------------------------- */
 
-static int do_env(struct scope *sc, const struct df_instr *in, error **err)
+/* "ENV k=v k2=v2": the history text of ENV and LABEL shows the pairs as
+ * they were set, after substitution, as BuildKit records them. */
+static char *kv_history(const char *kind, const struct df_kv *kv, size_t n)
+{
+	lfs_buf b = LFS_BUF_INIT;
+	lfs_buf_addstr(&b, kind);
+	for (size_t i = 0; i < n; i++)
+		lfs_buf_addf(&b, " %s=%s", kv[i].key, kv[i].value ? kv[i].value : "");
+	return lfs_buf_detach(&b, NULL);
+}
+
+static int do_env(struct scope *sc, const struct df_instr *in, char **by, error **err)
 {
 	struct df_kv *kv;
 	size_t n;
@@ -103,11 +114,12 @@ static int do_env(struct scope *sc, const struct df_instr *in, error **err)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		imgcfg_env_set(sc->img->config, kv[i].key, kv[i].value ? kv[i].value : "");
+	*by = kv_history("ENV", kv, n);
 	df_kv_free(kv, n);
 	return 0;
 }
 
-static int do_label(struct scope *sc, const struct df_instr *in, error **err)
+static int do_label(struct scope *sc, const struct df_instr *in, char **by, error **err)
 {
 	struct df_kv *kv;
 	size_t n;
@@ -116,6 +128,7 @@ static int do_label(struct scope *sc, const struct df_instr *in, error **err)
 	json_t *labels = inner_object(sc, "Labels");
 	for (size_t i = 0; i < n; i++)
 		json_object_set_new(labels, kv[i].key, json_string(kv[i].value ? kv[i].value : ""));
+	*by = kv_history("LABEL", kv, n);
 	df_kv_free(kv, n);
 	return 0;
 }
@@ -1196,12 +1209,13 @@ static int do_workdir(struct scope *sc, const struct df_instr *in, error **err)
 static int meta_step(struct scope *sc, const struct df_instr *in, error **err)
 {
 	int r = 0;
+	cleanup_free char *by = NULL; /* history text when not the line as written */
 	switch (in->kind) {
 	case DF_ENV:
-		r = do_env(sc, in, err);
+		r = do_env(sc, in, &by, err);
 		break;
 	case DF_LABEL:
-		r = do_label(sc, in, err);
+		r = do_label(sc, in, &by, err);
 		break;
 	case DF_EXPOSE:
 		r = do_expose(sc, in, err);
@@ -1244,7 +1258,7 @@ static int meta_step(struct scope *sc, const struct df_instr *in, error **err)
 	cleanup_free char *cfg = json_dumps(inner(sc), JSON_COMPACT | JSON_SORT_KEYS);
 	cleanup_free char *m = lfs_xasprintf("%s %s", df_kind_name(in->kind), cfg);
 	bld_key_extend(sc->img->key, m);
-	return record_meta(sc, in->text, err);
+	return record_meta(sc, by ? by : in->text, err);
 }
 
 int bld_exec(struct scope *sc, const struct df_instr *in, error **err)

@@ -206,29 +206,9 @@ char *bld_scratch_new(struct build *b, const char *what, error **err)
 	return p;
 }
 
-static void rm_at(int dfd, const char *name, int depth)
-{
-	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT || depth > 4096)
-		return;
-	fchmodat(dfd, name, 0700, 0);
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			rm_at(dirfd(d), de->d_name, depth + 1);
-	closedir(d);
-	unlinkat(dfd, name, AT_REMOVEDIR);
-}
-
 void bld_rm_tree(const char *path)
 {
-	rm_at(AT_FDCWD, path, 0);
+	store_rm_tree_at(AT_FDCWD, path);
 }
 
 /* ---- images under construction ---------------------------------------------------- */

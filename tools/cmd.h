@@ -38,7 +38,7 @@ void cmd_print_usage(const char *usage);
 	X(which, "Show every layer that touched a path, with its history step")                    \
 	X(layers, "Per-layer sizes, entries, history and wasted space of an image")                \
 	X(diff, "Changes between two images, or in an upper directory or mount")                   \
-	X(commit, "Turn an upper directory into a layer, or a new image with it on top")          \
+	X(commit, "Turn an upper directory into a layer, or a new image with it on top")           \
 	X(mount, "Mount an image (or bare tar layers) with FUSE")                                  \
 	X(umount, "Unmount a layerfs mount")                                                       \
 	X(export, "Write an image's merged root file system as one tar")                           \
@@ -48,16 +48,20 @@ void cmd_print_usage(const char *usage);
 	X(push, "Upload an image to a registry")                                                   \
 	X(login, "Keep credentials for a registry")                                                \
 	X(logout, "Remove the credentials kept for a registry")                                    \
-	X(search, "List a registry's repositories matching a term, with tags")                      \
+	X(search, "List a registry's repositories matching a term, with tags")                     \
 	X(run, "Create a container from an image and run its command")                             \
-	X(exec, "Run a command in a running container")                                         \
+	X(exec, "Run a command in a running container")                                            \
 	X(ps, "List containers")                                                                   \
 	X(start, "Run a stopped container again, with its earlier changes")                        \
 	X(stop, "Stop running containers (stop signal, then SIGKILL)")                             \
 	X(kill, "Send a signal to running containers")                                             \
 	X(rm, "Remove containers and their writable layers")                                       \
 	X(logs, "Show the output of a container")                                                  \
-	X(container, "Manage containers: ls, prune, ...")
+	X(container, "Manage containers: ls, prune, ...")                                          \
+	X(image, "Manage images: prune, ls")                                                       \
+	X(system, "Store-wide: df (disk usage), prune (remove what is unused)")                    \
+	X(builder, "Build cache: prune")                                                           \
+	X(fsck, "Check the store; --repair fixes what is safe to fix")
 
 #define X(n, s) int cmd_##n(int argc, char **argv, error **err);
 LAYERFS_COMMANDS(X)

@@ -593,6 +593,35 @@ int ctn_collect(store *s, error **err)
 	return ret;
 }
 
+int ctn_prune(store *s, void (*report)(void *arg, const char *id), void *arg, uint64_t *freed,
+	      error **err)
+{
+	struct ctn **cs = NULL;
+	size_t n = 0;
+	*freed = 0;
+	int ret = ctn_list(s, &cs, &n, err);
+	for (size_t i = 0; ret >= 0 && i < n; i++) {
+		if (cs[i]->state.status == CTN_RUNNING || ctn_lock(cs[i], err) < 0)
+			continue;
+		/* Re-checked under its lock: it may have been started since. */
+		ret = ctn_refresh(cs[i], err);
+		if (ret >= 0 && cs[i]->state.status != CTN_RUNNING) {
+			uint64_t size = store_tree_size(cs[i]->dir);
+			ret = ctn_remove(s, cs[i], err);
+			if (ret >= 0) {
+				*freed += size;
+				report(arg, cs[i]->id);
+			}
+		}
+		ctn_unlock(cs[i]);
+	}
+	if (ret >= 0 || cs)
+		ctn_list_free(cs, n);
+	if (ret >= 0)
+		ret = ctn_collect(s, err);
+	return ret;
+}
+
 /* ------------------------------------------------------------ display */
 
 /* report_ago() without " ago": go-units HumanDuration. */

@@ -26,6 +26,7 @@
 #ifndef LAYERFS_CONTAINER_H
 #define LAYERFS_CONTAINER_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -111,6 +112,12 @@ int ctn_remove(store *s, struct ctn *c, error **err);
 /* Removes what interrupted removals (.rm-<id>) and creations (.new-<id>,
  * after an hour) left in containers/. */
 int ctn_collect(store *s, error **err);
+
+/* `container prune`: removes every container that is not running (its
+ * status re-checked under its lock), calling report with each ID, then
+ * ctn_collect(); *freed is the bytes their records and uppers held. */
+int ctn_prune(store *s, void (*report)(void *arg, const char *id), void *arg, uint64_t *freed,
+	      error **err);
 
 /* A docker-style name "adjective_surname" (caller frees); attempt > 0
  * appends a digit, as docker does on a clash. */

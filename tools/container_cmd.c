@@ -16,6 +16,11 @@ static const char usage[] = "Usage: layerfs container COMMAND [ARGS...]\n"
 			    "  run, start, stop, kill, rm, logs, commit, diff, export, inspect\n"
 			    "                   as the layerfs commands of the same name\n";
 
+static void print_id(void *arg, const char *id)
+{
+	puts(id);
+}
+
 static int prune(int argc, char **argv, error **err)
 {
 	if (cmd_wants_help(argc, argv)) {
@@ -30,25 +35,8 @@ static int prune(int argc, char **argv, error **err)
 	store *s;
 	if (store_open(&s, err) < 0)
 		return -1;
-	struct ctn **cs = NULL;
-	size_t n = 0;
-	int ret = ctn_list(s, &cs, &n, err);
-	for (size_t i = 0; ret >= 0 && i < n; i++) {
-		if (cs[i]->state.status == CTN_RUNNING || ctn_lock(cs[i], err) < 0)
-			continue;
-		/* Re-checked under its lock: it may have been started since. */
-		ret = ctn_refresh(cs[i], err);
-		if (ret >= 0 && cs[i]->state.status != CTN_RUNNING) {
-			ret = ctn_remove(s, cs[i], err);
-			if (ret >= 0)
-				puts(cs[i]->id);
-		}
-		ctn_unlock(cs[i]);
-	}
-	if (ret >= 0 || cs)
-		ctn_list_free(cs, n);
-	if (ret >= 0)
-		ret = ctn_collect(s, err);
+	uint64_t freed;
+	int ret = ctn_prune(s, print_id, NULL, &freed, err);
 	store_free(s);
 	return ret;
 }

@@ -20,7 +20,7 @@
 static const char usage[] =
     "Usage: layerfs import [OPTIONS] ROOTFS.tar[.gz] NAME[:TAG]\n"
     "\n"
-    "Create an image from a root filesystem tarball (plain or gzip; '-' reads\n"
+    "Create an image from a root filesystem tarball (plain, gzip or zstd; '-' reads\n"
     "stdin).  The tar is stored as one uncompressed OCI layer.  Prints the\n"
     "image ID.\n"
     "\n"

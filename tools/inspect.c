@@ -1,6 +1,7 @@
 /* layerfs inspect — an image's configuration and layers as JSON, in the
  * shape of `docker image inspect`, plus a "LayerFS" object with the store's
  * view (manifest, blobs, indexes). */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "buf.h"
 #include "cmd.h"
+#include "index.h"
 #include "container.h"
 #include "store.h"
 #include "util.h"
@@ -18,7 +20,10 @@ static const char usage[] =
     "\n"
     "Print a JSON array describing each image (a name, or an image ID or unique\n"
     "prefix), like 'docker image inspect', or container (a name, ID or unique\n"
-    "ID prefix), like 'docker container inspect'.\n"
+    "ID prefix), like 'docker container inspect'.  An image's \"LayerFS\" object\n"
+    "lists its layers with their Compression (none, gzip, zstd) and how reads\n"
+    "reach file data (Access: pread, checkpoints for gzip, frames or\n"
+    "decompressed-copy for zstd).\n"
     "\n"
     "Options:\n"
     "  -h, --help           show this help\n";
@@ -46,17 +51,34 @@ static json_t *repo_tags(struct store_image **all, size_t n, const char *id)
 	return tags;
 }
 
+/* Compression and access from the layer's index ("unindexed" when it has
+ * none yet: the first mount builds it). */
+static void layer_access(json_t *o, const struct store_layer *l)
+{
+	const char *comp = "unindexed", *access = "unindexed";
+	cleanup_fd int fd = open(l->index_path, O_RDONLY | O_CLOEXEC);
+	lfs_index *idx = NULL;
+	if (fd >= 0 && lfs_index_open(fd, &idx) == 0) {
+		comp = lfs_index_compression_name(idx);
+		access = lfs_index_access_name(idx);
+	}
+	json_object_set_new(o, "Compression", json_string(comp));
+	json_object_set_new(o, "Access", json_string(access));
+	lfs_index_free(idx);
+}
+
 static json_t *layerfs_info(store *s, const struct store_image *img)
 {
 	json_t *layers = json_array();
 	for (size_t i = 0; i < img->nlayers; i++) {
 		const struct store_layer *l = &img->layers[i];
-		json_array_append_new(
-		    layers,
+		json_t *o =
 		    json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "Digest", l->digest, "DiffID",
 			      l->diff_id, "MediaType", l->media_type, "Size", (json_int_t)l->size,
 			      "TarSize", (json_int_t)store_layer_tar_size(l), "BlobPath",
-			      l->blob_path, "IndexPath", l->index_path));
+			      l->blob_path, "IndexPath", l->index_path);
+		layer_access(o, l);
+		json_array_append_new(layers, o);
 	}
 	return json_pack("{s:s, s:s, s:o}", "Root", store_root(s), "ManifestDigest",
 			 img->manifest_digest, "Layers", layers);

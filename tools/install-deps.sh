@@ -5,15 +5,16 @@
 set -eu
 
 # Build: compiler, libraries (headers via -dev), pkg-config.
-BUILD_PKGS="gcc make pkg-config libfuse3-dev libarchive-dev zlib1g-dev libssl-dev libjansson-dev check libcurl4-openssl-dev"
+BUILD_PKGS="gcc make pkg-config libfuse3-dev libarchive-dev zlib1g-dev libssl-dev libjansson-dev check libcurl4-openssl-dev libzstd-dev"
 # Fuzzing (make fuzz): clang with the libFuzzer and sanitizer runtimes.
 FUZZ_PKGS="clang libclang-rt-14-dev"
 # Run and test: fusermount3, getfattr/setfattr, prove, a static busybox for the
 # built-in demo/test root filesystem, fuse-overlayfs as the benchmark anchor,
 # newuidmap/newgidmap for rootless builds, debootstrap for the debian base
 # image, buildah as the reference and benchmark anchor of `layerfs build`,
-# slirp4netns for the private network of `layerfs run`.
-RUN_PKGS="fuse3 attr perl busybox-static fuse-overlayfs util-linux tar gzip skopeo umoci docker-registry apache2-utils uidmap debootstrap buildah slirp4netns curl passwd"
+# slirp4netns for the private network of `layerfs run`; python3 (the hostile
+# tar corpus generator) and bsdtar (a reference extractor) for tar_corpus.sh.
+RUN_PKGS="fuse3 attr perl busybox-static fuse-overlayfs util-linux tar gzip zstd skopeo umoci docker-registry apache2-utils uidmap debootstrap buildah slirp4netns curl passwd python3 libarchive-tools"
 
 missing=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }

@@ -12,7 +12,7 @@ static const char usage[] =
     "\n"
     "Load images from a tar archive (docker save output, legacy or Docker >= 25;\n"
     "an OCI archive; plain or compressed) or from an OCI image layout directory.\n"
-    "Layers are stored as they come (gzip stays gzip) and checked against their\n"
+    "Layers are stored as they come (gzip and zstd stay so) and checked against their\n"
     "digests and the config's diff_ids.  Prints 'Loaded image: NAME' per name.\n"
     "\n"
     "Options:\n"

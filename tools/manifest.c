@@ -149,14 +149,13 @@ int manifest_layer_type_ok(const char *mt, const char **why)
 	    "application/vnd.oci.image.layer.nondistributable.v1.tar",
 	    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
 	    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+	    STORE_MT_LAYER_ZSTD,
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
 	};
 	*why = NULL;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (!strcmp(mt, ok[i]))
 			return 1;
-	if (strstr(mt, "zstd"))
-		*why = "zstd layers are not supported yet (plain and gzip are)";
-	else
-		*why = "it is not a plain or gzip tar layer";
+	*why = "it is not a plain, gzip or zstd tar layer";
 	return 0;
 }

@@ -39,8 +39,8 @@ json_t *manifest_pick_platform(json_t *index, const struct platform *p, error **
  * non-negative size.  -EBADMSG naming the bad field. */
 int manifest_check_image(json_t *m, error **err);
 
-/* Is mt a layer media type layerfs can store (plain or gzip tar)?
- * 1 yes, 0 no; *why set to a reason for zstd / unknown types. */
+/* Is mt a layer media type layerfs can store (plain, gzip or zstd tar)?
+ * 1 yes, 0 no; *why set to a reason for other types. */
 int manifest_layer_type_ok(const char *mt, const char **why);
 
 #endif

@@ -20,7 +20,7 @@ static const char usage[] =
 	"       layerfs mount [OPTIONS] --layer A.tar [--layer B.tar ...] MOUNTPOINT\n"
 	"       layerfs mount -o lowerdir=L2:L1,upperdir=U,workdir=W MOUNTPOINT\n"
 	"\n"
-	"Mounts an image from the store, or a stack of tar layers (plain or gzip,\n"
+	"Mounts an image from the store, or a stack of tar layers (plain, gzip or zstd,\n"
 	"lowest first, as in an image manifest), as one tree.  Nothing is unpacked:\n"
 	"reads are served from the tars through their indexes.  Changes go to an\n"
 	"upper directory in the kernel overlayfs format; without --upper a private\n"

@@ -1,5 +1,5 @@
 /* layerfs pull — an image from a registry into the store, layers kept as
- * they come (gzip stays gzip), each verified before it is stored. */
+ * they come (gzip and zstd stay so), each verified before it is stored. */
 #include <errno.h>
 #include <inttypes.h>
 #include <getopt.h>

@@ -1,6 +1,7 @@
 /* store — the image store: an OCI image layout plus derived layer indexes.
  * See store.h for the layout and the contract. */
 #include "store.h"
+#include "store_i.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -9,6 +10,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <string.h>
@@ -21,9 +23,11 @@
 
 #include <openssl/evp.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "buf.h"
 #include "index.h"
+#include "lfs_limits.h"
 #include "util.h"
 
 #define MT_INDEX	   "application/vnd.oci.image.index.v1+json"
@@ -35,24 +39,9 @@
 #define MT_DOCKER_LIST	   "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_LAYER	   "application/vnd.docker.image.rootfs.diff.tar"
 #define MT_DOCKER_LAYER_GZ "application/vnd.docker.image.rootfs.diff.tar.gzip"
-#define REF_ANNOTATION	   "org.opencontainers.image.ref.name"
+#define ZSTD_MAGIC	   "\x28\xb5\x2f\xfd"
 
-#define JSON_BLOB_MAX (16u << 20) /* manifests and configs are small; refuse more */
-#define TMP_PREFIX    ".tmp-"
-#define TMP_MAX_AGE   (24 * 3600)
-#define COPY_CHUNK    (256u << 10)
-
-enum { LOCK_NONE, LOCK_SHARED, LOCK_EXCL };
-
-struct store {
-	char *root;    /* absolute, resolved */
-	int root_fd;   /* the root directory */
-	int blobs_fd;  /* blobs/sha256 */
-	int idx_fd;    /* indexes/sha256 */
-	int lock_fd;   /* <root>/.lock */
-	int lock_mode; /* LOCK_NONE / LOCK_SHARED / LOCK_EXCL held by this handle */
-	bool private_dirs;
-};
+#define COPY_CHUNK (256u << 10)
 
 struct store_staged_layer {
 	store *s;
@@ -77,13 +66,28 @@ struct store_blob {
 
 /* ---- small helpers ---------------------------------------------------- */
 
+static void pin_layer(store *s, const char *digest, const char *diff_id);
+static void pin_entry_layer(store *s, json_t *entry);
+
+void store_crash_point(const char *name)
+{
+	static long hits;
+	const char *at = getenv("LAYERFS_CRASH_AT");
+	size_t n = strlen(name);
+	if (!at || strncmp(at, name, n) || (at[n] && at[n] != ':'))
+		return;
+	long want = at[n] ? strtol(at + n + 1, NULL, 10) : 1;
+	if (__atomic_add_fetch(&hits, 1, __ATOMIC_SEQ_CST) == want)
+		raise(SIGKILL);
+}
+
 static void json_decref_p(json_t **j)
 {
 	json_decref(*j);
 }
 #define cleanup_json __attribute__((cleanup(json_decref_p)))
 
-static bool is_hex64(const char *h)
+bool store_is_hex64(const char *h)
 {
 	size_t i;
 	for (i = 0; i < 64; i++)
@@ -94,9 +98,9 @@ static bool is_hex64(const char *h)
 
 /* "sha256:<64 lowercase hex>" → pointer to the hex, else NULL.  Digests from
  * index.json and manifests pass here before they become file names. */
-static const char *digest_hex(const char *d)
+const char *store_digest_hex(const char *d)
 {
-	if (!d || strncmp(d, "sha256:", 7) || !is_hex64(d + 7))
+	if (!d || strncmp(d, "sha256:", 7) || !store_is_hex64(d + 7))
 		return NULL;
 	return d + 7;
 }
@@ -190,6 +194,7 @@ static int write_atomic(int dfd, const char *name, const void *data, size_t len,
 		unlinkat(dfd, tmp, 0);
 		return error_make(err, e, "writing %s", name);
 	}
+	store_crash_point("atomic-write");
 	if (renameat(dfd, tmp, dfd, name) < 0) {
 		int e = errno;
 		unlinkat(dfd, tmp, 0);
@@ -319,6 +324,7 @@ int store_open_at(const char *root, store **out, error **err)
 		return error_wrap(err, "opening the image store");
 	store *s = lfs_xcalloc(1, sizeof(*s));
 	s->root_fd = s->blobs_fd = s->idx_fd = s->lock_fd = -1;
+	s->pin_fd = s->scratch_lock_fd = -1;
 	s->private_dirs = priv;
 	s->root = realpath(root, NULL);
 	if (!s->root) {
@@ -358,7 +364,7 @@ void store_free(store *s)
 {
 	if (!s)
 		return;
-	int fds[] = {s->root_fd, s->blobs_fd, s->idx_fd, s->lock_fd};
+	int fds[] = {s->root_fd, s->blobs_fd, s->idx_fd, s->lock_fd, s->pin_fd, s->scratch_lock_fd};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -389,7 +395,7 @@ void store_unlock(store *s)
 }
 
 /* Takes at least `mode` for the duration of one call; lock_pop restores. */
-static int lock_push(store *s, int mode, int *saved, error **err)
+int store_lock_push(store *s, int mode, int *saved, error **err)
 {
 	*saved = s->lock_mode;
 	if (s->lock_mode >= mode)
@@ -397,7 +403,7 @@ static int lock_push(store *s, int mode, int *saved, error **err)
 	return store_lock(s, mode == LOCK_EXCL, err);
 }
 
-static void lock_pop(store *s, int saved)
+void store_lock_pop(store *s, int saved)
 {
 	if (s->lock_mode == saved)
 		return;
@@ -568,7 +574,7 @@ void store_platform(const char **arch, const char **variant)
 
 /* ---- index.json and blobs ----------------------------------------------- */
 
-static int index_load(store *s, json_t **out, error **err)
+int store_index_load(store *s, json_t **out, error **err)
 {
 	cleanup_buf lfs_buf b = LFS_BUF_INIT;
 	if (read_file_at(s->root_fd, "index.json", JSON_BLOB_MAX, &b, err) < 0)
@@ -596,37 +602,38 @@ static int index_load(store *s, json_t **out, error **err)
 	return 0;
 }
 
-static int index_save(store *s, json_t *index, error **err)
+int store_index_save(store *s, json_t *index, error **err)
 {
 	cleanup_free char *text = json_dumps(index, JSON_COMPACT);
 	if (!text)
 		return error_make(err, ENOMEM, "serialising index.json");
 	if (write_atomic(s->root_fd, "index.json", text, strlen(text), err) < 0)
 		return error_wrap(err, "updating %s/index.json", s->root);
+	store_crash_point("index-saved");
 	return 0;
 }
 
-static const char *desc_ref(json_t *desc)
+const char *store_desc_ref(json_t *desc)
 {
 	return json_string_value(
 	    json_object_get(json_object_get(desc, "annotations"), REF_ANNOTATION));
 }
 
-static const char *desc_digest(json_t *desc)
+const char *store_desc_digest(json_t *desc)
 {
 	return json_string_value(json_object_get(desc, "digest"));
 }
 
-static bool desc_is_index(json_t *desc)
+bool store_desc_is_index(json_t *desc)
 {
 	const char *mt = json_string_value(json_object_get(desc, "mediaType"));
 	return mt && (!strcmp(mt, MT_INDEX) || !strcmp(mt, MT_DOCKER_LIST));
 }
 
 /* Reads a JSON blob and checks that its bytes hash to its name. */
-static int blob_read_json(store *s, const char *digest, json_t **out, size_t *size, error **err)
+int store_blob_read_json(store *s, const char *digest, json_t **out, size_t *size, error **err)
 {
-	const char *hex = digest_hex(digest);
+	const char *hex = store_digest_hex(digest);
 	if (!hex)
 		return error_fail(err, EBADMSG, "invalid digest '%s'", digest ? digest : "(none)");
 	cleanup_buf lfs_buf b = LFS_BUF_INIT;
@@ -741,7 +748,9 @@ static bool layer_type_ok(const char *mt)
 	    MT_DOCKER_LAYER,
 	    MT_DOCKER_LAYER_GZ,
 	    "application/vnd.oci.image.layer.nondistributable.v1.tar",
-	    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"};
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+	    STORE_MT_LAYER_ZSTD,
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (!strcmp(mt, ok[i]))
 			return true;
@@ -761,17 +770,17 @@ static int image_fill_layers(store *s, struct store_image *img, error **err)
 	img->layers = lfs_xcalloc(img->nlayers, sizeof(*img->layers));
 	for (size_t i = 0; i < img->nlayers; i++) {
 		json_t *d = json_array_get(layers, i);
-		const char *digest = desc_digest(d);
+		const char *digest = store_desc_digest(d);
 		const char *diff = json_string_value(json_array_get(diff_ids, i));
 		const char *mt = json_string_value(json_object_get(d, "mediaType"));
-		if (!digest_hex(digest) || !digest_hex(diff) || !mt)
+		if (!store_digest_hex(digest) || !store_digest_hex(diff) || !mt)
 			return error_make(err, EBADMSG, "manifest %s: layer %zu: bad descriptor",
 					  img->manifest_digest, i);
 		if (!layer_type_ok(mt))
 			return error_fail(err, ENOTSUP,
-				    "manifest %s: layer %s has media type %s; layerfs reads "
-				    "plain and gzip tar layers only",
-				    img->manifest_digest, digest, mt);
+					  "manifest %s: layer %s has media type %s; layerfs reads "
+					  "plain, gzip and zstd tar layers only",
+					  img->manifest_digest, digest, mt);
 		json_int_t sz = json_integer_value(json_object_get(d, "size"));
 		store_layer_init(s, &img->layers[i], digest, diff, mt, sz > 0 ? (uint64_t)sz : 0);
 	}
@@ -785,7 +794,7 @@ static int image_load(store *s, const char *manifest_digest, const char *ref,
 	struct store_image *img = lfs_xcalloc(1, sizeof(*img));
 	img->ref = ref ? lfs_xstrdup(ref) : NULL;
 	img->manifest_digest = lfs_xstrdup(manifest_digest ? manifest_digest : "");
-	if (blob_read_json(s, manifest_digest, &img->manifest, NULL, err) < 0)
+	if (store_blob_read_json(s, manifest_digest, &img->manifest, NULL, err) < 0)
 		goto fail;
 	const char *mt = json_string_value(json_object_get(img->manifest, "mediaType"));
 	if (mt && strcmp(mt, MT_MANIFEST) && strcmp(mt, MT_DOCKER_MANIFEST)) {
@@ -795,8 +804,8 @@ static int image_load(store *s, const char *manifest_digest, const char *ref,
 		     manifest_digest, mt);
 		goto fail;
 	}
-	const char *cd = desc_digest(json_object_get(img->manifest, "config"));
-	if (blob_read_json(s, cd, &img->config, NULL, err) < 0) {
+	const char *cd = store_desc_digest(json_object_get(img->manifest, "config"));
+	if (store_blob_read_json(s, cd, &img->config, NULL, err) < 0) {
 		error_wrap(err, "config of manifest %s", manifest_digest);
 		goto fail;
 	}
@@ -838,7 +847,7 @@ static int match_by_name(json_t *manifests, const char *name, struct match *m)
 	json_t *d;
 	json_array_foreach(manifests, i, d)
 	{
-		const char *r = desc_ref(d);
+		const char *r = store_desc_ref(d);
 		if (!r)
 			continue;
 		if (at) {
@@ -846,7 +855,7 @@ static int match_by_name(json_t *manifests, const char *name, struct match *m)
 			cleanup_free char *repo = NULL;
 			cleanup_free char *tag = NULL;
 			store_ref_split(r, &repo, &tag);
-			const char *dg = desc_digest(d);
+			const char *dg = store_desc_digest(d);
 			if (strlen(repo) == (size_t)(at - name) &&
 			    !memcmp(repo, name, strlen(repo)) && dg && !strcmp(dg, at + 1))
 				match_add(m, i);
@@ -859,7 +868,7 @@ static int match_by_name(json_t *manifests, const char *name, struct match *m)
 	/* Entries written by other tools may lack a tag. */
 	json_array_foreach(manifests, i, d)
 	{
-		if (desc_ref(d) && !strcmp(desc_ref(d), name))
+		if (store_desc_ref(d) && !strcmp(store_desc_ref(d), name))
 			match_add(m, i);
 	}
 	return (int)m->n;
@@ -887,16 +896,16 @@ static int match_by_id(store *s, json_t *manifests, const char *name, struct mat
 	json_t *d;
 	json_array_foreach(manifests, i, d)
 	{
-		if (desc_is_index(d))
+		if (store_desc_is_index(d))
 			continue;
 		cleanup_json json_t *man = NULL;
 		error *e = NULL;
-		if (blob_read_json(s, desc_digest(d), &man, NULL, &e) < 0) {
+		if (store_blob_read_json(s, store_desc_digest(d), &man, NULL, &e) < 0) {
 			error_free(e); /* a broken entry cannot be the one asked for */
 			continue;
 		}
-		const char *cd = desc_digest(json_object_get(man, "config"));
-		const char *ch = digest_hex(cd);
+		const char *cd = store_desc_digest(json_object_get(man, "config"));
+		const char *ch = store_digest_hex(cd);
 		if (!ch || strncmp(ch, hex, n))
 			continue;
 		if (m->config_digest && strcmp(m->config_digest, cd)) {
@@ -940,57 +949,60 @@ static int index_match(store *s, json_t *index, const char *name, struct match *
 int store_image_resolve(store *s, const char *name, struct store_image **out, error **err)
 {
 	int saved;
-	if (lock_push(s, LOCK_SHARED, &saved, err) < 0)
+	if (store_lock_push(s, LOCK_SHARED, &saved, err) < 0)
 		return -1;
 	cleanup_json json_t *index = NULL;
 	struct match m;
-	int ret = index_load(s, &index, err);
+	int ret = store_index_load(s, &index, err);
 	if (ret == 0)
 		ret = index_match(s, index, name, &m, err);
 	if (ret == 0) {
 		json_t *d = json_array_get(json_object_get(index, "manifests"), m.idx[0]);
-		if (desc_is_index(d))
+		if (store_desc_is_index(d))
 			ret = error_fail(err, ENOTSUP,
 				   "'%s' is a multi-platform image index; layerfs reads "
 				   "single-platform images",
 				   name);
 		else
-			ret = image_load(s, desc_digest(d), m.by_id ? NULL : desc_ref(d), out, err);
+			ret = image_load(s, store_desc_digest(d),
+					 m.by_id ? NULL : store_desc_ref(d), out, err);
+		for (size_t i = 0; ret == 0 && i < (*out)->nlayers; i++)
+			pin_layer(s, (*out)->layers[i].digest, (*out)->layers[i].diff_id);
 		if (ret < 0)
 			error_wrap(err, "image '%s'", name);
 		match_release(&m);
 	}
-	lock_pop(s, saved);
+	store_lock_pop(s, saved);
 	return ret;
 }
 
 int store_image_list(store *s, struct store_image ***out, size_t *n, error **err)
 {
 	int saved;
-	if (lock_push(s, LOCK_SHARED, &saved, err) < 0)
+	if (store_lock_push(s, LOCK_SHARED, &saved, err) < 0)
 		return -1;
 	cleanup_json json_t *index = NULL;
 	struct store_image **imgs = NULL;
 	size_t count = 0, i;
-	int ret = index_load(s, &index, err);
+	int ret = store_index_load(s, &index, err);
 	json_t *d;
 	if (ret == 0) {
 		json_array_foreach(json_object_get(index, "manifests"), i, d)
 		{
-			if (desc_is_index(d))
+			if (store_desc_is_index(d))
 				continue;
 			struct store_image *img;
-			ret = image_load(s, desc_digest(d), desc_ref(d), &img, err);
+			ret = image_load(s, store_desc_digest(d), store_desc_ref(d), &img, err);
 			if (ret < 0) {
 				error_wrap(err, "index.json entry '%s'",
-					   desc_ref(d) ? desc_ref(d) : "(unnamed)");
+					   store_desc_ref(d) ? store_desc_ref(d) : "(unnamed)");
 				break;
 			}
 			imgs = lfs_xrealloc(imgs, (count + 1) * sizeof(*imgs));
 			imgs[count++] = img;
 		}
 	}
-	lock_pop(s, saved);
+	store_lock_pop(s, saved);
 	if (ret < 0) {
 		store_image_list_free(imgs, count);
 		return ret;
@@ -1027,11 +1039,25 @@ uint64_t store_image_size(const struct store_image *img)
 	return sum;
 }
 
+/* LFS_LAYERS_MAX, checked where an image is recorded and where one (maybe
+ * written by another tool into the layout) is opened. */
+static int layers_limit(size_t n, const char *what, error **err)
+{
+	if (n <= LFS_LAYERS_MAX)
+		return 0;
+	return error_fail(err, EFBIG,
+			  "%s has %zu layers, over the limit of %d layers per image "
+			  "(LFS_LAYERS_MAX); build it with fewer steps (join RUN lines) or squash it",
+			  what, n, LFS_LAYERS_MAX);
+}
+
 int store_layers_open(store *s, const struct store_layer *ls, size_t n, const char *what,
 		      lfs_layer ***out, error **err)
 {
 	int saved;
-	if (lock_push(s, LOCK_SHARED, &saved, err) < 0)
+	if (layers_limit(n, what, err) < 0)
+		return -1;
+	if (store_lock_push(s, LOCK_SHARED, &saved, err) < 0)
 		return -1;
 	lfs_layer **layers = lfs_xcalloc(n ? n : 1, sizeof(*layers));
 	int ret = 0;
@@ -1047,7 +1073,7 @@ int store_layers_open(store *s, const struct store_layer *ls, size_t n, const ch
 			break;
 		}
 	}
-	lock_pop(s, saved);
+	store_lock_pop(s, saved);
 	if (ret < 0)
 		return -1;
 	*out = layers;
@@ -1063,14 +1089,14 @@ int store_image_open_layers(store *s, const struct store_image *img, lfs_layer *
 int store_layer_init(store *s, struct store_layer *l, const char *digest, const char *diff_id,
 		     const char *media_type, uint64_t size)
 {
-	if (!digest_hex(digest) || !digest_hex(diff_id) || !media_type)
+	if (!store_digest_hex(digest) || !store_digest_hex(diff_id) || !media_type)
 		return -EINVAL;
 	l->digest = lfs_xstrdup(digest);
 	l->diff_id = lfs_xstrdup(diff_id);
 	l->media_type = lfs_xstrdup(media_type);
 	l->size = size;
-	l->blob_path = lfs_xasprintf("%s/blobs/sha256/%s", s->root, digest_hex(digest));
-	l->index_path = lfs_xasprintf("%s/indexes/sha256/%s", s->root, digest_hex(diff_id));
+	l->blob_path = lfs_xasprintf("%s/blobs/sha256/%s", s->root, store_digest_hex(digest));
+	l->index_path = lfs_xasprintf("%s/indexes/sha256/%s", s->root, store_digest_hex(diff_id));
 	return 0;
 }
 
@@ -1139,9 +1165,62 @@ static const char *other_compression(const unsigned char *p, size_t n)
 		return "xz (decompress it with 'xz -d')";
 	if (n >= 3 && !memcmp(p, "BZh", 3))
 		return "bzip2 (decompress it with 'bzip2 -d')";
-	if (n >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4))
-		return "zstd (decompress it with 'zstd -d')";
 	return NULL;
+}
+
+/* The decoder is called until it makes no progress at the end of the
+ * input, so output it still buffers is flushed; `left` is its hint from
+ * the last call that did something: nonzero means inside a frame. */
+static int copy_zstd(int in, unsigned char *ibuf, size_t have, struct sink *k, const char *src,
+		     error **err)
+{
+	ZSTD_DStream *ds = ZSTD_createDStream();
+	if (!ds)
+		return error_make(err, ENOMEM, "initialising zstd");
+	unsigned char *obuf = lfs_xmalloc(COPY_CHUNK);
+	ZSTD_inBuffer zin = {ibuf, have, 0};
+	size_t left = 0;
+	bool eof = false;
+	int ret = 0;
+	for (;;) {
+		if (zin.pos == zin.size && !eof) {
+			ssize_t n = read_full(in, ibuf, COPY_CHUNK);
+			if (n < 0) {
+				ret = error_make(err, errno, "reading %s", src);
+				break;
+			}
+			eof = n == 0;
+			zin = (ZSTD_inBuffer){ibuf, (size_t)n, 0};
+		}
+		ZSTD_outBuffer zout = {obuf, COPY_CHUNK, 0};
+		size_t before = zin.pos;
+		size_t r = ZSTD_decompressStream(ds, &zout, &zin);
+		if (ZSTD_isError(r)) {
+			ret = error_fail(err, EIO,
+				   "%s: corrupt zstd data after %" PRIu64
+				   " bytes of tar (%s); check the file with 'zstd -t'",
+				   src, k->size, ZSTD_getErrorName(r));
+			break;
+		}
+		if (zout.pos == 0 && zin.pos == before) {
+			if (eof)
+				break;
+			continue;
+		}
+		left = r;
+		if (sink_put(k, obuf, zout.pos, err) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == 0 && left)
+		ret = error_fail(err, EIO,
+			   "%s: the zstd stream is truncated; the file is incomplete, "
+			   "download or create it again",
+			   src);
+	ZSTD_freeDStream(ds);
+	free(obuf);
+	return ret;
 }
 
 static int copy_gzip(int in, unsigned char *ibuf, size_t have, struct sink *k, const char *src,
@@ -1207,7 +1286,7 @@ static int copy_gzip(int in, unsigned char *ibuf, size_t have, struct sink *k, c
 	return ret;
 }
 
-/* Copies fd to the sink, decompressing gzip. */
+/* Copies fd to the sink, decompressing gzip and zstd. */
 static int copy_layer(int in, struct sink *k, const char *src, error **err)
 {
 	cleanup_free unsigned char *ibuf = lfs_xmalloc(COPY_CHUNK);
@@ -1219,11 +1298,14 @@ static int copy_layer(int in, struct sink *k, const char *src, error **err)
 			    src);
 	if (n >= 2 && ibuf[0] == 0x1f && ibuf[1] == 0x8b)
 		return copy_gzip(in, ibuf, (size_t)n, k, src, err);
+	if (n >= 4 && !memcmp(ibuf, ZSTD_MAGIC, 4))
+		return copy_zstd(in, ibuf, (size_t)n, k, src, err);
 	const char *comp = other_compression(ibuf, (size_t)n);
 	if (comp)
-		return error_fail(err, ENOTSUP,
-			    "%s is compressed with %s; layerfs imports plain or gzip tars", src,
-			    comp);
+		return error_fail(
+		    err, ENOTSUP,
+		    "%s is compressed with %s; layerfs imports plain, gzip or zstd tars", src,
+		    comp);
 	while (n > 0) {
 		if (sink_put(k, ibuf, (size_t)n, err) < 0)
 			return -1;
@@ -1358,6 +1440,7 @@ static int staged_commit(store *s, store_staged_layer *l, struct placed *pl, err
 	}
 	free(l->blob_tmp);
 	l->blob_tmp = NULL;
+	store_crash_point("layer-blob");
 	if (l->idx_tmp) {
 		int had = faccessat(s->idx_fd, l->diff_id + 7, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 		if (renameat(s->idx_fd, l->idx_tmp, s->idx_fd, l->diff_id + 7) < 0)
@@ -1369,6 +1452,7 @@ static int staged_commit(store *s, store_staged_layer *l, struct placed *pl, err
 	l->idx_tmp = NULL;
 	if (fsync_dirfd(s->blobs_fd) < 0 || fsync_dirfd(s->idx_fd) < 0)
 		return error_make(err, errno, "syncing %s/blobs", s->root);
+	store_crash_point("layer-committed");
 	return 0;
 }
 
@@ -1385,7 +1469,7 @@ static int index_set_ref(json_t *index, const char *ref, json_t *desc)
 	json_t *manifests = json_object_get(index, "manifests");
 	int replaced = 0;
 	for (size_t i = 0; i < json_array_size(manifests);) {
-		const char *r = desc_ref(json_array_get(manifests, i));
+		const char *r = store_desc_ref(json_array_get(manifests, i));
 		if (r && !strcmp(r, ref)) {
 			json_array_remove(manifests, i);
 			replaced++;
@@ -1417,7 +1501,7 @@ static bool index_points(json_t *index, const char *ref, const char *digest)
 	json_t *d;
 	json_array_foreach(json_object_get(index, "manifests"), i, d)
 	{
-		const char *r = desc_ref(d), *g = desc_digest(d);
+		const char *r = store_desc_ref(d), *g = store_desc_digest(d);
 		if (r && g && !strcmp(r, ref) && !strcmp(g, digest))
 			return true;
 	}
@@ -1438,7 +1522,7 @@ static int commit_locked(store *s, const char *ref, json_t *config,
 	json_object_set_new(config, "rootfs",
 			    json_pack("{s:s, s:o}", "type", "layers", "diff_ids", diff_ids));
 	cleanup_json json_t *index = NULL;
-	if (index_load(s, &index, err) < 0)
+	if (store_index_load(s, &index, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (staged_commit(s, layers[i], pl, err) < 0)
@@ -1452,6 +1536,7 @@ static int commit_locked(store *s, const char *ref, json_t *config,
 		      "config", descriptor(MT_CONFIG, cdig, csize), "layers", ldescs);
 	if (dump_blob(s, manifest, mdig, &msize, pl, err) < 0)
 		return error_wrap(err, "writing the image manifest");
+	store_crash_point("image-blobs");
 	int replaced = 0;
 	json_t *desc = descriptor(MT_MANIFEST, mdig, msize);
 	if (ref && index_points(index, ref, mdig)) {
@@ -1467,7 +1552,7 @@ static int commit_locked(store *s, const char *ref, json_t *config,
 		else
 			json_array_append_new(manifests, desc);
 	}
-	if (index_save(s, index, err) < 0)
+	if (store_index_save(s, index, err) < 0)
 		return -1;
 	*image_id = lfs_xstrdup(cdig);
 	if (replaced) {
@@ -1488,15 +1573,17 @@ int store_image_commit(store *s, const char *ref, json_t *config, store_staged_l
 			return bad;
 		norm = store_normalize_ref(ref);
 	}
+	if (layers_limit(nlayers, "the new image", err) < 0)
+		return -1;
 	int saved;
-	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
+	if (store_lock_push(s, LOCK_EXCL, &saved, err) < 0)
 		return -1;
 	struct placed pl = {0};
 	int ret = commit_locked(s, norm, config, layers, nlayers, image_id, &pl, err);
 	if (ret < 0)
 		placed_undo(s, &pl);
 	placed_release(&pl);
-	lock_pop(s, saved);
+	store_lock_pop(s, saved);
 	return ret;
 }
 
@@ -1505,7 +1592,7 @@ int store_image_commit(store *s, const char *ref, json_t *config, store_staged_l
 static int tag_locked(store *s, const char *source, const char *target, error **err)
 {
 	cleanup_json json_t *index = NULL;
-	if (index_load(s, &index, err) < 0)
+	if (store_index_load(s, &index, err) < 0)
 		return -1;
 	struct match m;
 	if (index_match(s, index, source, &m, err) < 0)
@@ -1515,7 +1602,7 @@ static int tag_locked(store *s, const char *source, const char *target, error **
 	json_t *desc = json_deep_copy(d);
 	json_object_del(desc, "annotations");
 	int replaced = index_set_ref(index, target, desc);
-	if (index_save(s, index, err) < 0)
+	if (store_index_save(s, index, err) < 0)
 		return -1;
 	if (replaced) {
 		error *e = NULL;
@@ -1532,10 +1619,10 @@ int store_tag(store *s, const char *source, const char *target, error **err)
 		return bad;
 	cleanup_free char *norm = store_normalize_ref(target);
 	int saved;
-	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
+	if (store_lock_push(s, LOCK_EXCL, &saved, err) < 0)
 		return -1;
 	int ret = tag_locked(s, source, norm, err);
-	lock_pop(s, saved);
+	store_lock_pop(s, saved);
 	return ret;
 }
 
@@ -1544,11 +1631,11 @@ static char *manifest_config(store *s, const char *digest)
 {
 	cleanup_json json_t *man = NULL;
 	error *e = NULL;
-	if (blob_read_json(s, digest, &man, NULL, &e) < 0) {
+	if (store_blob_read_json(s, digest, &man, NULL, &e) < 0) {
 		error_free(e);
 		return NULL;
 	}
-	const char *cd = desc_digest(json_object_get(man, "config"));
+	const char *cd = store_desc_digest(json_object_get(man, "config"));
 	return cd ? lfs_xstrdup(cd) : NULL;
 }
 
@@ -1558,7 +1645,7 @@ static bool index_has_digest(json_t *manifests, const char *digest)
 	json_t *d;
 	json_array_foreach(manifests, i, d)
 	{
-		const char *dg = desc_digest(d);
+		const char *dg = store_desc_digest(d);
 		if (dg && !strcmp(dg, digest))
 			return true;
 	}
@@ -1569,7 +1656,7 @@ static int remove_locked(store *s, const char *name, int force, store_report_fn 
 			 error **err)
 {
 	cleanup_json json_t *index = NULL;
-	if (index_load(s, &index, err) < 0)
+	if (store_index_load(s, &index, err) < 0)
 		return -1;
 	json_t *manifests = json_object_get(index, "manifests");
 	struct match m;
@@ -1577,7 +1664,7 @@ static int remove_locked(store *s, const char *name, int force, store_report_fn 
 		return -1;
 	size_t named = 0;
 	for (size_t i = 0; i < m.n; i++)
-		named += desc_ref(json_array_get(manifests, m.idx[i])) != NULL;
+		named += store_desc_ref(json_array_get(manifests, m.idx[i])) != NULL;
 	if (m.by_id && named > 1 && !force) {
 		error_fail(err, EBUSY,
 		     "conflict: unable to delete %.12s (must be forced) - image is "
@@ -1592,12 +1679,12 @@ static int remove_locked(store *s, const char *name, int force, store_report_fn 
 	char **gone = lfs_xcalloc(m.n, sizeof(*gone));
 	for (size_t k = m.n; k-- > 0;) {
 		json_t *d = json_array_get(manifests, m.idx[k]);
-		refs[k] = desc_ref(d) ? lfs_xstrdup(desc_ref(d)) : NULL;
-		gone[k] = lfs_xstrdup(desc_digest(d) ? desc_digest(d) : "");
+		refs[k] = store_desc_ref(d) ? lfs_xstrdup(store_desc_ref(d)) : NULL;
+		gone[k] = lfs_xstrdup(store_desc_digest(d) ? store_desc_digest(d) : "");
 		json_array_remove(manifests, m.idx[k]);
 	}
 	/* Report only what index.json now says. */
-	int ret = index_save(s, index, err);
+	int ret = store_index_save(s, index, err);
 	for (size_t k = 0; ret == 0 && k < m.n; k++)
 		if (refs[k])
 			report(arg, "Untagged", refs[k]);
@@ -1624,20 +1711,16 @@ int store_remove(store *s, const char *name, int force, store_report_fn *report,
 		 error **err)
 {
 	int saved;
-	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
+	if (store_lock_push(s, LOCK_EXCL, &saved, err) < 0)
 		return -1;
 	int ret = remove_locked(s, name, force, report, arg, err);
-	lock_pop(s, saved);
+	store_lock_pop(s, saved);
 	return ret;
 }
 
-/* A set of hex names, kept sorted for bsearch. */
-struct hexset {
-	char (*v)[65];
-	size_t n;
-};
+/* ---- marking and collecting ---------------------------------------------- */
 
-static void hexset_add(struct hexset *h, const char *hex)
+void store_hexset_add(struct hexset *h, const char *hex)
 {
 	h->v = lfs_xrealloc(h->v, (h->n + 1) * sizeof(*h->v));
 	memcpy(h->v[h->n++], hex, 65);
@@ -1648,9 +1731,28 @@ static int hex_cmp(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-static bool hexset_has(const struct hexset *h, const char *hex)
+void store_hexset_sort(struct hexset *h)
+{
+	if (h->n)
+		qsort(h->v, h->n, sizeof(*h->v), hex_cmp);
+}
+
+bool store_hexset_has(const struct hexset *h, const char *hex)
 {
 	return h->n && bsearch(hex, h->v, h->n, sizeof(*h->v), hex_cmp);
+}
+
+void store_hexset_release(struct hexset *h)
+{
+	free(h->v);
+	h->v = NULL;
+	h->n = 0;
+}
+
+void store_marks_release(struct store_marks *m)
+{
+	store_hexset_release(&m->blobs);
+	store_hexset_release(&m->idx);
 }
 
 static int gc_mark(store *s, const char *digest, int depth, struct hexset *blobs,
@@ -1659,39 +1761,49 @@ static int gc_mark(store *s, const char *digest, int depth, struct hexset *blobs
 	cleanup_json json_t *j = NULL;
 	if (depth > 8)
 		return error_make(err, ELOOP, "image indexes nested too deep at %s", digest);
-	if (blob_read_json(s, digest, &j, NULL, err) < 0)
+	if (store_blob_read_json(s, digest, &j, NULL, err) < 0)
 		return -1;
-	hexset_add(blobs, digest + 7);
+	store_hexset_add(blobs, digest + 7);
 	size_t i;
 	json_t *d;
 	json_array_foreach(json_object_get(j, "manifests"), i, d) /* a nested index */
-	    if (gc_mark(s, desc_digest(d), depth + 1, blobs, idx, err) < 0) return -1;
+	    if (gc_mark(s, store_desc_digest(d), depth + 1, blobs, idx, err) < 0) return -1;
 	json_t *cfg = json_object_get(j, "config");
 	if (!cfg)
 		return 0;
-	const char *cd = desc_digest(cfg);
+	const char *cd = store_desc_digest(cfg);
 	cleanup_json json_t *config = NULL;
-	if (blob_read_json(s, cd, &config, NULL, err) < 0)
+	if (store_blob_read_json(s, cd, &config, NULL, err) < 0)
 		return error_wrap(err, "config of %s", digest);
-	hexset_add(blobs, cd + 7);
+	store_hexset_add(blobs, cd + 7);
 	json_array_foreach(json_object_get(j, "layers"), i, d)
 	{
-		const char *h = digest_hex(desc_digest(d));
+		const char *h = store_digest_hex(store_desc_digest(d));
 		if (!h)
 			return error_make(err, EBADMSG, "manifest %s: bad layer digest", digest);
-		hexset_add(blobs, h);
+		store_hexset_add(blobs, h);
 	}
 	json_array_foreach(json_object_get(json_object_get(config, "rootfs"), "diff_ids"), i, d)
 	{
-		const char *h = digest_hex(json_string_value(d));
+		const char *h = store_digest_hex(json_string_value(d));
 		if (h)
-			hexset_add(idx, h);
+			store_hexset_add(idx, h);
 	}
 	return 0;
 }
 
-/* Deletes unreferenced hex-named files and stale temp files in dfd. */
-static int gc_dir(int dfd, const struct hexset *keep, const char *what, error **err)
+bool store_tmp_orphaned(const char *name)
+{
+	if (strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)))
+		return false;
+	char *end;
+	long pid = strtol(name + strlen(TMP_PREFIX), &end, 10);
+	if (pid <= 0 || *end != '-')
+		return false;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+int store_scan_fd(int dfd, const char *what, store_scan_fn *fn, void *arg, error **err)
 {
 	int dup = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 	DIR *dir = dup >= 0 ? fdopendir(dup) : NULL;
@@ -1701,66 +1813,122 @@ static int gc_dir(int dfd, const struct hexset *keep, const char *what, error **
 		return error_make(err, errno, "reading %s", what);
 	}
 	rewinddir(dir);
-	time_t now = time(NULL);
 	int ret = 0;
 	struct dirent *de;
-	while ((de = readdir(dir))) {
-		struct stat st;
-		bool del = false;
-		if (is_hex64(de->d_name))
-			del = !hexset_has(keep, de->d_name);
-		else if (!strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) &&
-			 fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			del = now - st.st_mtime > TMP_MAX_AGE;
-		if (del && unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT && !ret)
-			ret = error_make(err, errno, "removing %s/%s", what, de->d_name);
-	}
+	while (ret >= 0 && (de = readdir(dir)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			ret = fn(arg, dfd, de->d_name, err);
 	closedir(dir);
-	if (ret == 0 && fsync_dirfd(dfd) < 0)
-		ret = error_make(err, errno, "syncing %s", what);
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
-static int cache_read(int dfd, const char *hex, json_t **out);
+int store_scan(store *s, const char *name, store_scan_fn *fn, void *arg, error **err)
+{
+	cleanup_fd int dfd = openat(s->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : error_make(err, errno, "reading %s/%s", s->root, name);
+	cleanup_free char *what = lfs_xasprintf("%s/%s", s->root, name);
+	return store_scan_fd(dfd, what, fn, arg, err);
+}
+
+struct gc_sweep {
+	const struct hexset *keep;
+	const char *what;
+	uint64_t *freed;
+	time_t now;
+	bool failed; /* the first failure is in *err; the sweep goes on */
+};
+
+/* Deletes an unreferenced hex-named file, or a temp file that is older
+ * than a day or whose writer is gone. */
+static int gc_sweep_one(void *arg, int dfd, const char *name, error **err)
+{
+	struct gc_sweep *g = arg;
+	struct stat st;
+	bool del = false;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	char hex[65];
+	if (store_is_hex64(name))
+		del = !store_hexset_has(g->keep, name);
+	else if (strlen(name) == 68 && !strcmp(name + 64, ".tar") &&
+		 snprintf(hex, sizeof(hex), "%.64s", name) == 64 && store_is_hex64(hex))
+		del = !store_hexset_has(g->keep, hex); /* a zstd layer's decompressed copy */
+	else if (!strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX)))
+		del = g->now - st.st_mtime > TMP_MAX_AGE || store_tmp_orphaned(name);
+	if (!del)
+		return 0;
+	if (unlinkat(dfd, name, 0) < 0) {
+		if (errno != ENOENT && !g->failed)
+			error_make(err, errno, "removing %s/%s", g->what, name);
+		g->failed |= errno != ENOENT;
+		return 0;
+	}
+	*g->freed += (uint64_t)st.st_size;
+	store_crash_point("gc-sweep");
+	return 0;
+}
+
+static int gc_dir(int dfd, const struct hexset *keep, const char *what, uint64_t *freed,
+		  error **err)
+{
+	struct gc_sweep g = {keep, what, freed, time(NULL), false};
+	if (store_scan_fd(dfd, what, gc_sweep_one, &g, err) < 0 || g.failed)
+		return -1;
+	if (fsync_dirfd(dfd) < 0)
+		return error_make(err, errno, "syncing %s", what);
+	return 0;
+}
 
 /* A layer descriptor ({digest, diff_id}) keeps its blob and index. */
 static void mark_layer(json_t *l, struct hexset *blobs, struct hexset *idx)
 {
-	const char *b = digest_hex(json_string_value(json_object_get(l, "digest")));
-	const char *d = digest_hex(json_string_value(json_object_get(l, "diff_id")));
+	const char *b = store_digest_hex(json_string_value(json_object_get(l, "digest")));
+	const char *d = store_digest_hex(json_string_value(json_object_get(l, "diff_id")));
 	if (b)
-		hexset_add(blobs, b);
+		store_hexset_add(blobs, b);
 	if (d)
-		hexset_add(idx, d);
+		store_hexset_add(idx, d);
 }
 
-/* Opens <root>/name for a scan of its hex-named entries: 1 when it does
- * not exist (nothing to mark). */
-static int gc_opendir(store *s, const char *name, int *dfd, DIR **dir, error **err)
+static int mark_cache_one(void *arg, int dfd, const char *name, error **err)
 {
-	*dfd = openat(s->root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (*dfd < 0)
-		return errno == ENOENT ? 1 : error_make(err, errno, "reading %s/%s", s->root, name);
-	*dir = fdopendir(fcntl(*dfd, F_DUPFD_CLOEXEC, 0));
-	return *dir ? 0 : error_make(err, errno, "reading %s/%s", s->root, name);
+	struct store_marks *m = arg;
+	cleanup_json json_t *e = NULL;
+	if (store_is_hex64(name) && store_cache_read(dfd, name, &e) == 0)
+		mark_layer(json_object_get(e, "layer"), &m->blobs, &m->idx);
+	return 0;
 }
 
 /* Build cache entries keep their layer's blob and index; an unreadable
  * entry is unusable anyway, so its layer may go. */
-static int gc_mark_cache(store *s, struct hexset *blobs, struct hexset *idx, error **err)
+int store_mark_cache(store *s, struct store_marks *m, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
-	int r = gc_opendir(s, "cache", &dfd, &dir, err);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	struct dirent *de;
-	while ((de = readdir(dir))) {
-		cleanup_json json_t *e = NULL;
-		if (is_hex64(de->d_name) && cache_read(dfd, de->d_name, &e) == 0)
-			mark_layer(json_object_get(e, "layer"), blobs, idx);
-	}
-	closedir(dir);
+	return store_scan(s, "cache", mark_cache_one, m, err);
+}
+
+struct mark_ctx {
+	store *s;
+	struct store_marks *m;
+};
+
+static int mark_container_one(void *arg, int dfd, const char *name, error **err)
+{
+	struct mark_ctx *c = arg;
+	if (!store_is_hex64(name))
+		return 0;
+	cleanup_free char *path = lfs_xasprintf("%s/containers/%s/config.json", c->s->root, name);
+	json_error_t je;
+	cleanup_json json_t *cfg = json_load_file(path, 0, &je);
+	if (!cfg && access(path, F_OK) == 0)
+		return error_fail(err, EBADMSG,
+				  "container %.12s's config.json is unreadable (%s); fix or "
+				  "remove the container first",
+				  name, je.text);
+	size_t i;
+	json_t *l;
+	json_array_foreach(json_object_get(cfg, "layers"), i, l)
+	    mark_layer(l, &c->m->blobs, &c->m->idx);
 	return 0;
 }
 
@@ -1768,101 +1936,144 @@ static int gc_mark_cache(store *s, struct hexset *blobs, struct hexset *idx, err
  * config.json "layers", container.h), even once their image is removed.
  * A config that exists but cannot be read stops the collection, as an
  * unreadable image does: its layers are unknown. */
-static int gc_mark_containers(store *s, struct hexset *blobs, struct hexset *idx, error **err)
+int store_mark_containers(store *s, struct store_marks *m, error **err)
 {
-	cleanup_fd int dfd = -1;
-	DIR *dir = NULL;
-	int r = gc_opendir(s, "containers", &dfd, &dir, err);
-	if (r != 0)
-		return r > 0 ? 0 : r;
-	struct dirent *de;
-	while ((de = readdir(dir)) && r == 0) {
-		if (!is_hex64(de->d_name))
-			continue;
-		cleanup_free char *path =
-		    lfs_xasprintf("%s/containers/%s/config.json", s->root, de->d_name);
-		json_error_t je;
-		cleanup_json json_t *c = json_load_file(path, 0, &je);
-		if (!c && access(path, F_OK) == 0) {
-			r = error_fail(err, EBADMSG,
-				       "not collecting garbage: container %.12s's config.json is "
-				       "unreadable (%s); fix or remove the container first",
-				       de->d_name, je.text);
-			break;
-		}
-		size_t i;
-		json_t *l;
-		json_array_foreach(json_object_get(c, "layers"), i, l) mark_layer(l, blobs, idx);
-	}
-	closedir(dir);
-	return r;
+	struct mark_ctx c = {s, m};
+	return store_scan(s, "containers", mark_container_one, &c, err);
 }
 
-static int gc_locked(store *s, error **err)
+int store_scratch_live(int tmp_fd, const char *name)
+{
+	cleanup_free char *lock = lfs_xasprintf("%s/" SCRATCH_LOCK, name);
+	cleanup_fd int fd = openat(tmp_fd, lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	return errno == EWOULDBLOCK ? 1 : -1;
+}
+
+/* The pins of live scratch dirs (running builds) keep their layers. */
+static void mark_pins(int tmp_fd, const char *name, struct hexset *blobs, struct hexset *idx)
+{
+	cleanup_free char *pins = lfs_xasprintf("%s/" SCRATCH_PINS, name);
+	cleanup_fd int fd = openat(tmp_fd, pins, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	cleanup_file FILE *f = fd >= 0 ? fdopen(steal_fd(&fd), "r") : NULL;
+	char b[80], d[80];
+	while (f && fscanf(f, "%79s %79s", b, d) == 2) {
+		if (store_digest_hex(b))
+			store_hexset_add(blobs, b + 7);
+		if (store_digest_hex(d))
+			store_hexset_add(idx, d + 7);
+	}
+}
+
+/* A scratch dir whose lock cannot be probed counts as live: its pins are
+ * kept rather than guessed at. */
+static int mark_scratch_one(void *arg, int dfd, const char *name, error **err)
+{
+	struct store_marks *m = arg;
+	if (name[0] != '.' && store_scratch_live(dfd, name) != 0)
+		mark_pins(dfd, name, &m->blobs, &m->idx);
+	return 0;
+}
+
+int store_mark_pins(store *s, struct store_marks *m, error **err)
+{
+	return store_scan(s, "tmp", mark_scratch_one, m, err);
+}
+
+int store_mark_images(store *s, struct store_marks *m, error **err)
 {
 	cleanup_json json_t *index = NULL;
-	if (index_load(s, &index, err) < 0)
+	if (store_index_load(s, &index, err) < 0)
 		return -1;
-	struct hexset blobs = {0}, idx = {0};
 	size_t i;
 	json_t *d;
-	int ret = 0;
 	json_array_foreach(json_object_get(index, "manifests"), i, d)
 	{
-		ret = gc_mark(s, desc_digest(d), 0, &blobs, &idx, err);
-		if (ret < 0) {
-			error_wrap(err,
-				   "not collecting garbage: index.json entry '%s' is "
-				   "unreadable",
-				   desc_ref(d) ? desc_ref(d) : "(unnamed)");
-			break;
-		}
+		if (gc_mark(s, store_desc_digest(d), 0, &m->blobs, &m->idx, err) < 0)
+			return error_wrap(err, "index.json entry '%s' is unreadable",
+					  store_desc_ref(d) ? store_desc_ref(d) : "(unnamed)");
 	}
+	return 0;
+}
+
+int store_mark_entry(store *s, json_t *desc, struct store_marks *m, error **err)
+{
+	return gc_mark(s, store_desc_digest(desc), 0, &m->blobs, &m->idx, err);
+}
+
+void store_marks_sort(struct store_marks *m)
+{
+	store_hexset_sort(&m->blobs);
+	store_hexset_sort(&m->idx);
+}
+
+int store_mark(store *s, struct store_marks *m, error **err)
+{
+	memset(m, 0, sizeof(*m));
+	int ret = store_mark_images(s, m, err);
 	if (ret == 0)
-		ret = gc_mark_cache(s, &blobs, &idx, err);
+		ret = store_mark_cache(s, m, err);
 	if (ret == 0)
-		ret = gc_mark_containers(s, &blobs, &idx, err);
-	if (ret == 0) {
-		if (blobs.n)
-			qsort(blobs.v, blobs.n, sizeof(*blobs.v), hex_cmp);
-		if (idx.n)
-			qsort(idx.v, idx.n, sizeof(*idx.v), hex_cmp);
-		ret = gc_dir(s->blobs_fd, &blobs, "blobs/sha256", err);
-		if (ret == 0)
-			ret = gc_dir(s->idx_fd, &idx, "indexes/sha256", err);
-	}
-	free(blobs.v);
-	free(idx.v);
+		ret = store_mark_containers(s, m, err);
+	if (ret == 0)
+		ret = store_mark_pins(s, m, err);
+	store_marks_sort(m);
+	if (ret < 0)
+		store_marks_release(m);
+	return ret;
+}
+
+static int gc_locked(store *s, uint64_t *freed, error **err)
+{
+	struct store_marks m;
+	if (store_mark(s, &m, err) < 0)
+		return error_wrap(err, "not collecting garbage");
+	store_crash_point("gc-marked");
+	int ret = gc_dir(s->blobs_fd, &m.blobs, "blobs/sha256", freed, err);
+	if (ret == 0)
+		ret = gc_dir(s->idx_fd, &m.idx, "indexes/sha256", freed, err);
+	store_marks_release(&m);
+	return ret;
+}
+
+int store_gc_freed(store *s, uint64_t *freed, error **err)
+{
+	int saved;
+	uint64_t n = 0;
+	if (store_lock_push(s, LOCK_EXCL, &saved, err) < 0)
+		return -1;
+	int ret = gc_locked(s, &n, err);
+	store_lock_pop(s, saved);
+	if (freed)
+		*freed = n;
 	return ret;
 }
 
 int store_gc(store *s, error **err)
 {
-	int saved;
-	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
-		return -1;
-	int ret = gc_locked(s, err);
-	lock_pop(s, saved);
-	return ret;
+	return store_gc_freed(s, NULL, err);
 }
 
 /* ---- blobs kept as they come (load, pull) --------------------------------- */
 
 int store_blob_present(store *s, const char *digest)
 {
-	const char *hex = digest_hex(digest);
+	const char *hex = store_digest_hex(digest);
 	return hex && faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
 char *store_blob_path(store *s, const char *digest)
 {
-	const char *hex = digest_hex(digest);
+	const char *hex = store_digest_hex(digest);
 	return hex ? lfs_xasprintf("%s/blobs/sha256/%s", s->root, hex) : NULL;
 }
 
 int store_blob_read(store *s, const char *digest, lfs_buf *out, error **err)
 {
-	const char *hex = digest_hex(digest);
+	const char *hex = store_digest_hex(digest);
 	if (!hex)
 		return error_fail(err, EBADMSG, "invalid digest '%s'", digest ? digest : "(none)");
 	lfs_buf_reset(out);
@@ -1879,7 +2090,7 @@ int store_blob_read(store *s, const char *digest, lfs_buf *out, error **err)
 int store_blob_begin(store *s, const char *expected_digest, uint64_t expected_size,
 		     store_blob **out, error **err)
 {
-	if (expected_digest && !digest_hex(expected_digest))
+	if (expected_digest && !store_digest_hex(expected_digest))
 		return error_fail(err, EBADMSG,
 			    "invalid digest '%s': layerfs expects sha256:<64 lowercase hex>",
 			    expected_digest);
@@ -1986,25 +2197,25 @@ static void hash_tap(void *arg, const void *data, size_t len)
 	EVP_DigestUpdate(arg, data, len);
 }
 
-/* Kind of layer blob on fd by its first bytes: 0 plain, 1 gzip, else fails. */
-static int layer_kind(int fd, const char *digest, int *gzip, error **err)
+/* Kind of layer blob on fd by its first bytes (enum lfs_compression:
+ * plain, gzip or zstd); other compressions fail. */
+static int layer_kind(int fd, const char *digest, int *kind, error **err)
 {
 	unsigned char m[8];
 	ssize_t n = pread(fd, m, sizeof(m), 0);
 	if (n < 0)
 		return error_make(err, errno, "reading layer %s", digest);
-	*gzip = n >= 2 && m[0] == 0x1f && m[1] == 0x8b;
-	if (n >= 4 && !memcmp(m, "\x28\xb5\x2f\xfd", 4))
-		return error_fail(err, ENOTSUP,
-			    "layer %s is zstd-compressed; layerfs stores and mounts plain and "
-			    "gzip layers only (zstd is not supported yet)",
-			    digest);
-	const char *comp = other_compression(m, (size_t)n);
+	*kind = LFS_COMP_NONE;
+	if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
+		*kind = LFS_COMP_GZIP;
+	else if (n >= 4 && !memcmp(m, ZSTD_MAGIC, 4))
+		*kind = LFS_COMP_ZSTD;
+	const char *comp = *kind ? NULL : other_compression(m, (size_t)n);
 	if (comp)
 		return error_fail(err, ENOTSUP,
-			    "layer %s is compressed with %s; layerfs reads plain "
-			    "and gzip layers",
-			    digest, comp);
+				  "layer %s is compressed with %s; layerfs reads plain, "
+				  "gzip and zstd layers",
+				  digest, comp);
 	return 0;
 }
 
@@ -2046,9 +2257,11 @@ static int stage_index_verified(store_staged_layer *l, int fd, error **err)
 	return 0;
 }
 
-static const char *default_layer_type(int gzip)
+static const char *default_layer_type(int kind)
 {
-	return gzip ? MT_LAYER_GZ : MT_LAYER;
+	return kind == LFS_COMP_GZIP   ? MT_LAYER_GZ
+	       : kind == LFS_COMP_ZSTD ? STORE_MT_LAYER_ZSTD
+				       : MT_LAYER;
 }
 
 static store_staged_layer *staged_new(store *s, const char *digest, const char *diff_id)
@@ -2064,15 +2277,15 @@ static store_staged_layer *staged_new(store *s, const char *digest, const char *
 int store_layer_stage_blob(store *s, store_blob *b, const char *media_type, const char *diff_id,
 			   store_staged_layer **out, error **err)
 {
-	if (diff_id && !digest_hex(diff_id)) {
+	if (diff_id && !store_digest_hex(diff_id)) {
 		store_blob_free(b);
 		return error_fail(err, EBADMSG, "invalid diff_id '%s'", diff_id);
 	}
 	store_staged_layer *l = staged_new(s, b->digest, diff_id);
 	l->size = b->size;
 	l->blob_tmp = steal_pointer(&b->tmp);
-	int gzip = 0;
-	int ret = layer_kind(b->fd, l->digest, &gzip, err);
+	int kind = 0;
+	int ret = layer_kind(b->fd, l->digest, &kind, err);
 	if (ret == 0)
 		ret = stage_index_verified(l, b->fd, err);
 	store_blob_free(b);
@@ -2080,7 +2293,7 @@ int store_layer_stage_blob(store *s, store_blob *b, const char *media_type, cons
 		store_staged_layer_free(l);
 		return -1;
 	}
-	l->media_type = lfs_xstrdup(media_type ? media_type : default_layer_type(gzip));
+	l->media_type = lfs_xstrdup(media_type ? media_type : default_layer_type(kind));
 	*out = l;
 	return 0;
 }
@@ -2088,7 +2301,7 @@ int store_layer_stage_blob(store *s, store_blob *b, const char *media_type, cons
 /* An existing index at diff_id that validates and describes a blob of size. */
 static bool index_usable(store *s, const char *diff_id, uint64_t size)
 {
-	const char *hex = digest_hex(diff_id);
+	const char *hex = store_digest_hex(diff_id);
 	if (!hex)
 		return false;
 	cleanup_fd int fd = openat(s->idx_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -2103,8 +2316,8 @@ static bool index_usable(store *s, const char *diff_id, uint64_t size)
 int store_layer_stage_present(store *s, const char *digest, const char *media_type,
 			      const char *diff_id, store_staged_layer **out, error **err)
 {
-	const char *hex = digest_hex(digest);
-	if (!hex || (diff_id && !digest_hex(diff_id)))
+	const char *hex = store_digest_hex(digest);
+	if (!hex || (diff_id && !store_digest_hex(diff_id)))
 		return error_fail(err, EBADMSG, "invalid layer digest '%s' or diff_id '%s'", digest,
 			    diff_id ? diff_id : "");
 	cleanup_fd int fd = openat(s->blobs_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -2113,17 +2326,43 @@ int store_layer_stage_present(store *s, const char *digest, const char *media_ty
 		return error_make(err, errno, "layer %s", digest);
 	store_staged_layer *l = staged_new(s, digest, diff_id);
 	l->size = (uint64_t)st.st_size;
-	int gzip = 0;
-	int ret = layer_kind(fd, digest, &gzip, err);
+	int kind = 0;
+	int ret = layer_kind(fd, digest, &kind, err);
 	if (ret == 0 && !(diff_id && index_usable(s, diff_id, l->size)))
 		ret = stage_index_verified(l, fd, err);
 	if (ret < 0) {
 		store_staged_layer_free(l);
 		return -1;
 	}
-	l->media_type = lfs_xstrdup(media_type ? media_type : default_layer_type(gzip));
+	l->media_type = lfs_xstrdup(media_type ? media_type : default_layer_type(kind));
 	*out = l;
 	return 0;
+}
+
+int store_index_rebuild(store *s, const char *digest, const char *diff_id, error **err)
+{
+	const char *hex = store_digest_hex(digest);
+	if (!hex || !store_digest_hex(diff_id))
+		return error_fail(err, EBADMSG, "invalid layer digest '%s' or diff_id '%s'",
+				  digest ? digest : "", diff_id ? diff_id : "");
+	cleanup_fd int fd = openat(s->blobs_fd, hex, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return error_make(err, errno, "layer %s", digest);
+	store_staged_layer *l = staged_new(s, digest, diff_id);
+	int gzip = 0;
+	int ret = layer_kind(fd, digest, &gzip, err);
+	if (ret == 0)
+		ret = stage_index_verified(l, fd, err);
+	if (ret == 0 && renameat(s->idx_fd, l->idx_tmp, s->idx_fd, diff_id + 7) < 0)
+		ret = error_make(err, errno, "storing the index of layer %s", digest);
+	if (ret == 0) {
+		free(l->idx_tmp);
+		l->idx_tmp = NULL;
+		if (fsync_dirfd(s->idx_fd) < 0)
+			ret = error_make(err, errno, "syncing %s/indexes/sha256", s->root);
+	}
+	store_staged_layer_free(l);
+	return ret;
 }
 
 /* Checks a manifest against its config bytes and staged layers. */
@@ -2140,13 +2379,14 @@ static int raw_check(json_t *man, const void *config, size_t config_len,
 	json_t *cd = json_object_get(man, "config");
 	char hex[65];
 	sha256_hex(config, config_len, hex);
-	const char *cdig = digest_hex(desc_digest(cd));
+	const char *cdig = store_digest_hex(store_desc_digest(cd));
 	if (!cdig || strcmp(cdig, hex) ||
 	    json_integer_value(json_object_get(cd, "size")) != (json_int_t)config_len)
 		return error_fail(err, EBADMSG,
-			    "the manifest's config descriptor (%s) does not match the config "
-			    "(sha256:%s, %zu bytes)",
-			    desc_digest(cd) ? desc_digest(cd) : "none", hex, config_len);
+				  "the manifest's config descriptor (%s) does not match the config "
+				  "(sha256:%s, %zu bytes)",
+				  store_desc_digest(cd) ? store_desc_digest(cd) : "none", hex,
+				  config_len);
 	cleanup_json json_t *cfg = json_loadb(config, config_len, 0, NULL);
 	json_t *diff_ids = json_object_get(json_object_get(cfg, "rootfs"), "diff_ids");
 	json_t *ld = json_object_get(man, "layers");
@@ -2157,7 +2397,7 @@ static int raw_check(json_t *man, const void *config, size_t config_len,
 			    json_array_size(ld), json_array_size(diff_ids), n);
 	for (size_t i = 0; i < n; i++) {
 		json_t *d = json_array_get(ld, i);
-		const char *dg = desc_digest(d);
+		const char *dg = store_desc_digest(d);
 		const char *di = json_string_value(json_array_get(diff_ids, i));
 		if (!dg || strcmp(dg, layers[i]->digest) ||
 		    json_integer_value(json_object_get(d, "size")) != (json_int_t)layers[i]->size)
@@ -2177,7 +2417,7 @@ static int commit_raw_locked(store *s, const char *ref, const void *config, size
 			     struct placed *pl, error **err)
 {
 	cleanup_json json_t *index = NULL;
-	if (index_load(s, &index, err) < 0)
+	if (store_index_load(s, &index, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (staged_commit(s, layers[i], pl, err) < 0)
@@ -2187,6 +2427,7 @@ static int commit_raw_locked(store *s, const char *ref, const void *config, size
 		return error_wrap(err, "writing the image config");
 	if (blob_write(s, manifest, manifest_len, mdig, pl, err) < 0)
 		return error_wrap(err, "writing the image manifest");
+	store_crash_point("image-blobs");
 	cleanup_json json_t *man = json_loadb(manifest, manifest_len, 0, NULL);
 	const char *mt = json_string_value(json_object_get(man, "mediaType"));
 	json_t *desc = descriptor(mt ? mt : MT_MANIFEST, mdig, manifest_len);
@@ -2201,7 +2442,7 @@ static int commit_raw_locked(store *s, const char *ref, const void *config, size
 		}
 		json_array_append_new(manifests, desc);
 	}
-	if (index_save(s, index, err) < 0)
+	if (store_index_save(s, index, err) < 0)
 		return -1;
 	if (replaced) {
 		error *e = NULL;
@@ -2223,6 +2464,8 @@ int store_image_commit_raw(store *s, const char *ref, const void *config, size_t
 			return bad;
 		norm = store_normalize_ref(ref);
 	}
+	if (layers_limit(nlayers, "the image", err) < 0)
+		return -1;
 	json_error_t je;
 	cleanup_json json_t *man = json_loadb(manifest, manifest_len, 0, &je);
 	if (!json_is_object(man))
@@ -2235,7 +2478,7 @@ int store_image_commit_raw(store *s, const char *ref, const void *config, size_t
 	if (raw_check(man, config, config_len, layers, nlayers, err) < 0)
 		return -1;
 	int saved;
-	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
+	if (store_lock_push(s, LOCK_EXCL, &saved, err) < 0)
 		return -1;
 	char mdig[7 + 65];
 	struct placed pl = {0};
@@ -2244,7 +2487,7 @@ int store_image_commit_raw(store *s, const char *ref, const void *config, size_t
 	if (ret < 0)
 		placed_undo(s, &pl);
 	placed_release(&pl);
-	lock_pop(s, saved);
+	store_lock_pop(s, saved);
 	if (ret == 0 && manifest_digest)
 		*manifest_digest = lfs_xstrdup(mdig);
 	return ret;
@@ -2254,7 +2497,7 @@ int store_image_commit_raw(store *s, const char *ref, const void *config, size_t
 
 #define CACHE_ENTRY_MAX (1u << 20)
 
-static int cache_read(int dfd, const char *hex, json_t **out)
+int store_cache_read(int dfd, const char *hex, json_t **out)
 {
 	lfs_buf b = LFS_BUF_INIT;
 	error *e = NULL;
@@ -2272,22 +2515,24 @@ static int cache_read(int dfd, const char *hex, json_t **out)
 int store_cache_get(store *s, const char *key_hex, json_t **entry, error **err)
 {
 	*entry = NULL;
-	if (!is_hex64(key_hex))
+	if (!store_is_hex64(key_hex))
 		return error_fail(err, EINVAL, "bad cache key '%s'", key_hex);
 	int saved;
-	if (lock_push(s, LOCK_SHARED, &saved, err) < 0)
+	if (store_lock_push(s, LOCK_SHARED, &saved, err) < 0)
 		return -1;
 	cleanup_fd int dfd = openat(s->root_fd, "cache", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	json_t *e = NULL;
-	int found = dfd >= 0 && cache_read(dfd, key_hex, &e) == 0;
+	int found = dfd >= 0 && store_cache_read(dfd, key_hex, &e) == 0;
 	if (found) {
 		/* An entry whose layer went missing (a store repaired by hand) is a miss. */
 		json_t *l = json_object_get(e, "layer");
 		const char *b = json_string_value(json_object_get(l, "digest"));
-		if (l && !(b && digest_hex(b) && store_blob_present(s, b)))
+		if (l && !(b && store_digest_hex(b) && store_blob_present(s, b)))
 			found = 0;
+		else
+			pin_entry_layer(s, e);
 	}
-	lock_pop(s, saved);
+	store_lock_pop(s, saved);
 	if (!found) {
 		json_decref(e);
 		return 1;
@@ -2299,10 +2544,10 @@ int store_cache_get(store *s, const char *key_hex, json_t **entry, error **err)
 int store_cache_put(store *s, const char *key_hex, json_t *entry, store_staged_layer *layer,
 		    error **err)
 {
-	if (!is_hex64(key_hex))
+	if (!store_is_hex64(key_hex))
 		return error_fail(err, EINVAL, "bad cache key '%s'", key_hex);
 	int saved;
-	if (lock_push(s, LOCK_EXCL, &saved, err) < 0)
+	if (store_lock_push(s, LOCK_EXCL, &saved, err) < 0)
 		return -1;
 	int ret = mkdir_at(s->root_fd, "cache", s->private_dirs ? 0700 : 0755, err);
 	cleanup_fd int dfd = -1;
@@ -2321,14 +2566,42 @@ int store_cache_put(store *s, const char *key_hex, json_t *entry, store_staged_l
 						      (json_int_t)layer->size));
 	}
 	if (ret == 0) {
+		pin_entry_layer(s, entry);
+		store_crash_point("cache-put");
 		cleanup_free char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
 		ret = write_atomic(dfd, key_hex, text, strlen(text), err);
 	}
 	if (ret < 0)
 		placed_undo(s, &pl);
 	placed_release(&pl);
-	lock_pop(s, saved);
+	store_lock_pop(s, saved);
 	return ret;
+}
+
+/* The lock and the pins file are made in a dot-named dir that is renamed
+ * to its final name only then: a collector never sees a scratch dir
+ * without its lock (dot-names are only removed when old). */
+static int scratch_make(store *s, int tmp_fd, const char *dot, error **err)
+{
+	cleanup_free char *lock = lfs_xasprintf("%s/" SCRATCH_LOCK, dot);
+	cleanup_free char *pins = lfs_xasprintf("%s/" SCRATCH_PINS, dot);
+	cleanup_fd int lfd =
+	    openat(tmp_fd, lock, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lfd < 0 || flock(lfd, LOCK_EX) < 0)
+		return error_make(err, errno, "creating %s/tmp/%s", s->root, lock);
+	cleanup_fd int pfd = openat(
+	    tmp_fd, pins, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (pfd < 0)
+		return error_make(err, errno, "creating %s/tmp/%s", s->root, pins);
+	if (renameat(tmp_fd, dot, tmp_fd, dot + 1) < 0)
+		return error_make(err, errno, "creating a scratch directory in %s/tmp", s->root);
+	if (s->scratch_lock_fd >= 0)
+		close(s->scratch_lock_fd);
+	if (s->pin_fd >= 0)
+		close(s->pin_fd);
+	s->scratch_lock_fd = steal_fd(&lfd);
+	s->pin_fd = steal_fd(&pfd);
+	return 0;
 }
 
 int store_scratch_dir(store *s, const char *what, char **out, error **err)
@@ -2336,12 +2609,62 @@ int store_scratch_dir(store *s, const char *what, char **out, error **err)
 	int ret = mkdir_at(s->root_fd, "tmp", 0700, err);
 	if (ret < 0)
 		return ret;
-	char *p = lfs_xasprintf("%s/tmp/%s-XXXXXX", s->root, what);
-	if (!mkdtemp(p)) {
-		ret = error_make(err, errno, "creating a scratch directory in %s/tmp", s->root);
-		free(p);
-		return ret;
+	cleanup_fd int tmp_fd = open_dir_at(s->root_fd, "tmp", err);
+	if (tmp_fd < 0)
+		return -1;
+	cleanup_free char *p = lfs_xasprintf("%s/tmp/.%s-XXXXXX", s->root, what);
+	if (!mkdtemp(p))
+		return error_make(err, errno, "creating a scratch directory in %s/tmp", s->root);
+	const char *dot = strrchr(p, '/') + 1;
+	if (scratch_make(s, tmp_fd, dot, err) < 0) {
+		store_rm_tree_at(tmp_fd, dot);
+		return -1;
 	}
-	*out = p;
+	*out = lfs_xasprintf("%s/tmp/%s", s->root, dot + 1);
 	return 0;
+}
+
+/* Records a layer a build uses in its scratch dir's pins (see store.h);
+ * the caller holds the store lock.  A failed write only weakens the
+ * protection (the build then fails naming the layer), so it is ignored. */
+static void pin_layer(store *s, const char *digest, const char *diff_id)
+{
+	if (s->pin_fd < 0 || !store_digest_hex(digest) || !store_digest_hex(diff_id))
+		return;
+	char line[2 * 72 + 2];
+	int n = snprintf(line, sizeof(line), "%s %s\n", digest, diff_id);
+	if (write_full(s->pin_fd, line, (size_t)n) < 0)
+		return;
+}
+
+static void pin_entry_layer(store *s, json_t *entry)
+{
+	json_t *l = json_object_get(entry, "layer");
+	pin_layer(s, json_string_value(json_object_get(l, "digest")),
+		  json_string_value(json_object_get(l, "diff_id")));
+}
+
+static void rm_at(int dfd, const char *name, int depth)
+{
+	if (unlinkat(dfd, name, 0) == 0 || errno == ENOENT || depth > 4096)
+		return;
+	fchmodat(dfd, name, 0700, 0);
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			rm_at(dirfd(d), de->d_name, depth + 1);
+	closedir(d);
+	unlinkat(dfd, name, AT_REMOVEDIR);
+}
+
+void store_rm_tree_at(int dfd, const char *name)
+{
+	rm_at(dfd, name, 0);
 }

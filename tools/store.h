@@ -4,6 +4,8 @@
  * $XDG_DATA_HOME/layerfs (~/.local/share/layerfs).
  *   oci-layout, index.json, blobs/sha256/<hex>   exactly per the OCI image-layout spec
  *   indexes/sha256/<diff_id hex>                 layer index files (fs/index.h), derived
+ *   indexes/sha256/<diff_id hex>.tar             decompressed copy of a single-frame zstd
+ *                                                layer (fs/layer.h), derived, made on first use
  *   indexes/files/<key>                          index cache for bare tars (mount --layer)
  *   cache/<key hex>                              build cache entries (JSON)
  *   tmp/                                         scratch dirs of running builds
@@ -125,8 +127,8 @@ void store_image_list_free(struct store_image **imgs, size_t n);
  * place.  Freeing an uncommitted one removes its temp files. */
 typedef struct store_staged_layer store_staged_layer;
 
-/* Copies the tar on fd (plain, or gzip detected by content, multi-member
- * ok) to an uncompressed blob temp file while hashing it, then builds its
+/* Copies the tar on fd (plain, or gzip or zstd detected by content,
+ * multi-member ok) to an uncompressed blob temp file while hashing it, then builds its
  * index with lfs_index_build().  src names the input in messages ("-" for
  * stdin).  Runs without the store lock (large copies do not block other
  * commands).  On any failure (unreadable or corrupt input, a hostile or
@@ -190,8 +192,8 @@ int store_blob_fd(const store_blob *b);
 const char *store_blob_digest(const store_blob *b);
 void store_blob_free(store_blob *b);
 
-/* Stages a finished blob as a layer, kept as it is: plain tar or gzip
- * (detected by content; zstd and others fail with -ENOTSUP saying so).  The
+/* Stages a finished blob as a layer, kept as it is: plain tar, gzip or zstd
+ * (detected by content; xz and others fail with -ENOTSUP saying so).  The
  * index is built in one pass that also hashes the uncompressed stream:
  * when diff_id is given it must match (-EBADMSG otherwise), else the
  * computed one is used.  media_type is recorded for the manifest (NULL:
@@ -245,8 +247,9 @@ int store_remove(store *s, const char *name, int force, store_report_fn *report,
 		 error **err);
 
 /* Under the exclusive lock: deletes blobs and layer indexes that no
- * manifest in index.json, build cache entry or container record
- * references, and temp files older than a day.
+ * manifest in index.json, build cache entry, container record or running
+ * build's pins (store_scratch_dir) references, and temp files older than
+ * a day or whose writer (the pid in their name) is gone.
  * Refuses to delete anything (returns an error) if any referenced manifest
  * or config cannot be read, since its references would be unknown. */
 int store_gc(store *s, error **err);
@@ -269,7 +272,111 @@ int store_cache_put(store *s, const char *key_hex, json_t *entry, store_staged_l
 
 /* Creates <root>/tmp/<what>-XXXXXX (mode 0700) for a command's scratch
  * files on the store's file system; *out (caller frees) is its path.  The
- * caller removes it. */
+ * caller removes it (store_rm_tree_at).
+ * The dir holds a lock file the handle keeps flock'ed until store_free()
+ * (or the process dies), and a pins file: from then on every layer the
+ * handle resolves (store_image_resolve, a store_cache_get hit,
+ * store_cache_put) is pinned, and store_gc() / prune keep pinned layers
+ * while the lock is held, so a running build never loses its base or
+ * cached layers to a concurrent rmi or prune.  A scratch dir whose lock
+ * is free was left by a killed command: fsck reports it, prune removes
+ * it.  A handle has one scratch dir; a second call replaces the first's
+ * lock. */
 int store_scratch_dir(store *s, const char *what, char **out, error **err);
+
+/* Removes name (a file or a whole tree) relative to dfd (AT_FDCWD: a
+ * path), making directories writable on the way; best effort. */
+void store_rm_tree_at(int dfd, const char *name);
+
+/* --- Crash testing -------------------------------------------------------
+ * With LAYERFS_CRASH_AT=NAME (or NAME:N, the Nth time) in the environment
+ * the process raises SIGKILL when it reaches the named point, so tests can
+ * check that a store survives a kill at every step that writes it:
+ *   atomic-write     a temp file written and synced, before its rename
+ *                    (index.json, cache entries, config/manifest blobs)
+ *   layer-blob       a layer's blob renamed into place, not yet its index
+ *   layer-committed  a layer's blob and index both in place
+ *   cache-put        a build step's layer stored, not yet its cache entry
+ *   image-blobs      an image's config and manifest stored, index.json not
+ *   index-saved      index.json replaced (before a following collection)
+ *   gc-marked        gc's marks made, nothing deleted yet
+ *   gc-sweep         gc has just deleted one file */
+void store_crash_point(const char *name);
+
+/* --- Maintenance (store_maint.c) ---------------------------------------- */
+
+/* store_gc() that also says how many bytes it freed. */
+int store_gc_freed(store *s, uint64_t *freed, error **err);
+
+/* Like `docker image prune`: removes the index.json entries of dangling
+ * images (no name) or, with all, of every image, except images a
+ * container was created from; reports each "untagged" name and each
+ * "deleted" image ID (when no entry is left for it).  Does not collect
+ * blobs: store_gc_freed() afterwards. */
+int store_prune_images(store *s, int all, store_report_fn *report, void *arg, error **err);
+/* Removes build cache entries: the dangling ones (whose layer no image
+ * has) or, with all, every one; *n entries, *freed bytes of entries.
+ * Layers a running build pinned stay (store_scratch_dir). */
+int store_prune_cache(store *s, int all, size_t *n, uint64_t *freed, error **err);
+/* Removes the scratch dirs of killed commands from tmp/; *freed bytes. */
+int store_prune_leftovers(store *s, uint64_t *freed, error **err);
+
+/* One row of `system df`. */
+struct store_df_row {
+	size_t total, active;
+	uint64_t size, reclaimable;
+};
+/* Images: distinct image IDs; active: a container was made from it; size:
+ * their blobs, each counted once; reclaimable: the blobs no active image,
+ * container or running build holds.  Build cache: entries; active: its
+ * layer is pinned by a running build; size: cache layers no image has;
+ * reclaimable: of those, what no container or running build holds. */
+int store_df(store *s, struct store_df_row *images, struct store_df_row *cache, error **err);
+
+/* Bytes of the regular files under path (symlinks not followed). */
+uint64_t store_tree_size(const char *path);
+
+enum store_fsck_state {
+	STORE_FSCK_FOUND,    /* reported only: no --repair, or no safe fix (fix NULL) */
+	STORE_FSCK_REPAIRED, /* the fix was made */
+	STORE_FSCK_FAILED,   /* the fix was tried and failed; problem says why */
+};
+
+struct store_fsck_problem {
+	const char *path;    /* relative to the root: "blobs/sha256/<hex>", "index.json" ... */
+	const char *problem; /* what is wrong (and what the user can do) */
+	const char *fix;     /* what --repair does ("remove it"), NULL: nothing safe */
+	enum store_fsck_state state;
+};
+typedef void store_fsck_fn(void *arg, const struct store_fsck_problem *p);
+
+struct store_fsck_counts {
+	size_t problems; /* every problem reported */
+	size_t repaired; /* of which fixed */
+	size_t left;	 /* of which still there */
+};
+
+/* Checks the whole store, reporting each problem through report:
+ *  - every blob hashes to its name (and has its descriptor's size);
+ *  - every index.json entry's manifest, config and layers are there and
+ *    sound: a broken image is reported by name, and --repair drops its
+ *    entry (saying so: it must be pulled, loaded or built again);
+ *  - layer indexes of the layers in use open and validate (fs/index.h)
+ *    and match their blob: --repair rebuilds them from the layer,
+ *    checking its diff_id; a corrupt index nothing uses is removed;
+ *  - build cache entries parse and their layer is there (--repair removes
+ *    the entry otherwise: the step is made again);
+ *  - container records parse and their layers are there (reported only:
+ *    the user removes the container);
+ *  - corrupt blobs are removed by --repair (their bytes are wrong anyway:
+ *    a pull or load fetches them again);
+ *  - temp files and tmp/ scratch dirs left by killed commands (owner pid
+ *    gone, lock free, or an hour old for names without an owner) are
+ *    removed by --repair.
+ * Runs under the shared lock, with repair under the exclusive one.
+ * Returns 0 with *counts filled (problems == 0: the store is sound), or
+ * -1 when the store cannot be read at all. */
+int store_fsck(store *s, int repair, store_fsck_fn *report, void *arg,
+	       struct store_fsck_counts *counts, error **err);
 
 #endif

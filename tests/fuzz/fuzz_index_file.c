@@ -21,6 +21,7 @@
 #include <zlib.h>
 
 #include "gz.h"
+#include "zst.h"
 #include "index.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -58,6 +59,7 @@ static void walk(const lfs_index *idx)
 {
 	lfs_buf path = LFS_BUF_INIT;
 	lfs_gz_index *gi;
+	lfs_zst_index *zi;
 	const void *gz;
 	size_t gz_len;
 
@@ -67,6 +69,13 @@ static void walk(const lfs_index *idx)
 	gz = lfs_index_gzip_data(idx, &gz_len);
 	if (gz && lfs_gz_index_open(gz, gz_len, &gi) == 0)
 		lfs_gz_index_free(gi);
+	gz = lfs_index_zstd_data(idx, &gz_len);
+	if (gz && lfs_zst_index_open(gz, gz_len, &zi) == 0) {
+		uint64_t in, out;
+		(void)lfs_zst_index_find(zi, 0, &in, &out);
+		lfs_zst_index_free(zi);
+	}
+	(void)lfs_index_access_name(idx);
 	lfs_buf_release(&path);
 }
 

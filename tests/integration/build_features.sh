@@ -19,7 +19,7 @@ command -v setpriv >/dev/null || bail_out "setpriv missing (apt-get install util
 t_tmpdir
 tmp=$T_TMP
 export LAYERFS_ROOT=$tmp/store
-plan 26
+plan 27
 
 b_base || bail_out "importing the busybox base failed"
 c=$tmp/ctx
@@ -118,6 +118,15 @@ is "$("$LAYERFS" cat args:1 /v)" "v=42" "--build-arg reaches RUN"
 grep -qx keep.txt "$tmp/ls" && ! grep -qx drop.txt "$tmp/ls"
 check "app.Dockerfile.dockerignore is used instead of .dockerignore" $?
 is "$(b_cfg args:1 '$j->[0]{Config}{Labels}{team}')" "core" "--label"
+
+# --- history text of ENV/LABEL: the pairs as set, after substitution
+# (docker's builders record "ENV A=1 B=x y" for ENV A=$V B="x y")
+printf 'FROM busybox:latest\nARG V=1\nENV A=$V B="x y"\nENV C $V z\nLABEL l=$V "m n"="o p"\n' \
+	>"$c/hist.Dockerfile"
+lbuild -f "$c/hist.Dockerfile" -t hist:1 "$c"
+is "$("$LAYERFS" history --format json hist:1 |
+	perl -MJSON::PP -0777 -ne 'print join("|", grep { /^(ENV|LABEL)/ } map { $_->{CreatedBy} // $_->{created_by} } @{decode_json($_)})')" \
+	'LABEL l=1 m n=o p|ENV C=1 z|ENV A=1 B=x y' "history shows ENV and LABEL expanded, as key=value"
 
 # --- FROM NAME@sha256:DIGEST and COPY --from=IMAGE (not a stage)
 digest=$(b_cfg busybox:latest '$j->[0]{LayerFS}{ManifestDigest}')

@@ -5,8 +5,9 @@
 # twice at once from a local docker-registry.  Every command succeeds or
 # fails cleanly, and afterwards every blob's sha256 is its name, every
 # image in index.json has all its blobs, and no temp file, container,
-# mount or process is left.  Image contents are compared with GNU tar's
-# extraction of the base plus the files each Dockerfile adds.
+# mount or process is left (and `layerfs fsck` agrees).  Image contents
+# are compared with GNU tar's extraction of the base plus the files each
+# Dockerfile adds.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -17,7 +18,7 @@ set -u
 require_root
 require_fuse
 require_layerfs
-r_require
+[ -x "$REG_BIN" ] || bail_out "docker-registry not installed (apt-get install docker-registry)"
 t_tmpdir
 tmp=$T_TMP
 export LAYERFS_ROOT=$tmp/store HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
@@ -30,7 +31,7 @@ ctr_cleanup() {
 		[ -f "$st" ] || continue
 		LAYERFS_ROOT=${st%/containers/*} timeout 30 "$LAYERFS" rm -f "$(basename "$(dirname "$st")")" >/dev/null 2>&1
 	done
-	r_stop
+	stop_registries
 }
 trap 'rc_=$?; ctr_cleanup; (exit $rc_); _t_cleanup' EXIT
 
@@ -72,12 +73,18 @@ waited() {
 		diag_file "$2"
 	fi
 }
-# t_store_ok DESC [ROOT] — one test point: store_verify finds nothing.
+# t_store_ok DESC [ROOT] — two test points: store_verify finds nothing,
+# and `layerfs fsck` calls the store sound.
 t_store_ok() {
-	store_verify "${2:-$LAYERFS_ROOT}" >"$tmp/.verify" 2>&1
+	local root=${2:-$LAYERFS_ROOT}
+	store_verify "$root" >"$tmp/.verify" 2>&1
 	if [ ! -s "$tmp/.verify" ]; then ok "$1"; else
 		not_ok "$1"
 		diag_file "$tmp/.verify" 20
+	fi
+	if LAYERFS_ROOT=$root L fsck -q >"$tmp/.fsck" 2>&1; then ok "$1 (layerfs fsck)"; else
+		not_ok "$1 (layerfs fsck)"
+		diag_file "$tmp/.fsck" 20
 	fi
 }
 
@@ -194,8 +201,8 @@ is "$left" "" "no run process left"
 t_store_ok "after the parallel runs: store intact"
 
 # --- the same pull twice at once
-r_start "$tmp/reg"
-r_push "oci:$LAYERFS_ROOT:img-a:1" c/app:1
+start_registry reg
+registry_push "oci:$LAYERFS_ROOT:img-a:1" c/app:1
 skdigest=$(skopeo inspect --tls-verify=false "docker://$REG/c/app:1" |
 	perl -MJSON::PP -e 'local $/; print JSON::PP->new->decode(<STDIN>)->{Digest}')
 export LAYERFS_ROOT=$tmp/store2

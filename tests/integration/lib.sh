@@ -279,6 +279,44 @@ t_mount_image() {
 	t_diag_err
 	return 1
 }
+# t_random_reads MNT REF DESC FILE... — one test point per file: 16 reads at
+# random offsets and lengths (in random, so also backward, order) equal.
+t_random_reads() {
+	local mnt=$1 ref=$2 desc=$3 f size off len i bad
+	shift 3
+	for f; do
+		size=$(stat -c %s "$ref/$f")
+		bad=0
+		for i in $(seq 16); do
+			off=$(((RANDOM * 32768 + RANDOM) % (size + 1)))
+			len=$((RANDOM % 70000 + 1))
+			if [ "$i" = 1 ]; then off=$((size > 5 ? size - 5 : 0)); fi # the tail first
+			if ! cmp -s <(dd if="$ref/$f" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none) \
+				<(dd if="$mnt/$f" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none); then
+				bad=$((bad + 1))
+				diag "  $f: $len bytes at offset $off differ"
+			fi
+		done
+		is "$bad" 0 "$desc: random reads of $f"
+	done
+}
+# t_parallel_reads MNT REF FILE DESC — one test point: 8 readers at once,
+# 300000 bytes each at offsets spread backwards over FILE, all get REF's bytes.
+t_parallel_reads() {
+	local mnt=$1 ref=$2 f=$3 desc=$4 i off bad=0 pids=()
+	for i in 0 1 2 3 4 5 6 7; do
+		off=$(((7 - i) * 393216 + 1234))
+		dd if="$mnt/$f" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count=300000 status=none >"$T_TMP/par.$i" &
+		pids+=($!)
+	done
+	for i in 0 1 2 3 4 5 6 7; do
+		wait "${pids[$i]}" || bad=$((bad + 1))
+		off=$(((7 - i) * 393216 + 1234))
+		cmp -s "$T_TMP/par.$i" <(dd if="$ref/$f" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count=300000 status=none) ||
+			bad=$((bad + 1))
+	done
+	is "$bad" 0 "$desc"
+}
 # t_umount MNT — `layerfs umount`, then one test point: exit 0 and MNT gone
 # from /proc/mounts.  Falls back to fusermount3 so nothing stays mounted.
 t_umount() {

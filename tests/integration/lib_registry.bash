@@ -1,50 +1,64 @@
 # shellcheck shell=bash
-# tests/integration/lib_registry.bash — a local docker-registry for the
-# tests that pull (sourced after lib.sh; not a test itself).
+# tests/integration/lib_registry.bash — Debian's docker-registry on
+# 127.0.0.1 for the tests that pull and push (sourced after lib.sh):
 #
-#   r_require              fail (not skip) without docker-registry or skopeo
-#   r_start DIR            start one on 127.0.0.1 with a free port, data in
-#                          DIR: sets REG (host:port) and R_PID
-#   r_stop                 stop it (call it from the EXIT trap)
-#   r_push SRC NAME:TAG    skopeo copy of SRC (an oci: or other transport
-#                          reference) to $REG/NAME:TAG, gzip layers
+#   start_registry NAME [HTPASSWD]   serve $T_TMP/NAME (plain http; Basic
+#                                    auth with HTPASSWD); sets REG=host:port
+#   stop_registries                  stop them (call it from the EXIT trap:
+#                                    trap '_rc=$?; stop_registries; (exit $_rc); _t_cleanup' EXIT)
+#   registry_push SRC NAME:TAG       skopeo copy of SRC (e.g. oci:DIR:REF) to
+#                                    $REG/NAME:TAG with gzip layers
 
-R_PID=
+REG_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
 
-r_require() {
-	R_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
-	[ -x "$R_BIN" ] || bail_out "docker-registry not installed (apt-get install docker-registry)"
-	command -v skopeo >/dev/null || bail_out "skopeo not installed (apt-get install skopeo)"
-}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-r_start() {
-	local dir=$1 port code
-	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-	mkdir -p "$dir"
-	printf 'version: 0.1\nlog: {level: error, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\n' \
-		"$dir/data" "$port" >"$dir/config.yml"
-	"$R_BIN" serve "$dir/config.yml" >"$dir/log" 2>&1 &
-	R_PID=$!
+# start_registry NAME [HTPASSWD] — sets REG (host:port); stopped by the trap
+start_registry() {
+	local name=$1 htp=${2:-} port
+	port=$(free_port)
+	mkdir -p "$T_TMP/$name"
+	{
+		echo "version: 0.1"
+		echo "log: {level: error, accesslog: {disabled: true}}"
+		echo "storage: {filesystem: {rootdirectory: $T_TMP/$name/data}, delete: {enabled: true}}"
+		echo "http: {addr: 127.0.0.1:$port}"
+		if [ -n "$htp" ]; then echo "auth: {htpasswd: {realm: test, path: $htp}}"; fi
+	} >"$T_TMP/$name/config.yml"
+	"$REG_BIN" serve "$T_TMP/$name/config.yml" >"$T_TMP/$name/log" 2>&1 &
+	T_PIDS+=($!)
 	REG=127.0.0.1:$port
 	for _ in $(seq 100); do
 		code=$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/") && [ "$code" != 000 ] && return 0
-		kill -0 "$R_PID" 2>/dev/null || break
+		kill -0 "${T_PIDS[-1]}" 2>/dev/null || break
 		sleep 0.1
 	done
-	diag_file "$dir/log"
+	diag_file "$T_TMP/$name/log"
 	bail_out "docker-registry did not start"
 }
-
-r_stop() {
-	if [ -n "$R_PID" ]; then
-		kill "$R_PID" 2>/dev/null
-		wait "$R_PID" 2>/dev/null
-	fi
-	R_PID=
+stop_registries() {
+	local p
+	for p in "${T_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	return 0
 }
 
-r_push() {
+# registry_env — a temporary dir ($tmp) holding the store, HOME and the
+# runtime dir (no credentials of the caller's leak in), and the EXIT trap
+# that stops the registries before lib.sh's cleanup.
+registry_env() {
+	t_tmpdir
+	tmp=$T_TMP
+	export LAYERFS_ROOT=$tmp/store HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
+	mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
+	unset REGISTRY_AUTH_FILE
+	trap '_rc=$?; stop_registries; (exit $_rc); _t_cleanup' EXIT
+}
+
+registry_push() {
+	command -v skopeo >/dev/null || bail_out "skopeo not installed (apt-get install skopeo)"
 	skopeo copy -q --dest-tls-verify=false --dest-compress --dest-compress-format gzip \
 		"$1" "docker://$REG/$2" >"$T_TMP/.skopeo" 2>&1 || {
 		diag_file "$T_TMP/.skopeo"

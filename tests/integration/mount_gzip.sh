@@ -33,57 +33,23 @@ t_ref_flat "$tmp/flat" "${all_gz[@]}" || bail_out "building the FLAT reference f
 t_ref_flat "$tmp/flat1" "$g/L1.tar" || bail_out "building the FLAT reference of L1 failed"
 
 RANDOM=4242
-# random_reads MNT REF DESC FILE... — one test point per file: 16 reads at
-# random offsets and lengths (in random, so also backward, order) equal.
-random_reads() {
-	local mnt=$1 ref=$2 desc=$3 f size off len i bad
-	shift 3
-	for f; do
-		size=$(stat -c %s "$ref/$f")
-		bad=0
-		for i in $(seq 16); do
-			off=$(((RANDOM * 32768 + RANDOM) % (size + 1)))
-			len=$((RANDOM % 70000 + 1))
-			if [ "$i" = 1 ]; then off=$((size > 5 ? size - 5 : 0)); fi # the tail first
-			if ! cmp -s <(dd if="$ref/$f" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none) \
-				<(dd if="$mnt/$f" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count="$len" status=none); then
-				bad=$((bad + 1))
-				diag "  $f: $len bytes at offset $off differ"
-			fi
-		done
-		is "$bad" 0 "$desc: random reads of $f"
-	done
-}
 files=(data/random3m data/seq.txt data/b10240 sparse/holes sparse/gnu sparse/v1 hard/a2)
 
 mnt=$tmp/mnt
 t_mount_layers "$mnt" "${all_gz[@]}"
-random_reads "$mnt" "$tmp/flat" "all gzip" "${files[@]}"
+t_random_reads "$mnt" "$tmp/flat" "all gzip" "${files[@]}"
 t_compare "$mnt" "$tmp/flat" "all gzip vs FLAT"
 t_umount "$mnt"
 
 t_mount_layers "$mnt" "${mixed[@]}"
-random_reads "$mnt" "$tmp/flat" "mixed plain+gzip" data/random3m data/seq.txt sparse/gnu
+t_random_reads "$mnt" "$tmp/flat" "mixed plain+gzip" data/random3m data/seq.txt sparse/gnu
 # 8 readers at once on one gzip member (multithreaded session, chunk cache).
-pids=()
-for i in 0 1 2 3 4 5 6 7; do
-	off=$(((7 - i) * 393216 + 1234))
-	dd if="$mnt/data/random3m" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count=300000 status=none >"$tmp/par.$i" &
-	pids+=($!)
-done
-bad=0
-for i in 0 1 2 3 4 5 6 7; do
-	wait "${pids[$i]}" || bad=$((bad + 1))
-	off=$(((7 - i) * 393216 + 1234))
-	cmp -s "$tmp/par.$i" <(dd if="$tmp/flat/data/random3m" bs=65536 iflag=skip_bytes,count_bytes skip="$off" count=300000 status=none) ||
-		bad=$((bad + 1))
-done
-is "$bad" 0 "8 parallel readers of a gzip layer file get the right bytes"
+t_parallel_reads "$mnt" "$tmp/flat" data/random3m "8 parallel readers of a gzip layer file get the right bytes"
 t_compare "$mnt" "$tmp/flat" "mixed plain+gzip vs FLAT"
 t_umount "$mnt"
 
 t_mount_layers "$mnt" "$g/L1.multi.tar.gz"
-random_reads "$mnt" "$tmp/flat1" "multi-member gzip" data/random3m data/seq.txt
+t_random_reads "$mnt" "$tmp/flat1" "multi-member gzip" data/random3m data/seq.txt
 t_compare "$mnt" "$tmp/flat1" "multi-member gzip L1 vs FLAT"
 t_umount "$mnt"
 done_testing

@@ -9,59 +9,22 @@
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=lib_registry.bash
+. "$(dirname "$0")/lib_registry.bash"
 require_layerfs
-REG_BIN=$(command -v docker-registry || echo /usr/bin/docker-registry)
 [ -x "$REG_BIN" ] || skip_all "docker-registry not installed (apt-get install docker-registry)"
 command -v skopeo >/dev/null || skip_all "skopeo not installed"
 command -v htpasswd >/dev/null || skip_all "htpasswd not installed (apt-get install apache2-utils)"
-t_tmpdir
-tmp=$T_TMP
-export LAYERFS_ROOT=$tmp/store HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
-mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-unset REGISTRY_AUTH_FILE
+registry_env
 
 jget() {
 	perl -MJSON::PP -e 'local $/; open(my $f, "<", $ARGV[0]) or die; my $j = JSON::PP->new->decode(<$f>);
 		my $v = eval $ARGV[1]; die $@ if $@; print ref($v) ? JSON::PP->new->canonical->encode($v) : ($v // ""), "\n"' "$1" "$2"
 }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 store_state() {
 	(cd "$LAYERFS_ROOT" && find . ! -name .lock -printf '%p %y %s\n' | sort)
 }
 
-# start_registry NAME [HTPASSWD] — sets REG (host:port); stopped by the trap
-start_registry() {
-	local name=$1 htp=${2:-} port
-	port=$(free_port)
-	mkdir -p "$tmp/$name"
-	{
-		echo "version: 0.1"
-		echo "log: {level: error, accesslog: {disabled: true}}"
-		echo "storage: {filesystem: {rootdirectory: $tmp/$name/data}, delete: {enabled: true}}"
-		echo "http: {addr: 127.0.0.1:$port}"
-		if [ -n "$htp" ]; then echo "auth: {htpasswd: {realm: test, path: $htp}}"; fi
-	} >"$tmp/$name/config.yml"
-	"$REG_BIN" serve "$tmp/$name/config.yml" >"$tmp/$name/log" 2>&1 &
-	T_PIDS+=($!)
-	REG=127.0.0.1:$port
-	for _ in $(seq 100); do
-		code=$(curl -s -o /dev/null -w '%{http_code}' "http://$REG/v2/") && [ "$code" != 000 ] && return 0
-		kill -0 "${T_PIDS[-1]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	diag_file "$tmp/$name/log"
-	bail_out "docker-registry did not start"
-}
-stop_registries() {
-	local p
-	for p in "${T_PIDS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	return 0
-}
-# Stop the registries first, then lib.sh's cleanup with the script's status.
-trap '_rc=$?; stop_registries; (exit $_rc); _t_cleanup' EXIT
 
 # --- test images: a gzip two-layer image built by skopeo from a layerfs import
 r=$tmp/rootfs

@@ -16,12 +16,12 @@ set -u
 require_root
 require_fuse
 require_layerfs
-r_require
+[ -x "$REG_BIN" ] || bail_out "docker-registry not installed (apt-get install docker-registry)"
 t_tmpdir
 tmp=$T_TMP
 export HOME=$tmp/home XDG_RUNTIME_DIR=$tmp/run
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR" "$tmp/small"
-trap 'rc_=$?; r_stop; (exit $rc_); _t_cleanup' EXIT
+trap 'rc_=$?; stop_registries; (exit $rc_); _t_cleanup' EXIT
 mount -t tmpfs -o size=128m tmpfs "$tmp/small" || bail_out "mount -t tmpfs failed"
 export LAYERFS_ROOT=$tmp/small/store
 
@@ -49,8 +49,8 @@ tar --numeric-owner -C "$tmp/in/root" -cf "$tmp/in/root.tar" . || bail_out "tar"
 	diag_file "$tmp/.prep"
 	bail_out "preparing the archive failed"
 }
-r_start "$tmp/reg"
-r_push "oci:$tmp/other:pull:1" pull:1
+start_registry reg
+registry_push "oci:$tmp/other:pull:1" pull:1
 
 b_base || bail_out "importing the busybox base failed"
 

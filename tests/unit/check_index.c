@@ -23,6 +23,7 @@
 
 #include "gz.h"
 #include "index.h"
+#include "lfs_limits.h"
 
 /* ------------------------------------------------------------------ */
 /* Helpers: tars in memory.                                            */
@@ -892,7 +893,7 @@ START_TEST(test_garbage_and_empty_input)
 	build_fd(&bt, fd, fd, 0);
 	ck_assert_int_eq(bt.ret, -EIO);
 	built_release(&bt);
-	/* zstd magic: a clear message instead of "not a tar" */
+	/* zstd magic then junk: the zstd reader's message, not "not a tar" */
 	fd = memfd_with("\x28\xb5\x2f\xfd\0\0\0\0", 8);
 	build_fd(&bt, fd, fd, 0);
 	ck_assert_int_eq(bt.ret, -EIO);
@@ -954,6 +955,196 @@ START_TEST(test_name_too_long)
 	built_release(&bt);
 	lfs_buf_release(&tar);
 	lfs_buf_release(&p);
+}
+END_TEST
+
+/* Each limit of lfs_limits.h: one past it is refused with -EFBIG and a
+ * message naming the member and the limit; exactly at it is accepted. */
+static void expect_limit(const lfs_buf *tar, const char *member, const char *limit)
+{
+	struct built bt;
+
+	build_buf(&bt, tar);
+	ck_assert_int_eq(bt.ret, -EFBIG);
+	ck_assert_msg(strstr(bt.err, member) && strstr(bt.err, limit), "%s", bt.err);
+	built_release(&bt);
+}
+
+static void expect_ok(const lfs_buf *tar)
+{
+	struct built bt;
+
+	build_buf(&bt, tar);
+	ck_assert_msg(bt.ret == 0, "%s", bt.err);
+	built_release(&bt);
+}
+
+/* A pax tar of one file at path, or of a symlink "link" to path. */
+static void one_member(lfs_buf *tar, const char *path, int as_link_target)
+{
+	struct archive *a = tw_new(ARCHIVE_FORMAT_TAR_PAX_RESTRICTED, tar);
+
+	lfs_buf_reset(tar);
+	if (as_link_target)
+		tw_symlink(a, "link", path);
+	else
+		tw_file(a, path, "x");
+	tw_end(a);
+}
+
+START_TEST(test_limit_name_and_path)
+{
+	char name[LFS_NAME_MAX + 2];
+	lfs_buf tar = LFS_BUF_INIT, p = LFS_BUF_INIT;
+
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	one_member(&tar, name, 0); /* 256 bytes */
+	expect_limit(&tar, "nnnnnnnn", "LFS_NAME_MAX");
+	name[LFS_NAME_MAX] = '\0';
+	one_member(&tar, name, 0); /* 255 bytes */
+	expect_ok(&tar);
+
+	/* 16 components of 255 bytes and 15 slashes: 4095 */
+	for (int i = 0; i < 16; i++) {
+		if (i)
+			lfs_buf_addch(&p, '/');
+		lfs_buf_addstr(&p, name);
+	}
+	ck_assert_uint_eq(p.len, LFS_PATH_MAX);
+	one_member(&tar, p.data, 0);
+	expect_ok(&tar);
+	one_member(&tar, p.data, 1);
+	expect_ok(&tar);
+	/* one byte more: the last component shrinks by 2, "/xy" is added */
+	p.len -= 2;
+	p.data[p.len] = '\0';
+	lfs_buf_addstr(&p, "/xy");
+	ck_assert_uint_eq(p.len, LFS_PATH_MAX + 1);
+	one_member(&tar, p.data, 0);
+	expect_limit(&tar, "nnnnnnnn", "LFS_PATH_MAX");
+	one_member(&tar, p.data, 1);
+	expect_limit(&tar, "'link'", "LFS_PATH_MAX");
+	lfs_buf_release(&tar);
+	lfs_buf_release(&p);
+}
+END_TEST
+
+START_TEST(test_limit_entries)
+{
+	lfs_buf tar = LFS_BUF_INIT;
+	struct archive *a = tw_new(ARCHIVE_FORMAT_TAR_USTAR, &tar);
+	struct lfs_index_build_opts o = {.max_entries = 10};
+	char name[32];
+	char *err = NULL;
+	int tfd, ifd;
+
+	for (int i = 0; i < 10; i++) { /* with the root: 11 entries */
+		snprintf(name, sizeof(name), "f%d", i);
+		tw_file(a, name, "x");
+	}
+	tw_end(a);
+	tfd = memfd_with(tar.data, tar.len);
+	ifd = memfd_create("idx", MFD_CLOEXEC);
+	ck_assert_int_eq(lfs_index_build(tfd, ifd, &o, &err), -EFBIG);
+	ck_assert_msg(strstr(err, "'f9'") && strstr(err, "LFS_ENTRIES_MAX") &&
+			  strstr(err, "more than 10 entries"),
+		      "%s", err);
+	free(err);
+	close(ifd);
+	/* with room for 11 it fits */
+	ck_assert_int_eq(lseek(tfd, 0, SEEK_SET), 0);
+	o.max_entries = 11;
+	ifd = memfd_create("idx", MFD_CLOEXEC);
+	err = NULL;
+	ck_assert_int_eq(lfs_index_build(tfd, ifd, &o, &err), 0);
+	ck_assert_ptr_null(err);
+	close(ifd);
+	close(tfd);
+	lfs_buf_release(&tar);
+}
+END_TEST
+
+/* A file "xf" with count xattrs of value_len bytes, named "user.NNN"
+ * padded with 'k' to name_len bytes. */
+static void xattr_tar(lfs_buf *tar, int count, size_t name_len, size_t value_len)
+{
+	struct archive *a;
+	struct archive_entry *e = te_new("xf", AE_IFREG | 0644);
+	char *value = calloc(1, value_len + 1);
+	char name[512];
+
+	lfs_buf_reset(tar);
+	a = tw_new(ARCHIVE_FORMAT_TAR_PAX_RESTRICTED, tar);
+	memset(value, 'v', value_len);
+	for (int i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), "user.%03d", i);
+		memset(name + 8, 'k', name_len - 8);
+		name[name_len] = '\0';
+		archive_entry_xattr_add_entry(e, name, value, value_len);
+	}
+	archive_entry_set_size(e, 0);
+	te_write(a, e, NULL, 0);
+	tw_end(a);
+	free(value);
+}
+
+START_TEST(test_limit_xattrs)
+{
+	lfs_buf tar = LFS_BUF_INIT;
+
+	xattr_tar(&tar, 1, 10, LFS_XATTR_VALUE_MAX);
+	expect_ok(&tar);
+	xattr_tar(&tar, 1, 10, LFS_XATTR_VALUE_MAX + 1);
+	expect_limit(&tar, "'xf'", "LFS_XATTR_VALUE_MAX");
+	xattr_tar(&tar, 1, LFS_XATTR_NAME_MAX, 1);
+	expect_ok(&tar);
+	xattr_tar(&tar, 1, LFS_XATTR_NAME_MAX + 1, 1);
+	expect_limit(&tar, "'xf'", "LFS_XATTR_NAME_MAX");
+	/* 256 names of 255 bytes and a NUL: exactly 65536; one more is over */
+	xattr_tar(&tar, 256, 255, 1);
+	expect_ok(&tar);
+	xattr_tar(&tar, 257, 255, 1);
+	expect_limit(&tar, "'xf'", "LFS_XATTR_LIST_MAX");
+	lfs_buf_release(&tar);
+}
+END_TEST
+
+/* A pax header whose record length is wrong: libarchive only warns and
+ * drops it; the index refuses the member (GNU tar and bsdtar fail too). */
+START_TEST(test_malformed_pax_refused)
+{
+	static const char *records[] = {"10 path=evil\n", "999 path=evil\n", "-5 path=evil\n",
+					"1x2 path=evil\n"};
+	for (size_t i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
+		lfs_buf tar = LFS_BUF_INIT;
+		struct built bt;
+
+		raw_member(&tar, "PaxHeaders/x", 'x', strlen(records[i]), NULL, records[i]);
+		raw_member(&tar, "plain", '0', 2, NULL, "a\n");
+		raw_end(&tar);
+		build_buf(&bt, &tar);
+		ck_assert_int_eq(bt.ret, -EINVAL);
+		ck_assert_msg(strstr(bt.err, "'plain'") && strstr(bt.err, "malformed"), "%s: %s",
+			      records[i], bt.err);
+		built_release(&bt);
+		lfs_buf_release(&tar);
+	}
+}
+END_TEST
+
+START_TEST(test_symlink_mode_0777)
+{
+	lfs_buf tar = LFS_BUF_INIT;
+	struct built bt;
+
+	raw_member(&tar, "link", '2', 0, "target", NULL); /* header mode 0644 */
+	raw_end(&tar);
+	build_buf(&bt, &tar);
+	ck_assert_msg(bt.ret == 0, "%s", bt.err);
+	ck_assert_uint_eq(get(&bt, "link")->mode, S_IFLNK | 0777);
+	built_release(&bt);
+	lfs_buf_release(&tar);
 }
 END_TEST
 
@@ -1610,6 +1801,11 @@ static Suite *index_suite(void)
 	tcase_add_test(t, test_empty_tar);
 	tcase_add_test(t, test_huge_size_rejected);
 	tcase_add_test(t, test_name_too_long);
+	tcase_add_test(t, test_limit_name_and_path);
+	tcase_add_test(t, test_limit_entries);
+	tcase_add_test(t, test_limit_xattrs);
+	tcase_add_test(t, test_malformed_pax_refused);
+	tcase_add_test(t, test_symlink_mode_0777);
 	tcase_add_test(t, test_pipe_input_matches_file);
 	tcase_add_test(t, test_input_from_current_offset);
 	tcase_add_test(t, test_many_entries);

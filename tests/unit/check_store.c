@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "index.h"
+#include "lfs_limits.h"
 #include "store.h"
 
 static store *st;
@@ -747,6 +748,48 @@ START_TEST(test_file_index_path)
 }
 END_TEST
 
+/* LFS_LAYERS_MAX: an image of that many layers opens, one more is refused
+ * naming the limit, when opened and when recorded (the store unchanged). */
+START_TEST(test_layers_limit)
+{
+	char *tar = base_tar();
+	free(import_path(tar, "app:1", NULL));
+	struct store_image *img = resolve_ok("app:1");
+	struct store_layer *ls = calloc(LFS_LAYERS_MAX + 1, sizeof(*ls));
+	for (size_t i = 0; i <= LFS_LAYERS_MAX; i++)
+		ls[i] = img->layers[0];
+	lfs_layer **layers = NULL;
+	error *err = NULL;
+	ck_assert_int_eq(store_layers_open(st, ls, LFS_LAYERS_MAX, "deep", &layers, &err), 0);
+	store_layers_free(layers, LFS_LAYERS_MAX);
+	layers = NULL;
+	ck_assert_int_eq(store_layers_open(st, ls, LFS_LAYERS_MAX + 1, "deep", &layers, &err), -1);
+	ck_assert_ptr_null(layers);
+	ck_assert_msg(strstr(err->msg, "LFS_LAYERS_MAX") && strstr(err->msg, "126 layers") &&
+			  strstr(err->msg, "deep"),
+		      "%s", err->msg);
+	error_free(err);
+	err = NULL;
+
+	char *before = store_snapshot();
+	store_staged_layer **staged = calloc(LFS_LAYERS_MAX + 1, sizeof(*staged));
+	char *id = NULL;
+	ck_assert_int_eq(
+	    store_image_commit(st, "deep:1", img->config, staged, LFS_LAYERS_MAX + 1, &id, &err),
+	    -1);
+	ck_assert_msg(strstr(err->msg, "LFS_LAYERS_MAX"), "%s", err->msg);
+	char *after = store_snapshot();
+	ck_assert_str_eq(before, after);
+	error_free(err);
+	free(before);
+	free(after);
+	free(staged);
+	free(ls);
+	store_image_free(img);
+	free(tar);
+}
+END_TEST
+
 START_TEST(test_lock)
 {
 	error *err = NULL;
@@ -793,6 +836,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_gc_refuses_when_unreadable);
 	tcase_add_test(tc, test_gc_keeps_container_layers);
 	tcase_add_test(tc, test_file_index_path);
+	tcase_add_test(tc, test_layers_limit);
 	tcase_add_test(tc, test_lock);
 	suite_add_tcase(s, tc);
 	return s;

@@ -256,9 +256,11 @@ static const char *pick_parent(struct thread *t)
 	return r == k ? "" : t->nodes[idx[r]].path;
 }
 
+/* new_path — a name no other entry has: the reference tree has no "_" in
+ * its names, and the counter is this thread's own. */
 static void new_path(struct thread *t, char *buf, const char *parent, char kind)
 {
-	snprintf(buf, PATH_LEN, "%s%s%c%u", parent, *parent ? "/" : "", kind, t->counter++);
+	snprintf(buf, PATH_LEN, "%s%s%c_%u", parent, *parent ? "/" : "", kind, t->counter++);
 }
 
 /* load DFD PREFIX — the model of a reference tree (files and dirs only). */

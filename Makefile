@@ -4,6 +4,8 @@
 #   make check-slow      tests that need the network (node-app with npm)
 #   make SANITIZE=address,undefined check
 #   make check-san       the same (ASan + UBSan build in build-san/); CI runs it
+#   make check-tsan      ThreadSanitizer build in build-tsan/: the daemon,
+#                        store, container and registry tests; any report fails it
 #   make demo            import the built-in base image, mount it, look inside
 #   make bench           side-by-side benchmark (prints ratios)
 #   make base-images     busybox:latest into the store (tools/base-image.sh)
@@ -14,6 +16,7 @@
 #   make fuzz-short      the same for 10 s each (CI)
 
 CC       ?= cc
+comma    := ,
 PKGS     := fuse3 libarchive zlib libzstd libcrypto jansson libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -28,6 +31,10 @@ CFLAGS  += -std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -pthread $(WARN) \
 LDLIBS  += $(PKG_LIBS) -pthread
 
 ifneq ($(SANITIZE),)
+# ThreadSanitizer cannot be combined with the others: its own directory.
+ifneq ($(filter thread,$(subst $(comma), ,$(SANITIZE))),)
+BUILD   ?= build-tsan
+endif
 BUILD   ?= build-san
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -116,12 +123,17 @@ fuzz-short:
 
 # Stand-alone test programs run by the integration scripts (they find them
 # beside the layerfs binary, in $(BUILD)/tests/).
-TEST_PROGS := $(BUILD)/tests/posix_check $(BUILD)/tests/random_ops
+TEST_PROGS := $(BUILD)/tests/posix_check $(BUILD)/tests/random_ops $(BUILD)/tests/stress
 $(BUILD)/tests/posix_check: $(wildcard tests/posix/*.c)
 	@mkdir -p $(dir $@)
 	@echo '  CCLD    $@'
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^)
 $(BUILD)/tests/random_ops: $(wildcard tests/random_ops/*.c)
+	@mkdir -p $(dir $@)
+	@echo '  CCLD    $@'
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^)
+
+$(BUILD)/tests/stress: $(wildcard tests/stress/*.c)
 	@mkdir -p $(dir $@)
 	@echo '  CCLD    $@'
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^)
@@ -136,8 +148,42 @@ deps:
 # Sanitizer runs: leaks in third-party libraries are listed in tests/lsan.supp.
 export LSAN_OPTIONS := suppressions=$(abspath tests/lsan.supp):print_suppressions=0
 
+# ThreadSanitizer runs: every instrumented process (the mount daemons run
+# detached, their stderr is /dev/null) writes its reports to
+# $(BUILD)/tsan/report.PID; any report fails the check.
+ifneq ($(filter thread,$(subst $(comma), ,$(SANITIZE))),)
+TSAN_LOG := $(abspath $(BUILD))/tsan
+export TSAN_OPTIONS := log_path=$(TSAN_LOG)/report:second_deadlock_stack=1
+endif
+
+CHECK_UNITS   ?= $(UNIT_BIN)
+CHECK_SCRIPTS ?= tests/integration/*.sh
+
 check: $(BIN) $(UNIT_BIN) $(TEST_PROGS)
-	@LAYERFS=$(abspath $(BIN)) tests/run.sh $(UNIT_BIN) -- tests/integration/*.sh
+ifeq ($(TSAN_LOG),)
+	@LAYERFS=$(abspath $(BIN)) tests/run.sh $(CHECK_UNITS) -- $(CHECK_SCRIPTS)
+else
+	@rm -rf $(TSAN_LOG) && mkdir -p $(TSAN_LOG)
+	@LAYERFS=$(abspath $(BIN)) tests/run.sh $(CHECK_UNITS) -- $(CHECK_SCRIPTS); rc=$$?; \
+	if ls $(TSAN_LOG)/report.* >/dev/null 2>&1; then \
+		echo "ThreadSanitizer reports ($(TSAN_LOG)):"; cat $(TSAN_LOG)/report.*; exit 1; \
+	fi; exit $$rc
+endif
+
+# The FUSE daemon, the store and containers run as root under
+# ThreadSanitizer.  Left out: what needs a user namespace (rootless runs
+# and builds: TSan's background thread makes every process multithreaded,
+# and unshare(CLONE_NEWUSER) refuses those with EINVAL), and check_ctr,
+# which calls ctr_run from a second thread of its own.
+TSAN_SCRIPTS := $(wildcard tests/integration/mount_*.sh tests/integration/fuse_*.sh \
+	tests/integration/store_*.sh tests/integration/random_ops.sh \
+	tests/integration/union_scenarios.sh tests/integration/posix_conformance.sh \
+	tests/integration/registry_pull_push.sh tests/integration/images_save_load.sh \
+	tests/integration/inspect_*.sh tests/integration/concurrency.sh)
+TSAN_UNITS = $(filter-out %/check_ctr,$(UNIT_BIN))
+check-tsan:
+	@$(MAKE) --no-print-directory SANITIZE=thread CHECK_SCRIPTS='$(TSAN_SCRIPTS)' \
+		CHECK_UNITS='$(TSAN_UNITS:build/%=build-tsan/%)' check
 
 # The whole suite again on the ASan + UBSan build (build-san/): what CI runs
 # after the normal build's make check.
@@ -177,9 +223,9 @@ format:
 	clang-format -i fs/*.[ch] tools/*.[ch] tests/unit/*.[ch] tests/fuzz/*.c
 
 clean:
-	rm -rf build build-san $(FUZZ_BUILD) layerfs
+	rm -rf build build-san build-tsan $(FUZZ_BUILD) layerfs
 
 ifeq ($(BIN),build/layerfs)
 .PHONY: layerfs
 endif
-.PHONY: all unit fuzz fuzz-short fuzz-build fuzz-bins $(FUZZ_RUNS) check check-san check-slow demo bench deps deps-check format clean install base-images base-debian
+.PHONY: all unit fuzz fuzz-short fuzz-build fuzz-bins $(FUZZ_RUNS) check check-san check-tsan check-slow demo bench deps deps-check format clean install base-images base-debian

@@ -507,7 +507,7 @@ static la_ssize_t out_write(struct archive *a, void *arg, const void *buf, size_
 	}
 	if (r < 0) {
 		c->out_errno = -r;
-		archive_set_error(a, -r, "writing the layer: %s", strerror(-r));
+		archive_set_error(a, -r, "writing the layer"); /* arch_fail adds strerror */
 		return -1;
 	}
 	return (la_ssize_t)len;
@@ -521,7 +521,7 @@ static int out_close(struct archive *a, void *arg)
 	int r = gz_pump(c, Z_FINISH);
 	if (r < 0) {
 		c->out_errno = -r;
-		archive_set_error(a, -r, "writing the layer: %s", strerror(-r));
+		archive_set_error(a, -r, "writing the layer"); /* arch_fail adds strerror */
 		return ARCHIVE_FATAL;
 	}
 	return ARCHIVE_OK;

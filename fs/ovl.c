@@ -929,9 +929,13 @@ static int list_upper(lfs_ovl *o, struct oino *dir, struct listing *l)
 			continue;
 		const char *hidden;
 		enum lfs_upper_kind k = lfs_upper_classify(de->d_name, &st, &hidden);
-		if (k == LFS_UPPER_ENTRY)
+		if (k == LFS_UPPER_ENTRY) {
+			/* A name already looked up keeps its inode's number (a copied-up
+			 * file still reports its lower one): d_ino must equal st_ino. */
+			const struct dent *d = dcache_find(o, dir, de->d_name);
 			listing_add(&l->ents, &l->n, &l->cap, de->d_name, st.st_mode & S_IFMT,
-				    UPPER_INO_BIT | st.st_ino);
+				    d ? d->ino->st_ino : UPPER_INO_BIT | st.st_ino);
+		}
 		if (k == LFS_UPPER_WHITEOUT)
 			listing_add(&l->hidden, &l->nh, &l->hcap, hidden, 0, 0);
 	}

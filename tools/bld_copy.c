@@ -233,11 +233,28 @@ struct data {
 	size_t len;
 };
 
+/* Writes all of buf at off; the write's own error (ENOSPC on a full
+ * disk), never a made-up one. */
+static int write_full(lfs_ovl *o, lfs_ovl_file *fh, const char *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = lfs_ovl_write(o, fh, buf, len, off);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -ENOSPC; /* pwrite of a regular file makes no progress: full */
+		buf += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
 static int copy_data(lfs_ovl *o, lfs_ovl_file *fh, const struct data *d)
 {
 	int out = lfs_ovl_file_fd(fh);
 	if (d->buf)
-		return lfs_ovl_write(o, fh, d->buf, d->len, 0) == (ssize_t)d->len ? 0 : -EIO;
+		return write_full(o, fh, d->buf, d->len, 0);
 	if (d->fd >= 0) {
 		ssize_t n;
 		while ((n = copy_file_range(d->fd, NULL, out, NULL, COPY_CHUNK, 0)) > 0)
@@ -255,8 +272,9 @@ static int copy_data(lfs_ovl *o, lfs_ovl_file *fh, const struct data *d)
 			return d->u ? (int)n : -errno;
 		if (n == 0)
 			return 0;
-		if (lfs_ovl_write(o, fh, buf, (size_t)n, off) != n)
-			return -EIO;
+		int r = write_full(o, fh, buf, (size_t)n, off);
+		if (r < 0)
+			return r;
 		off += n;
 	}
 }

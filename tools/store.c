@@ -666,7 +666,49 @@ int store_blob_read_json(store *s, const char *digest, json_t **out, size_t *siz
 }
 
 /* Writes data as a blob named by its digest (kept if it already exists). */
-static int blob_write(store *s, const void *data, size_t len, char digest[7 + 65], error **err)
+/* The files one commit added to blobs/ and indexes/: when a later step of
+ * it fails (a full disk), they are removed again and the store is as it
+ * was.  Only files that did not exist before are listed. */
+struct placed_file {
+	int dfd; /* blobs_fd or idx_fd */
+	char name[65];
+};
+struct placed {
+	size_t n;
+	struct placed_file *v;
+};
+
+static void placed_add(struct placed *p, int dfd, const char *name)
+{
+	if (!p)
+		return;
+	p->v = lfs_xrealloc(p->v, (p->n + 1) * sizeof(*p->v));
+	p->v[p->n].dfd = dfd;
+	snprintf(p->v[p->n].name, sizeof(p->v[p->n].name), "%s", name);
+	p->n++;
+}
+
+/* Removes what the failed commit added (the caller holds the exclusive
+ * lock: nothing refers to those files yet). */
+static void placed_undo(store *s, struct placed *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		unlinkat(p->v[i].dfd, p->v[i].name, 0);
+	if (p->n) {
+		fsync_dirfd(s->blobs_fd);
+		fsync_dirfd(s->idx_fd);
+	}
+}
+
+static void placed_release(struct placed *p)
+{
+	free(p->v);
+	p->v = NULL;
+	p->n = 0;
+}
+
+static int blob_write(store *s, const void *data, size_t len, char digest[7 + 65],
+		      struct placed *pl, error **err)
 {
 	char hex[65];
 	sha256_hex(data, len, hex);
@@ -674,7 +716,10 @@ static int blob_write(store *s, const void *data, size_t len, char digest[7 + 65
 	memcpy(digest + 7, hex, 65);
 	if (faccessat(s->blobs_fd, hex, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
-	return write_atomic(s->blobs_fd, hex, data, len, err);
+	int ret = write_atomic(s->blobs_fd, hex, data, len, err);
+	if (ret == 0)
+		placed_add(pl, s->blobs_fd, hex);
+	return ret;
 }
 
 /* ---- images --------------------------------------------------------------- */
@@ -1104,6 +1149,7 @@ struct sink {
 	int fd;
 	EVP_MD_CTX *md;
 	uint64_t size;
+	const char *src, *root; /* for messages */
 };
 
 static int sink_put(struct sink *k, const void *p, size_t n, error **err)
@@ -1111,7 +1157,8 @@ static int sink_put(struct sink *k, const void *p, size_t n, error **err)
 	if (!n)
 		return 0;
 	if (write_full(k->fd, p, n) < 0)
-		return error_make(err, errno, "writing the layer to the store");
+		return error_make(err, errno, "writing the layer of %s to %s/blobs/sha256", k->src,
+				  k->root);
 	EVP_DigestUpdate(k->md, p, n);
 	k->size += n;
 	return 0;
@@ -1294,7 +1341,7 @@ static int index_error(error **err, int code, const char *src, const char *msg)
 	case -EFBIG:
 		return error_fail(err, EFBIG, "%s exceeds layerfs's limits: %s", src, what);
 	default:
-		return error_make(err, code < 0 ? -code : EIO, "indexing %s: %s", src, what);
+		return error_fail(err, code < 0 ? -code : EIO, "indexing %s: %s", src, what);
 	}
 }
 
@@ -1328,7 +1375,7 @@ int store_layer_stage(store *s, int fd, const char *src, store_staged_layer **ou
 		store_staged_layer_free(l);
 		return error_wrap(err, "importing %s", src);
 	}
-	struct sink k = {bfd, EVP_MD_CTX_new(), 0};
+	struct sink k = {bfd, EVP_MD_CTX_new(), 0, src, s->root};
 	if (!k.md)
 		abort();
 	EVP_DigestInit_ex(k.md, EVP_sha256(), NULL);
@@ -1378,8 +1425,9 @@ void store_staged_layer_free(store_staged_layer *l)
 	free(l);
 }
 
-/* Moves a staged layer's files into place (caller holds the exclusive lock). */
-static int staged_commit(store *s, store_staged_layer *l, error **err)
+/* Moves a staged layer's files into place (caller holds the exclusive
+ * lock); the files it adds are listed in pl. */
+static int staged_commit(store *s, store_staged_layer *l, struct placed *pl, error **err)
 {
 	const char *hex = l->digest + 7;
 	if (!l->blob_tmp) {
@@ -1395,12 +1443,19 @@ static int staged_commit(store *s, store_staged_layer *l, error **err)
 		unlinkat(s->blobs_fd, l->blob_tmp, 0);
 	} else if (renameat(s->blobs_fd, l->blob_tmp, s->blobs_fd, hex) < 0) {
 		return error_make(err, errno, "storing layer %s", l->digest);
+	} else {
+		placed_add(pl, s->blobs_fd, hex);
 	}
 	free(l->blob_tmp);
 	l->blob_tmp = NULL;
 	store_crash_point("layer-blob");
-	if (l->idx_tmp && renameat(s->idx_fd, l->idx_tmp, s->idx_fd, l->diff_id + 7) < 0)
-		return error_make(err, errno, "storing the index of layer %s", l->digest);
+	if (l->idx_tmp) {
+		int had = faccessat(s->idx_fd, l->diff_id + 7, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+		if (renameat(s->idx_fd, l->idx_tmp, s->idx_fd, l->diff_id + 7) < 0)
+			return error_make(err, errno, "storing the index of layer %s", l->digest);
+		if (!had)
+			placed_add(pl, s->idx_fd, l->diff_id + 7);
+	}
 	free(l->idx_tmp);
 	l->idx_tmp = NULL;
 	if (fsync_dirfd(s->blobs_fd) < 0 || fsync_dirfd(s->idx_fd) < 0)
@@ -1435,13 +1490,14 @@ static int index_set_ref(json_t *index, const char *ref, json_t *desc)
 	return replaced;
 }
 
-static int dump_blob(store *s, json_t *j, char digest[7 + 65], size_t *size, error **err)
+static int dump_blob(store *s, json_t *j, char digest[7 + 65], size_t *size, struct placed *pl,
+		     error **err)
 {
 	cleanup_free char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		return error_make(err, ENOMEM, "serialising JSON");
 	*size = strlen(text);
-	return blob_write(s, text, *size, digest, err);
+	return blob_write(s, text, *size, digest, pl, err);
 }
 
 static bool index_has_digest(json_t *manifests, const char *digest);
@@ -1461,7 +1517,8 @@ static bool index_points(json_t *index, const char *ref, const char *digest)
 }
 
 static int commit_locked(store *s, const char *ref, json_t *config,
-			 store_staged_layer *const *layers, size_t n, char **image_id, error **err)
+			 store_staged_layer *const *layers, size_t n, char **image_id,
+			 struct placed *pl, error **err)
 {
 	json_t *diff_ids = json_array();
 	cleanup_json json_t *ldescs = json_array();
@@ -1476,16 +1533,16 @@ static int commit_locked(store *s, const char *ref, json_t *config,
 	if (store_index_load(s, &index, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (staged_commit(s, layers[i], err) < 0)
+		if (staged_commit(s, layers[i], pl, err) < 0)
 			return -1;
 	char cdig[7 + 65], mdig[7 + 65];
 	size_t csize, msize;
-	if (dump_blob(s, config, cdig, &csize, err) < 0)
+	if (dump_blob(s, config, cdig, &csize, pl, err) < 0)
 		return error_wrap(err, "writing the image config");
 	cleanup_json json_t *manifest =
 	    json_pack("{s:i, s:s, s:o, s:O}", "schemaVersion", 2, "mediaType", MT_MANIFEST,
 		      "config", descriptor(MT_CONFIG, cdig, csize), "layers", ldescs);
-	if (dump_blob(s, manifest, mdig, &msize, err) < 0)
+	if (dump_blob(s, manifest, mdig, &msize, pl, err) < 0)
 		return error_wrap(err, "writing the image manifest");
 	store_crash_point("image-blobs");
 	int replaced = 0;
@@ -1529,7 +1586,11 @@ int store_image_commit(store *s, const char *ref, json_t *config, store_staged_l
 	int saved;
 	if (store_lock_push(s, LOCK_EXCL, &saved, err) < 0)
 		return -1;
-	int ret = commit_locked(s, norm, config, layers, nlayers, image_id, err);
+	struct placed pl = {0};
+	int ret = commit_locked(s, norm, config, layers, nlayers, image_id, &pl, err);
+	if (ret < 0)
+		placed_undo(s, &pl);
+	placed_release(&pl);
 	store_lock_pop(s, saved);
 	return ret;
 }
@@ -2449,18 +2510,19 @@ static int ref_check_named(const char *ref, error **err)
 
 static int commit_raw_locked(store *s, const char *ref, const void *config, size_t config_len,
 			     const void *manifest, size_t manifest_len,
-			     store_staged_layer *const *layers, size_t n, char *mdig, error **err)
+			     store_staged_layer *const *layers, size_t n, char *mdig,
+			     struct placed *pl, error **err)
 {
 	cleanup_json json_t *index = NULL;
 	if (store_index_load(s, &index, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
-		if (staged_commit(s, layers[i], err) < 0)
+		if (staged_commit(s, layers[i], pl, err) < 0)
 			return -1;
 	char cdig[7 + 65];
-	if (blob_write(s, config, config_len, cdig, err) < 0)
+	if (blob_write(s, config, config_len, cdig, pl, err) < 0)
 		return error_wrap(err, "writing the image config");
-	if (blob_write(s, manifest, manifest_len, mdig, err) < 0)
+	if (blob_write(s, manifest, manifest_len, mdig, pl, err) < 0)
 		return error_wrap(err, "writing the image manifest");
 	store_crash_point("image-blobs");
 	cleanup_json json_t *man = json_loadb(manifest, manifest_len, 0, NULL);
@@ -2516,8 +2578,12 @@ int store_image_commit_raw(store *s, const char *ref, const void *config, size_t
 	if (store_lock_push(s, LOCK_EXCL, &saved, err) < 0)
 		return -1;
 	char mdig[7 + 65];
+	struct placed pl = {0};
 	int ret = commit_raw_locked(s, norm, config, config_len, manifest, manifest_len, layers,
-				    nlayers, mdig, err);
+				    nlayers, mdig, &pl, err);
+	if (ret < 0)
+		placed_undo(s, &pl);
+	placed_release(&pl);
 	store_lock_pop(s, saved);
 	if (ret == 0 && manifest_digest)
 		*manifest_digest = lfs_xstrdup(mdig);
@@ -2586,8 +2652,9 @@ int store_cache_put(store *s, const char *key_hex, json_t *entry, store_staged_l
 		dfd = open_dir_at(s->root_fd, "cache", err);
 		ret = dfd < 0 ? -1 : 0;
 	}
+	struct placed pl = {0};
 	if (ret == 0 && layer) {
-		ret = staged_commit(s, layer, err);
+		ret = staged_commit(s, layer, &pl, err);
 		if (ret == 0)
 			json_object_set_new(entry, "layer",
 					    json_pack("{s:s, s:s, s:s, s:I}", "mediaType",
@@ -2601,6 +2668,9 @@ int store_cache_put(store *s, const char *key_hex, json_t *entry, store_staged_l
 		cleanup_free char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
 		ret = write_atomic(dfd, key_hex, text, strlen(text), err);
 	}
+	if (ret < 0)
+		placed_undo(s, &pl);
+	placed_release(&pl);
 	store_lock_pop(s, saved);
 	return ret;
 }

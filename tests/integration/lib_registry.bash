@@ -19,6 +19,8 @@
 #   fake_log_count ERE               requests.log lines matching ERE
 #   store_state                      every path under $LAYERFS_ROOT with its
 #                                    type, size and sha256 (lock files left out)
+#   registry_push SRC NAME:TAG       skopeo copy of SRC (e.g. oci:DIR:REF) to
+#                                    $REG/NAME:TAG with gzip layers
 #   jget FILE PERL-EXPR              a value out of a JSON file ($j)
 #   sk_digest REPO:TAG               the manifest digest skopeo sees at $REG
 # Needs lib.sh sourced first.
@@ -124,4 +126,13 @@ fake() { python3 "$FAKE_PY" "$1" "$FAKE_DIR" "${@:2}"; }
 registry_env() {
 	reg_setup
 	export LAYERFS_ROOT=$tmp/store
+}
+
+registry_push() {
+	command -v skopeo >/dev/null || bail_out "skopeo not installed (apt-get install skopeo)"
+	skopeo copy -q --dest-tls-verify=false --dest-compress --dest-compress-format gzip \
+		"$1" "docker://$REG/$2" >"$T_TMP/.skopeo" 2>&1 || {
+		diag_file "$T_TMP/.skopeo"
+		bail_out "skopeo copy $1 to $REG/$2 failed"
+	}
 }

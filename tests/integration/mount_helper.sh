@@ -19,7 +19,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$tmp/lower/etc" "$tmp/m1" "$tmp/m2"
 echo from-lower >"$tmp/lower/etc/file"
 t_run "make install DESTDIR" make -s -C "$repo" install DESTDIR="$tmp/root" PREFIX=/usr \
-	BUILD="$(dirname "$(dirname "$LAYERFS")")"
+	BUILD="$(dirname "$(readlink -f "$LAYERFS")")"
 t_run "mount.fuse.layerfs is a link to layerfs" test "$(readlink -f "$tmp/root/usr/sbin/mount.fuse.layerfs")" = "$(readlink -f "$tmp/root/usr/bin/layerfs")"
 
 # mount.fuse3 finds the program named by the type in PATH.

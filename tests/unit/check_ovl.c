@@ -162,6 +162,39 @@ START_TEST(write_copies_up_and_keeps_lower)
 }
 END_TEST
 
+struct ino_seen {
+	const char *name;
+	uint64_t ino;
+};
+
+static int ino_cb(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t cookie)
+{
+	struct ino_seen *s = ctx;
+	if (!strcmp(name, s->name))
+		s->ino = id;
+	return 0;
+}
+
+/* readdir's d_ino of a name equals what stat reports for it, also after
+ * the file was copied up (it keeps its lower inode number). */
+START_TEST(readdir_ino_is_stat_ino_after_copy_up)
+{
+	L[NL++] = T_LAYER({'d', "etc", 0755, NULL, 0, 0}, {'f', "etc/conf", 0644, "old", 0, 0});
+	open_ovl();
+	write_at("etc/conf", "new", O_TRUNC);
+	ck_assert(upper_has("etc/conf"));
+	struct stat st;
+	ck_assert_int_eq(lfs_ovl_getattr(O, must("etc/conf"), &st), 0);
+	struct ino_seen s = {"conf", 0};
+	lfs_ovl_dir *dh;
+	ck_assert_int_eq(lfs_ovl_opendir(O, must("etc"), &dh), 0);
+	ck_assert_int_eq(lfs_ovl_readdir(O, dh, 0, ino_cb, &s), 0);
+	lfs_ovl_releasedir(O, dh);
+	ck_assert_uint_eq(s.ino, st.st_ino);
+	close_ovl();
+}
+END_TEST
+
 START_TEST(fsyncdir_syncs_upper_dirs_only)
 {
 	L[NL++] = T_LAYER({'d', "low"}, {'f', "low/f", 0644, "x"});
@@ -397,6 +430,7 @@ static Suite *ovl_suite(void)
 	TCase *tc = tcase_create("upper");
 	tcase_add_checked_fixture(tc, t_setup, t_teardown);
 	tcase_add_test(tc, write_copies_up_and_keeps_lower);
+	tcase_add_test(tc, readdir_ino_is_stat_ino_after_copy_up);
 	tcase_add_test(tc, unlink_and_rmdir_leave_whiteouts);
 	tcase_add_test(tc, fsyncdir_syncs_upper_dirs_only);
 	tcase_add_test(tc, mkdir_over_whiteout_is_opaque);

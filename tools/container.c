@@ -787,21 +787,23 @@ static json_t *mounts_json(const struct ctn *c)
 	json_array_foreach(json_object_get(c->config, "volumes"), i, v)
 	{
 		json_array_append_new(
-		    out, json_pack("{s:s, s:O, s:O, s:s, s:b, s:s}", "Type", "bind", "Source",
-				   json_object_get(v, "src"), "Destination", json_object_get(v, "dst"),
-				   "Mode", json_is_true(json_object_get(v, "readonly")) ? "ro" : "",
-				   "RW", !json_is_true(json_object_get(v, "readonly")), "Propagation",
-				   "rprivate"));
+		    out,
+		    json_pack("{s:s, s:O, s:O, s:s, s:b, s:s}", "Type", "bind", "Source",
+			      json_object_get(v, "src"), "Destination", json_object_get(v, "dst"),
+			      "Mode", json_is_true(json_object_get(v, "readonly")) ? "ro" : "",
+			      "RW", !json_is_true(json_object_get(v, "readonly")), "Propagation",
+			      "rprivate"));
 	}
 	json_array_foreach(json_object_get(c->config, "image_volumes"), i, v)
 	{
 		const char *name = json_string_value(json_object_get(v, "name"));
-		cleanup_free char *src = lfs_xasprintf("%s/volumes/%s/_data", c->dir, name ? name : "");
-		json_array_append_new(
-		    out, json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:b, s:s}", "Type", "volume", "Name",
-				   name ? name : "", "Source", src, "Destination",
-				   json_object_get(v, "dst"), "Driver", "local", "Mode", "", "RW", 1,
-				   "Propagation", ""));
+		cleanup_free char *src =
+		    lfs_xasprintf("%s/volumes/%s/_data", c->dir, name ? name : "");
+		json_array_append_new(out,
+				      json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:b, s:s}", "Type",
+						"volume", "Name", name ? name : "", "Source", src,
+						"Destination", json_object_get(v, "dst"), "Driver",
+						"local", "Mode", "", "RW", 1, "Propagation", ""));
 	}
 	return out;
 }

@@ -383,7 +383,8 @@ static int anon_volumes(struct spec_data *d, const struct ctn *c, error **err)
 		const char *name = json_string_value(json_object_get(v, "name"));
 		const char *dst = json_string_value(json_object_get(v, "dst"));
 		if (!name || !dst || !*name || strchr(name, '/'))
-			return error_fail(err, EINVAL, "container '%s': bad volume %zu in its config",
+			return error_fail(err, EINVAL,
+					  "container '%s': bad volume %zu in its config",
 					  ctn_name(c), i + 1);
 		cleanup_free char *dir = lfs_xasprintf("%s/%s", top, name);
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -404,9 +405,10 @@ static int spec_fill(struct spec_data *d, const struct ctn *c, struct ctr_spec *
 	d->envp = strv_from_json(json_object_get(c->config, "env"), hv);
 	json_t *vols = json_object_get(c->config, "volumes"),
 	       *ports = json_object_get(c->config, "ports");
-	d->mounts = lfs_xcalloc(json_array_size(vols) +
-				    json_array_size(json_object_get(c->config, "image_volumes")) + 1,
-				sizeof(*d->mounts));
+	d->mounts =
+	    lfs_xcalloc(json_array_size(vols) +
+			    json_array_size(json_object_get(c->config, "image_volumes")) + 1,
+			sizeof(*d->mounts));
 	d->ports = lfs_xcalloc(json_array_size(ports) + 1, sizeof(*d->ports));
 	size_t i;
 	json_t *v;

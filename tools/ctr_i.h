@@ -128,8 +128,7 @@ int ctr_net_helper(struct ctr_ctx *c, error **err);
 int ctr_stubs_make(struct ctr_ctx *c, int root_fd, error **err);
 /* ctr_vol.c.  In the holder, before m's mount point is made: the copy-up
  * of the anonymous volume m (m->copy_up, see struct ctr_mount). */
-int ctr_volume_init(const struct ctr_ctx *c, int root_fd, const struct ctr_mount *m,
-		    error **err);
+int ctr_volume_init(const struct ctr_ctx *c, int root_fd, const struct ctr_mount *m, error **err);
 /* An O_PATH descriptor of path inside the container's root open at root:
  * symlinks are followed as the container would see them, never out of
  * the root; -1 with errno. */

@@ -71,8 +71,9 @@ static int copy_file(struct copy *cp, int sdir, const char *name, int ddir)
 {
 	cleanup_fd int from = openat(sdir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	cleanup_fd int to =
-	    from < 0 ? -1
-		     : openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	    from < 0
+		? -1
+		: openat(ddir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (to < 0 || copy_data(from, to) < 0)
 		return copy_fail(cp, name);
 	return 0;
@@ -98,7 +99,8 @@ static int copy_entry(struct copy *cp, int sdir, const char *name, int ddir)
 		return copy_fail(cp, name);
 	int ret = 0;
 	if (S_ISDIR(st.st_mode)) {
-		cleanup_fd int s = openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		cleanup_fd int s =
+		    openat(sdir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		cleanup_fd int d = -1;
 		if (s < 0 || mkdirat(ddir, name, 0700) < 0 ||
 		    (d = openat(ddir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
@@ -133,8 +135,8 @@ static int copy_dir(struct copy *cp, int sdir, int ddir)
 }
 
 /* Fills the new directory tmp (in parent) with the image's m->dst. */
-static int copy_image_dir(const struct ctr_ctx *c, int root, const struct ctr_mount *m,
-			  int parent, const char *tmp, error **err)
+static int copy_image_dir(const struct ctr_ctx *c, int root, const struct ctr_mount *m, int parent,
+			  const char *tmp, error **err)
 {
 	struct copy cp = {c, m->dst, err};
 	cleanup_fd int at = ctr_open_in_root(root, m->dst, 0);

@@ -489,8 +489,8 @@ static json_t *image_volumes(const struct run_args *a, json_t *inner, error **er
 			return NULL;
 		}
 		if (!bound(a->volumes, path))
-			json_array_append_new(out, json_pack("{s:s, s:o}", "dst", path, "name",
-							     volume_name(path)));
+			json_array_append_new(
+			    out, json_pack("{s:s, s:o}", "dst", path, "name", volume_name(path)));
 	}
 	return out;
 }
@@ -520,12 +520,12 @@ static json_t *make_config(const struct run_args *a, const struct store_image *i
 	const char *stop = json_string_value(json_object_get(inner, "StopSignal"));
 	json_t *cfg = json_pack(
 	    "{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:O, s:O, s:o, s:b, s:b, s:s, s:b}",
-	    "image",
-	    a->image, "image_id", img->config_digest, "layers", layers_json(img), "argv", argv,
-	    "env", resolve_env(a, inner), "cwd", str_or(a->workdir, inner, "WorkingDir"), "user",
-	    str_or(a->user, inner, "User"), "hostname", a->hostname ? a->hostname : "", "network",
-	    net, "ports", a->ports, "volumes", a->volumes, "image_volumes", anon, "tty", a->tty, "interactive",
-	    a->interactive, "stop_signal", stop ? stop : "SIGTERM", "auto_remove", a->rm);
+	    "image", a->image, "image_id", img->config_digest, "layers", layers_json(img), "argv",
+	    argv, "env", resolve_env(a, inner), "cwd", str_or(a->workdir, inner, "WorkingDir"),
+	    "user", str_or(a->user, inner, "User"), "hostname", a->hostname ? a->hostname : "",
+	    "network", net, "ports", a->ports, "volumes", a->volumes, "image_volumes", anon, "tty",
+	    a->tty, "interactive", a->interactive, "stop_signal", stop ? stop : "SIGTERM",
+	    "auto_remove", a->rm);
 	return cfg;
 }
 

@@ -121,40 +121,15 @@ t_fails "run: a VOLUME that is a file says so and how to fix it" "-v HOSTDIR:/no
 	"$LAYERFS" run --rm vbad true
 
 # --- rootless, as a user created for the test with a subordinate range
-tuser=lfs-vol-$$
-tuid=
-for _ in $(seq 50); do
-	c=$((61000 + RANDOM % 3000))
-	getent passwd "$c" >/dev/null || getent group "$c" >/dev/null || { tuid=$c; break; }
-done
-cp -p /etc/subuid "$tmp/subuid.orig" 2>/dev/null || : >"$tmp/subuid.orig"
-cp -p /etc/subgid "$tmp/subgid.orig" 2>/dev/null || : >"$tmp/subgid.orig"
-thome=$tmp/thome
-user_cleanup() {
-	pkill -KILL -u "$tuid" 2>/dev/null
-	userdel "$tuser" >/dev/null 2>&1
-	sed -i "/^$tuser:/d" /etc/subuid /etc/subgid 2>/dev/null
-	rm -rf --one-file-system "$thome" 2>/dev/null
-}
 trap 'rc_=$?; user_cleanup; ctr_cleanup; (exit $rc_); _t_cleanup' EXIT
 chmod 755 "$tmp"
 d=$(dirname "$tmp")
 while case "$(basename "$d")" in layerfs-*) true ;; *) false ;; esac; do chmod o+x "$d"; d=$(dirname "$d"); done
-useradd -M -U -d "$thome" -s /bin/sh -u "$tuid" "$tuser"
-check "useradd $tuser (uid $tuid)" $?
-tgid=$(id -g "$tuser")
-echo "$tuser:400000:65536" >>/etc/subuid
-echo "$tuser:400000:65536" >>/etc/subgid
-mkdir -p "$thome"
+ctr_test_user "lfs-vol-$$" 400000
 # The root-built image, loaded into the user's store: a rootless build
 # is not the subject here.
 L save -o "$thome/vimg.tar" vimg >/dev/null
 chown -R "$tuid:$tgid" "$thome"
-as_tuser() {
-	setpriv --reuid="$tuid" --regid="$tgid" --clear-groups --inh-caps=-all \
-		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$thome" LAYERFS_ROOT="$thome/store" \
-		timeout -k 5 120 "$@"
-}
 as_tuser "$LAYERFS" load -i "$thome/vimg.tar" >/dev/null 2>"$tmp/be"
 chk "rootless: the user loads the image (layerfs save as root, load as the user)" $? "$tmp/be"
 out=$(as_tuser "$LAYERFS" run --name r1 vimg sh -c 'stat -c "%u:%g %a" /data/a /data/sub; echo r >/data/r' 2>"$tmp/re")

@@ -124,7 +124,8 @@ void ctr_net_stop(struct ctr_netstate *n);
 int ctr_net_helper(struct ctr_ctx *c, error **err);
 
 /* ctr_root.c.  In the holder, through the mounted root (root_fd): creates
- * the mount stubs the image lacks, recording them in c->stubs. */
+ * the mount stubs the image lacks, recording them in c->stubs, after the
+ * copy-up of each anonymous volume (ctr_volume_init). */
 int ctr_stubs_make(struct ctr_ctx *c, int root_fd, error **err);
 /* ctr_vol.c.  In the holder, before m's mount point is made: the copy-up
  * of the anonymous volume m (m->copy_up, see struct ctr_mount). */

@@ -779,6 +779,35 @@ static json_t *state_json(const struct ctn *c)
 	return j;
 }
 
+/* docker's Mounts: the -v binds, then the anonymous volumes. */
+static json_t *mounts_json(const struct ctn *c)
+{
+	json_t *out = json_array(), *v;
+	size_t i;
+	json_array_foreach(json_object_get(c->config, "volumes"), i, v)
+	{
+		json_array_append_new(
+		    out,
+		    json_pack("{s:s, s:O, s:O, s:s, s:b, s:s}", "Type", "bind", "Source",
+			      json_object_get(v, "src"), "Destination", json_object_get(v, "dst"),
+			      "Mode", json_is_true(json_object_get(v, "readonly")) ? "ro" : "",
+			      "RW", !json_is_true(json_object_get(v, "readonly")), "Propagation",
+			      "rprivate"));
+	}
+	json_array_foreach(json_object_get(c->config, "image_volumes"), i, v)
+	{
+		const char *name = json_string_value(json_object_get(v, "name"));
+		cleanup_free char *src =
+		    lfs_xasprintf("%s/volumes/%s/_data", c->dir, name ? name : "");
+		json_array_append_new(out,
+				      json_pack("{s:s, s:s, s:s, s:O, s:s, s:s, s:b, s:s}", "Type",
+						"volume", "Name", name ? name : "", "Source", src,
+						"Destination", json_object_get(v, "dst"), "Driver",
+						"local", "Mode", "", "RW", 1, "Propagation", ""));
+	}
+	return out;
+}
+
 json_t *ctn_inspect_json(const struct ctn *c)
 {
 	json_t *cfg = c->config, *argv = json_object_get(cfg, "argv");
@@ -789,14 +818,14 @@ json_t *ctn_inspect_json(const struct ctn *c)
 	for (size_t i = 1; i < json_array_size(argv); i++)
 		json_array_append(args, json_array_get(argv, i));
 	return json_pack(
-	    "{s:s, s:s, s:o, s:s, s:o, s:o, s:s, s:s, s:s, s:O, s:O, s:O, s:{s:s, s:s, s:O, "
+	    "{s:s, s:s, s:o, s:s, s:o, s:o, s:s, s:s, s:s, s:O, s:o, s:O, s:{s:s, s:s, s:O, "
 	    "s:O, s:s, s:b, s:b}, s:{s:s, s:s, s:s}}",
 	    "Id", c->id, "Name", ctn_name(c), "Created", rfc3339(ctn_created(c)), "Path",
 	    json_string_value(json_array_get(argv, 0)) ? json_string_value(json_array_get(argv, 0))
 						       : "",
 	    "Args", args, "State", state_json(c), "Image", ctn_image_id(c), "ImageName",
 	    ctn_image(c), "NetworkMode", cfg_str(c, "network"), "Ports",
-	    json_object_get(cfg, "ports"), "Mounts", json_object_get(cfg, "volumes"), "Layers",
+	    json_object_get(cfg, "ports"), "Mounts", mounts_json(c), "Layers",
 	    json_object_get(cfg, "layers"), "Config", "Hostname", host, "User", cfg_str(c, "user"),
 	    "Env", json_object_get(cfg, "env"), "Cmd", argv, "WorkingDir", cfg_str(c, "cwd"), "Tty",
 	    json_is_true(json_object_get(cfg, "tty")), "OpenStdin",

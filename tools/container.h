@@ -13,7 +13,12 @@
  *                that started it; 0 when not known), exit code (128+N
  *                for signal N, 127 when it could not start), error,
  *                started_at, finished_at
+ *                image_volumes (the image's VOLUMEs no -v covers:
+ *                [{dst, name}], name the sha256 of dst)
  *   upper/ work/ the container's writable layer (kept across restarts)
+ *   volumes/NAME/_data  an anonymous volume (image_volumes), filled from
+ *                the image on the first start (ctr.h copy_up), kept across
+ *                restarts, never committed, removed with the record
  *   log          what the command wrote (stdout and stderr)
  *   lock         flock: state.json is read-modify-written under it
  * The monitor is the process inside ctr_run(): the `layerfs run` process in

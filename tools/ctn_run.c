@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -307,6 +308,7 @@ void ctn_io_close(struct ctn_io *io)
 struct spec_data {
 	char **argv, **envp;
 	struct ctr_mount *mounts;
+	char **vol_src; /* the anonymous volumes' directories */
 	struct ctr_port *ports;
 	size_t nmounts, nports;
 	char *hostname;
@@ -343,7 +345,58 @@ static enum ctr_net net_of(const struct ctn *c)
 	return CTR_NET_HOST;
 }
 
-static void spec_fill(struct spec_data *d, const struct ctn *c, struct ctr_spec *sp)
+/* How deep a mount's destination is: mounts are made shallowest first, so
+ * that a -v inside an anonymous volume (or the reverse) lands on top. */
+static size_t depth(const char *p)
+{
+	size_t n = 0;
+	for (; *p; p++)
+		n += *p == '/' && p[1] && p[1] != '/';
+	return n;
+}
+
+/* Stable: of two -v at one place, the later one is on top, as before. */
+static void sort_by_depth(struct ctr_mount *m, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		struct ctr_mount x = m[i];
+		size_t j = i;
+		for (; j > 0 && depth(m[j - 1].dst) > depth(x.dst); j--)
+			m[j] = m[j - 1];
+		m[j] = x;
+	}
+}
+
+/* The image's VOLUMEs (config "image_volumes") as copy-up mounts of
+ * volumes/NAME/_data in the record, whose parents are made here. */
+static int anon_volumes(struct spec_data *d, const struct ctn *c, error **err)
+{
+	json_t *anon = json_object_get(c->config, "image_volumes");
+	d->vol_src = lfs_xcalloc(json_array_size(anon) + 1, sizeof(*d->vol_src));
+	cleanup_free char *top = ctn_path(c, "volumes");
+	if (json_array_size(anon) && mkdir(top, 0700) < 0 && errno != EEXIST)
+		return error_make(err, errno, "cannot create '%s'", top);
+	size_t i, k = 0;
+	json_t *v;
+	json_array_foreach(anon, i, v)
+	{
+		const char *name = json_string_value(json_object_get(v, "name"));
+		const char *dst = json_string_value(json_object_get(v, "dst"));
+		if (!name || !dst || !*name || strchr(name, '/'))
+			return error_fail(err, EINVAL,
+					  "container '%s': bad volume %zu in its config",
+					  ctn_name(c), i + 1);
+		cleanup_free char *dir = lfs_xasprintf("%s/%s", top, name);
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return error_make(err, errno, "cannot create '%s'", dir);
+		d->vol_src[k++] = lfs_xasprintf("%s/_data", dir);
+		d->mounts[d->nmounts++] = (struct ctr_mount){d->vol_src[k - 1], dst, 0, 1};
+	}
+	sort_by_depth(d->mounts, d->nmounts);
+	return 0;
+}
+
+static int spec_fill(struct spec_data *d, const struct ctn *c, struct ctr_spec *sp, error **err)
 {
 	const char *h = json_string_value(json_object_get(c->config, "hostname"));
 	d->hostname = h && *h ? lfs_xstrdup(h) : lfs_xstrndup(c->id, 12);
@@ -352,7 +405,10 @@ static void spec_fill(struct spec_data *d, const struct ctn *c, struct ctr_spec 
 	d->envp = strv_from_json(json_object_get(c->config, "env"), hv);
 	json_t *vols = json_object_get(c->config, "volumes"),
 	       *ports = json_object_get(c->config, "ports");
-	d->mounts = lfs_xcalloc(json_array_size(vols) + 1, sizeof(*d->mounts));
+	d->mounts =
+	    lfs_xcalloc(json_array_size(vols) +
+			    json_array_size(json_object_get(c->config, "image_volumes")) + 1,
+			sizeof(*d->mounts));
 	d->ports = lfs_xcalloc(json_array_size(ports) + 1, sizeof(*d->ports));
 	size_t i;
 	json_t *v;
@@ -361,8 +417,9 @@ static void spec_fill(struct spec_data *d, const struct ctn *c, struct ctr_spec 
 		d->mounts[d->nmounts++] =
 		    (struct ctr_mount){json_string_value(json_object_get(v, "src")),
 				       json_string_value(json_object_get(v, "dst")),
-				       json_is_true(json_object_get(v, "readonly"))};
+				       json_is_true(json_object_get(v, "readonly")), 0};
 	}
+	int ret = anon_volumes(d, c, err);
 	json_array_foreach(ports, i, v)
 	{
 		const char *proto = json_string_value(json_object_get(v, "proto"));
@@ -385,6 +442,7 @@ static void spec_fill(struct spec_data *d, const struct ctn *c, struct ctr_spec 
 	sp->nmounts = d->nmounts;
 	sp->ports = d->ports;
 	sp->nports = d->nports;
+	return ret;
 }
 
 static void spec_release(struct spec_data *d)
@@ -392,6 +450,7 @@ static void spec_release(struct spec_data *d)
 	strv_free(d->argv);
 	strv_free(d->envp);
 	free(d->mounts);
+	strv_free(d->vol_src);
 	free(d->ports);
 	free(d->hostname);
 }
@@ -470,9 +529,10 @@ static int run_spec(store *s, struct ctn *c, struct ctn_io *io, unsigned flags, 
 				      .poller = &io->poller,
 				      .on_started = on_started,
 				      .on_started_arg = c};
-		spec_fill(&d, c, &sp);
+		ret = spec_fill(&d, c, &sp, err);
 		sp.sig_proxy = (flags & CTN_SIG_PROXY) && !sp.tty;
-		ret = ctr_run(&sp, status, err);
+		if (ret >= 0)
+			ret = ctr_run(&sp, status, err);
 		spec_release(&d);
 	}
 	if (u)

@@ -834,7 +834,7 @@ static int check_mount(const struct ctr_mount *m, error **err)
 	if (!m->src || m->src[0] != '/' || !m->dst || m->dst[0] != '/')
 		return error_fail(err, EINVAL, "volume '%s:%s': both paths must be absolute",
 				  m->src ? m->src : "", m->dst ? m->dst : "");
-	if (stat(m->src, &st) < 0)
+	if (stat(m->src, &st) < 0 && !(m->copy_up && errno == ENOENT))
 		return error_make(err, errno, "volume source '%s'", m->src);
 	cleanup_free char *d = lfs_xstrdup(m->dst);
 	int parts = 0;

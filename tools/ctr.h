@@ -86,11 +86,21 @@ enum ctr_net {
 };
 
 /* -v SRC:DST[:ro]: a host path bound at dst inside the root (created as a
- * mount stub when missing, removed from the upper afterwards). */
+ * mount stub when missing, removed from the upper afterwards).
+ * With copy_up, an anonymous volume (the image's VOLUME): src need not
+ * exist, its parent must; when src is missing, the holder first makes it
+ * (inside the namespaces, so owners map as the container sees them) a
+ * copy of the image's dst — files, directories, links, modes, owners,
+ * times; not xattrs, and hardlinks become separate files — or an empty
+ * directory when the image has no dst.  The copy is built beside src and
+ * renamed into place, so src exists only once it is complete (docker's
+ * copy-up of an empty volume); a copy that was interrupted leaves its
+ * temporary "src.XXXXXX" behind, in src's parent. */
 struct ctr_mount {
 	const char *src; /* host path, absolute */
 	const char *dst; /* absolute path inside the root */
 	int readonly;
+	int copy_up;
 };
 
 /* -p [IP:]HOST:CTR[/udp] */

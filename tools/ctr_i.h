@@ -124,8 +124,16 @@ void ctr_net_stop(struct ctr_netstate *n);
 int ctr_net_helper(struct ctr_ctx *c, error **err);
 
 /* ctr_root.c.  In the holder, through the mounted root (root_fd): creates
- * the mount stubs the image lacks, recording them in c->stubs. */
+ * the mount stubs the image lacks, recording them in c->stubs, after the
+ * copy-up of each anonymous volume (ctr_volume_init). */
 int ctr_stubs_make(struct ctr_ctx *c, int root_fd, error **err);
+/* ctr_vol.c.  In the holder, before m's mount point is made: the copy-up
+ * of the anonymous volume m (m->copy_up, see struct ctr_mount). */
+int ctr_volume_init(const struct ctr_ctx *c, int root_fd, const struct ctr_mount *m, error **err);
+/* An O_PATH descriptor of path inside the container's root open at root:
+ * symlinks are followed as the container would see them, never out of
+ * the root; -1 with errno. */
+int ctr_open_in_root(int root, const char *path, int flags);
 /* In the holder once the server is gone: removes from the upper dir the
  * stubs that are still empty.  Best effort. */
 void ctr_stubs_remove(const struct ctr_ctx *c);

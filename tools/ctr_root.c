@@ -21,9 +21,7 @@
 
 /* ------------------------------------------------------------ mount stubs */
 
-/* An O_PATH descriptor of path inside the container's root: symlinks are
- * followed as the container would see them, never out of the root. */
-static int open_in_root(int root, const char *path, int flags)
+int ctr_open_in_root(int root, const char *path, int flags)
 {
 	struct open_how how = {.flags = (uint64_t)(O_PATH | O_CLOEXEC | flags),
 			       .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
@@ -96,8 +94,13 @@ int ctr_stubs_make(struct ctr_ctx *c, int root, error **err)
 		ret = stub_dir(c, root, "sys", CTR_STUB_SYS, err);
 	if (ret >= 0)
 		ret = stub_etc_files(c, root, err);
-	for (size_t i = 0; ret >= 0 && i < c->spec->nmounts; i++)
-		ret = vstub_make(c, root, &c->spec->mounts[i], err);
+	for (size_t i = 0; ret >= 0 && i < c->spec->nmounts; i++) {
+		const struct ctr_mount *m = &c->spec->mounts[i];
+		if (m->copy_up)
+			ret = ctr_volume_init(c, root, m, err);
+		if (ret >= 0)
+			ret = vstub_make(c, root, m, err);
+	}
 	return ret;
 }
 
@@ -265,12 +268,12 @@ static int vstub_make(struct ctr_ctx *c, int root, const struct ctr_mount *m, er
 	char *save, *next, *n = strtok_r(path, "/", &save);
 	for (; n; n = next) {
 		next = strtok_r(NULL, "/", &save);
-		cleanup_fd int parent = open_in_root(root, prefix.data, O_DIRECTORY);
+		cleanup_fd int parent = ctr_open_in_root(root, prefix.data, O_DIRECTORY);
 		if (parent < 0)
 			return error_make(err, errno, "cannot use '%s' in the image as a directory",
 					  prefix.data);
 		lfs_buf_addf(&prefix, "%s%s", prefix.len > 1 ? "/" : "", n);
-		int fd = open_in_root(root, prefix.data, 0);
+		int fd = ctr_open_in_root(root, prefix.data, 0);
 		if (fd >= 0) {
 			close(fd);
 			continue;
@@ -313,7 +316,7 @@ static int mount_on(int fd, const char *src, const char *type, unsigned long fla
 
 static int target_dir(int root, const char *name, int *fd, error **err)
 {
-	*fd = open_in_root(root, name, O_DIRECTORY);
+	*fd = ctr_open_in_root(root, name, O_DIRECTORY);
 	if (*fd < 0)
 		return error_make(err, errno, "cannot use /%s in the image as a mount point", name);
 	return 0;
@@ -328,7 +331,7 @@ static int remount_ro(int root, const char *path)
 	} keep[] = {{ST_NOSUID, MS_NOSUID},	    {ST_NODEV, MS_NODEV},
 		    {ST_NOEXEC, MS_NOEXEC},	    {ST_NOATIME, MS_NOATIME},
 		    {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}};
-	cleanup_fd int fd = open_in_root(root, path, 0);
+	cleanup_fd int fd = ctr_open_in_root(root, path, 0);
 	struct statvfs sv;
 	if (fd < 0 || fstatvfs(fd, &sv) < 0)
 		return -1;
@@ -352,7 +355,7 @@ static int mount_proc(int root, error **err)
  * with a network namespace of our own), else the host's, bound. */
 static void mount_sys(int root)
 {
-	cleanup_fd int fd = open_in_root(root, "sys", O_DIRECTORY);
+	cleanup_fd int fd = ctr_open_in_root(root, "sys", O_DIRECTORY);
 	if (fd < 0)
 		return;
 	unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
@@ -444,7 +447,7 @@ static int mount_dev(const struct ctr_ctx *c, int root, error **err)
 		return ret;
 	if (mount_on(fd, "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k") < 0)
 		return error_make(err, errno, "cannot mount a tmpfs on /dev in the container");
-	cleanup_fd int dev = open_in_root(root, "dev", O_DIRECTORY);
+	cleanup_fd int dev = ctr_open_in_root(root, "dev", O_DIRECTORY);
 	if (dev < 0)
 		return error_make(err, errno, "cannot open /dev in the container");
 	return populate_dev(c, dev, err);
@@ -455,7 +458,7 @@ static int mount_dev(const struct ctr_ctx *c, int root, error **err)
  * keeps it. */
 static int bind_host_file(int root, const char *path, const char *src, error **err)
 {
-	cleanup_fd int fd = open_in_root(root, path + 1, 0);
+	cleanup_fd int fd = ctr_open_in_root(root, path + 1, 0);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
@@ -472,7 +475,7 @@ static int tmpfs_point(int root, int src, const char *dst)
 	char *slash = strrchr(parent, '/');
 	struct stat st;
 	*slash = '\0';
-	cleanup_fd int dir = open_in_root(root, *parent ? parent : "/", O_DIRECTORY);
+	cleanup_fd int dir = ctr_open_in_root(root, *parent ? parent : "/", O_DIRECTORY);
 	if (dir < 0 || fstat(src, &st) < 0)
 		return -1;
 	int dir_src = S_ISDIR(st.st_mode);
@@ -483,7 +486,7 @@ static int tmpfs_point(int root, int src, const char *dst)
 		return -1;
 	if (!dir_src)
 		close(fd);
-	return open_in_root(root, dst, 0);
+	return ctr_open_in_root(root, dst, 0);
 }
 
 /* -v: the host's file or directory at m->dst (its stub made by the
@@ -493,7 +496,7 @@ static int bind_volume(int root, const struct ctr_mount *m, error **err)
 	cleanup_fd int src = open(m->src, O_PATH | O_CLOEXEC);
 	if (src < 0)
 		return error_make(err, errno, "volume source '%s'", m->src);
-	cleanup_fd int dst = open_in_root(root, m->dst, 0);
+	cleanup_fd int dst = ctr_open_in_root(root, m->dst, 0);
 	if (dst < 0 && errno == ENOENT)
 		dst = tmpfs_point(root, src, m->dst);
 	if (dst < 0)

@@ -12,8 +12,10 @@
 static const char usage[] =
     "Usage: layerfs rm [OPTIONS] CONTAINER...\n"
     "\n"
-    "Removes containers: their record, writable layer and log.  A running\n"
-    "one is refused unless -f, which kills it first.  Prints each name given.\n"
+    "Removes containers: their record, writable layer, log and anonymous\n"
+    "volumes (the image's VOLUMEs; layerfs has no volume store, so unlike\n"
+    "docker they go with the container).  A running one is refused unless -f,\n"
+    "which kills it first.  Prints each name given.\n"
     "\n"
     "Options:\n"
     "  -f, --force      kill a running container first\n"

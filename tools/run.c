@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "cmd.h"
 #include "container.h"
@@ -28,6 +29,12 @@ static const char usage[] =
     "again, layerfs commit makes it an image).  In the foreground the exit\n"
     "status is the command's; its output also goes to the container's log.\n"
     "\n"
+    "Each VOLUME of the image that no -v covers gets an anonymous volume: a\n"
+    "directory in the container's record, filled with the image's files at that\n"
+    "path on the first start, kept across stop/start, left out of commit and\n"
+    "diff.  layerfs has no volume store: rm (and --rm) removes a container's\n"
+    "anonymous volumes with it (docker keeps them unless rm -v).\n"
+    "\n"
     "Options:\n"
     "  -d, --detach            run in the background, print the container ID\n"
     "  -i, --interactive       pass standard input to the command\n"
@@ -38,7 +45,9 @@ static const char usage[] =
     "      --env-file FILE     read K=V lines from FILE\n"
     "  -w, --workdir DIR       working directory inside the container\n"
     "  -u, --user USER[:GROUP] user to run as (name or id)\n"
-    "  -v, --volume SRC:DST[:ro]  bind a host path into the container\n"
+    "  -v, --volume SRC:DST[:ro]  bind a host path into the container; a DST that\n"
+    "                          is one of the image's VOLUMEs gets it instead of\n"
+    "                          the anonymous volume\n"
     "  -p, --publish [IP:]HOST:CTR[/udp]  publish a port (private network)\n"
     "  -P, --publish-all       publish every port the image exposes (EXPOSE) that\n"
     "                          -p does not, each on a free host port (see ps)\n"
@@ -418,6 +427,74 @@ static int publish_all(const struct run_args *a, json_t *inner, error **err)
 	return 0;
 }
 
+/* ------------------------------------------------------------ volumes */
+
+/* p without repeated or trailing slashes; NULL when it is not absolute or
+ * has a "." or ".." component.  Caller frees. */
+static char *clean_path(const char *p)
+{
+	if (p[0] != '/')
+		return NULL;
+	cleanup_free char *copy = lfs_xstrdup(p);
+	cleanup_buf lfs_buf out = LFS_BUF_INIT;
+	for (char *save, *n = strtok_r(copy, "/", &save); n; n = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(n, ".") || !strcmp(n, ".."))
+			return NULL;
+		lfs_buf_addf(&out, "/%s", n);
+	}
+	return out.len ? lfs_buf_detach(&out, NULL) : lfs_xstrdup("/");
+}
+
+static int bound(json_t *vols, const char *path)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(vols, i, v)
+	{
+		cleanup_free char *d = clean_path(json_string_value(json_object_get(v, "dst")));
+		if (d && !strcmp(d, path))
+			return 1;
+	}
+	return 0;
+}
+
+/* The volume's name: the sha256 of its path, in hex. */
+static json_t *volume_name(const char *path)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned ml = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1] = "";
+	EVP_Digest(path, strlen(path), md, &ml, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < ml; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return json_string(hex);
+}
+
+/* The image's Volumes that no -v covers, as [{"dst", "name"}]: each an
+ * anonymous volume in the record's volumes/NAME/_data. */
+static json_t *image_volumes(const struct run_args *a, json_t *inner, error **err)
+{
+	json_t *out = json_array();
+	const char *key;
+	json_t *v;
+	json_object_foreach(json_object_get(inner, "Volumes"), key, v)
+	{
+		cleanup_free char *path = clean_path(key);
+		if (!path || !strcmp(path, "/")) {
+			json_decref(out);
+			error_fail(err, EINVAL,
+				   "image '%s' has VOLUME '%s', which is not an absolute path "
+				   "below '/': rebuild it with a path such as /data",
+				   a->image, key);
+			return NULL;
+		}
+		if (!bound(a->volumes, path))
+			json_array_append_new(
+			    out, json_pack("{s:s, s:o}", "dst", path, "name", volume_name(path)));
+	}
+	return out;
+}
+
 static json_t *make_config(const struct run_args *a, const struct store_image *img, error **err)
 {
 	json_t *inner = json_object_get(img->config, "config");
@@ -434,15 +511,21 @@ static json_t *make_config(const struct run_args *a, const struct store_image *i
 		json_decref(argv);
 		return NULL;
 	}
+	json_t *anon = image_volumes(a, inner, err);
+	if (!anon) {
+		json_decref(argv);
+		return NULL;
+	}
 	const char *net = a->network ? a->network : default_network();
 	const char *stop = json_string_value(json_object_get(inner, "StopSignal"));
 	json_t *cfg = json_pack(
-	    "{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:O, s:O, s:b, s:b, s:s, s:b}", "image",
-	    a->image, "image_id", img->config_digest, "layers", layers_json(img), "argv", argv,
-	    "env", resolve_env(a, inner), "cwd", str_or(a->workdir, inner, "WorkingDir"), "user",
-	    str_or(a->user, inner, "User"), "hostname", a->hostname ? a->hostname : "", "network",
-	    net, "ports", a->ports, "volumes", a->volumes, "tty", a->tty, "interactive",
-	    a->interactive, "stop_signal", stop ? stop : "SIGTERM", "auto_remove", a->rm);
+	    "{s:s, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:s, s:O, s:O, s:o, s:b, s:b, s:s, s:b}",
+	    "image", a->image, "image_id", img->config_digest, "layers", layers_json(img), "argv",
+	    argv, "env", resolve_env(a, inner), "cwd", str_or(a->workdir, inner, "WorkingDir"),
+	    "user", str_or(a->user, inner, "User"), "hostname", a->hostname ? a->hostname : "",
+	    "network", net, "ports", a->ports, "volumes", a->volumes, "image_volumes", anon, "tty",
+	    a->tty, "interactive", a->interactive, "stop_signal", stop ? stop : "SIGTERM",
+	    "auto_remove", a->rm);
 	return cfg;
 }
 

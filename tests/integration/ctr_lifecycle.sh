@@ -10,6 +10,8 @@ set -u
 . "$(dirname "$0")/lib.sh"
 # shellcheck source-path=SCRIPTDIR source=lib_build.bash
 . "$(dirname "$0")/lib_build.bash"
+# shellcheck source-path=SCRIPTDIR source=lib_ctr.bash
+. "$(dirname "$0")/lib_ctr.bash"
 require_root
 require_fuse
 require_layerfs
@@ -299,35 +301,10 @@ is "$?" 0 "the user removes its containers"
 # --- a user created for the test, with a subordinate id range in
 # /etc/subuid and /etc/subgid: root inside, ids 1..65536 mapped through
 # newuidmap/newgidmap.  The user, its ranges and its files go at exit.
-tuser=lfs-test-$$
-tuid=
-for try in $(seq 50); do
-	c=$((61000 + RANDOM % 3000))
-	getent passwd "$c" >/dev/null || getent group "$c" >/dev/null || { tuid=$c; break; }
-done
-cp -p /etc/subuid "$tmp/subuid.orig" 2>/dev/null || : >"$tmp/subuid.orig"
-cp -p /etc/subgid "$tmp/subgid.orig" 2>/dev/null || : >"$tmp/subgid.orig"
-user_cleanup() {
-	pkill -KILL -u "$tuid" 2>/dev/null
-	userdel "$tuser" >/dev/null 2>&1
-	sed -i "/^$tuser:/d" /etc/subuid /etc/subgid 2>/dev/null
-	rm -rf --one-file-system "$thome" 2>/dev/null
-}
-thome=$tmp/thome
 trap 'rc_=$?; chmod "$fuse_mode" /dev/fuse; user_cleanup; ctr_cleanup; (exit $rc_); _t_cleanup' EXIT
-useradd -M -U -d "$thome" -s /bin/sh -u "$tuid" "$tuser" # userdel removes its group too
-check "useradd $tuser (uid $tuid)" $?
-tgid=$(id -g "$tuser") # newuidmap wants the caller's gid to be the user's own
-echo "$tuser:300000:65536" >>/etc/subuid
-echo "$tuser:300000:65536" >>/etc/subgid
-mkdir -p "$thome"
+ctr_test_user "lfs-test-$$" 300000
 cp "$tmp/busybox.tar" "$thome/"
 chown -R "$tuid:$tgid" "$thome"
-as_tuser() {
-	setpriv --reuid="$tuid" --regid="$tgid" --clear-groups --inh-caps=-all \
-		env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$thome" LAYERFS_ROOT="$thome/store" \
-		timeout -k 5 120 "$@"
-}
 as_tuser "$LAYERFS" import -c 'CMD ["sh"]' "$thome/busybox.tar" busybox:latest >/dev/null
 out=$(as_tuser "$LAYERFS" run --name sub busybox:latest sh -c \
 	'id -u; mkdir /data && touch /data/f && chown 1000:1000 /data/f && stat -c %u:%g /data/f' 2>"$tmp/se")

@@ -826,6 +826,56 @@ START_TEST(volume_errors)
 }
 END_TEST
 
+/* Anonymous volumes: src made from the image's dst on the first run only. */
+START_TEST(volumes_copy_up)
+{
+	open_image(IMG_FULL);
+	char data[600], home[600], fresh[600], bad[600], p[1024];
+	snprintf(data, sizeof(data), "%s/data_vol", t_dir);
+	snprintf(home, sizeof(home), "%s/home_vol", t_dir);
+	snprintf(fresh, sizeof(fresh), "%s/fresh_vol", t_dir);
+	snprintf(bad, sizeof(bad), "%s/bad_vol", t_dir);
+	const struct ctr_mount m[] = {
+	    {data, "/data", 0, 1}, {home, "/home", 0, 1}, {fresh, "/newvol/x", 0, 1}};
+	struct run r = {.mounts = m, .nmounts = 3};
+	run_ctr(&r, "cat /data/lowerfile; echo w >/data/w; stat -c %u:%g:%a /home/app;"
+		    "ls -a /newvol/x | wc -l");
+	ck_assert_msg(r.rc == 0, "%s", r.err ? r.err->msg : "");
+	ck_assert_str_eq(r.out, "lower\n1000:1000:755\n2\n");
+	snprintf(p, sizeof(p), "%s/lowerfile", data);
+	ck_assert_str_eq(read_file(p), "lower\n");
+	snprintf(p, sizeof(p), "%s/w", data);
+	ck_assert_str_eq(read_file(p), "w\n");
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/app", home);
+	ck_assert_int_eq(lstat(p, &st), 0);
+	ck_assert(st.st_uid == 1000 && st.st_gid == 1000 && (st.st_mode & 07777) == 0755);
+	ck_assert_int_eq(lstat(fresh, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	/* the volume's content is not in the upper; the stub made for it is gone */
+	ck_assert(!upper_has("data/w"));
+	ck_assert(!upper_has("newvol"));
+	/* a second run keeps the volume as the first one left it */
+	snprintf(p, sizeof(p), "%s/lowerfile", data);
+	FILE *f = fopen(p, "we");
+	fputs("changed\n", f);
+	fclose(f);
+	struct run r2 = {.mounts = m, .nmounts = 1};
+	run_ctr(&r2, "cat /data/lowerfile /data/w");
+	ck_assert_str_eq(r2.out, "changed\nw\n");
+	/* an image file at the path: an error, and no volume made */
+	const struct ctr_mount file = {bad, "/data/lowerfile", 0, 1};
+	struct run r3 = {.mounts = &file, .nmounts = 1};
+	run_ctr(&r3, "echo started");
+	ck_assert_int_lt(r3.rc, 0);
+	ck_assert_msg(strstr(r3.err->msg, "VOLUME '/data/lowerfile' is not a directory"), "%s",
+		      r3.err->msg);
+	ck_assert_str_eq(r3.out, "");
+	ck_assert_int_ne(access(bad, F_OK), 0);
+	error_free(r3.err);
+}
+END_TEST
+
 /* ------------------------------------------------------------ exec */
 
 static void write_pid(void *arg, pid_t pid)
@@ -1697,6 +1747,7 @@ static Suite *ctr_suite(void)
 	tcase_add_test(tc, started_pid);
 	tcase_add_test(tc, volumes);
 	tcase_add_test(tc, volume_errors);
+	tcase_add_test(tc, volumes_copy_up);
 	tcase_add_test(tc, exec_joins);
 	tcase_add_test(tc, exec_interrupted);
 	tcase_add_test(tc, exec_tty);

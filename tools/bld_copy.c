@@ -772,15 +772,9 @@ struct ucopy {
 static int union_entry(struct ucopy *uc, uint64_t dir, const char *name, uint64_t id,
 		       const char *path, error **err);
 
-struct ulist {
-	char **names;
-	uint64_t *ids;
-	size_t n;
-};
-
-static int ulist_add(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t off)
+int bld_ulist_add(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t off)
 {
-	struct ulist *l = ctx;
+	struct bld_ulist *l = ctx;
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return 0;
 	l->names = lfs_xrealloc(l->names, (l->n + 1) * sizeof(*l->names));
@@ -795,8 +789,8 @@ static int union_children(struct ucopy *uc, uint64_t from, uint64_t to, const ch
 {
 	if (++uc->depth > 4096)
 		return error_make(err, ELOOP, "'%s': too deep", path);
-	struct ulist l = {0};
-	int r = lfs_union_readdir(uc->u, from, 0, ulist_add, &l);
+	struct bld_ulist l = {0};
+	int r = lfs_union_readdir(uc->u, from, 0, bld_ulist_add, &l);
 	if (r < 0)
 		error_make(err, -r, "listing '%s' of %s", path, uc->c->src->what);
 	for (size_t i = 0; i < l.n; i++) {

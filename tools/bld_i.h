@@ -116,6 +116,15 @@ int bld_copy_run(lfs_ovl *o, const struct bld_copy *c, error **err);
  * are resolved inside the root; the members' owners unless c gives
  * a non-root uid:gid or own_members.  src names the archive in messages. */
 int bld_copy_extract(lfs_ovl *o, const struct bld_copy *c, int fd, const char *src, error **err);
+/* A union directory's children (no "." or ".."), filled by
+ * lfs_union_readdir(u, dir, 0, bld_ulist_add, &list); the caller frees
+ * each name and both arrays. */
+struct bld_ulist {
+	char **names;
+	uint64_t *ids;
+	size_t n;
+};
+int bld_ulist_add(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t off);
 /* Expands a source pattern against a union (wildcards per component);
  * sorted absolute paths. */
 int bld_union_glob(lfs_union *u, const char *pattern, char ***out, size_t *n, error **err);

@@ -130,26 +130,6 @@ struct hw {
 	error **err;
 };
 
-struct kids {
-	char **name;
-	uint64_t *id;
-	size_t n;
-};
-
-static int kid_add(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t cookie)
-{
-	struct kids *k = ctx;
-	(void)type;
-	(void)cookie;
-	if (!strcmp(name, ".") || !strcmp(name, ".."))
-		return 0;
-	k->name = lfs_xrealloc(k->name, (k->n + 1) * sizeof(*k->name));
-	k->id = lfs_xrealloc(k->id, (k->n + 1) * sizeof(*k->id));
-	k->name[k->n] = lfs_xstrdup(name);
-	k->id[k->n++] = id;
-	return 0;
-}
-
 /* Makes room for name in dirfd: a non-directory there is removed (a
  * symlink is replaced, never followed).  1: a directory is there and
  * want_dir (it is reused). */
@@ -186,18 +166,18 @@ static int host_node(struct hw *h, int dirfd, const char *name, uint64_t id, con
 
 static int host_children(struct hw *h, int fd, uint64_t id, const char *path, int depth)
 {
-	struct kids k = {0};
-	int r = lfs_union_readdir(h->u, id, 0, kid_add, &k);
+	struct bld_ulist k = {0};
+	int r = lfs_union_readdir(h->u, id, 0, bld_ulist_add, &k);
 	int ret = r < 0 ? error_make(h->err, -r, "listing '%s' in the container", path) : 0;
 	for (size_t i = 0; i < k.n; i++) {
 		if (ret == 0) {
-			cleanup_free char *p = lfs_xasprintf("%s/%s", path, k.name[i]);
-			ret = host_node(h, fd, k.name[i], k.id[i], p, depth + 1);
+			cleanup_free char *p = lfs_xasprintf("%s/%s", path, k.names[i]);
+			ret = host_node(h, fd, k.names[i], k.ids[i], p, depth + 1);
 		}
-		free(k.name[i]);
+		free(k.names[i]);
 	}
-	free(k.name);
-	free(k.id);
+	free(k.names);
+	free(k.ids);
 	return ret;
 }
 

@@ -12,6 +12,9 @@
  * destination symlinks resolve inside the root, tar members with ".."
  * are refused.  A running container is refused for writing: its FUSE
  * daemon owns the upper while it runs.
+ * Differences from docker cp: a file SRC whose DEST in the container is a
+ * symlink replaces the link (docker writes to its target); on the host,
+ * hard links arrive as separate files and xattrs are not copied.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -109,7 +109,7 @@ check "a write through /x/etc/evil lands inside the root; a link as DEST is repl
 diag_file "$tmp/err"
 
 # --- a running container is refused for writing
-L run -d --name live busybox sleep 300 >/dev/null 2>&1
+L run -d --name live busybox sleep 299 >/dev/null 2>&1
 L cp "$tmp/pwn" live:/tmp/ 2>"$tmp/err"
 is "$?:$(grep -c 'is running' "$tmp/err")" "1:1" "writing into a running container is refused with a message"
 done_testing

@@ -13,7 +13,7 @@ set -u
 # shellcheck source-path=SCRIPTDIR source=lib_ctr.bash
 . "$(dirname "$0")/lib_ctr.bash"
 ctr_setup
-plan 24
+plan 25
 
 # reference TREE C — the container's merged tree unpacked by GNU tar
 reference() {
@@ -25,6 +25,7 @@ sha() { sha256sum <"$1" | cut -d' ' -f1; }
 # owner C PATH — uid:gid mode of PATH in the container's exported tree
 owner() { L export "$1" | tar -tv --numeric-owner 2>/dev/null | awk -v p="$2" '$6 == p { print $2, $1 }'; }
 
+# shellcheck disable=SC2016 # expanded by the shell in the container
 L run --name src busybox sh -c 'mkdir -p /data/sub && echo hello >/data/a &&
 	printf "x%.0s" $(seq 1 3000) >/data/sub/big && ln -s a /data/link &&
 	ln -s /data/sub /abs && chmod 640 /data/a && chown 12:34 /data/a' >/dev/null 2>&1
@@ -98,6 +99,12 @@ L cp "$tmp/pwn" evil:/d/can 2>>"$tmp/err"
 # host links in the way of the container's file f and directory sub
 mkdir -p "$tmp/h8" && ln -s "$outside/canary" "$tmp/h8/f" && ln -s "$outside" "$tmp/h8/sub"
 L cp evil:/d/. "$tmp/h8" 2>>"$tmp/err"
+# a tar on stdin whose member climbs out with ".."
+python3 -c 'import io, sys, tarfile
+t = tarfile.open(fileobj=sys.stdout.buffer, mode="w|")
+i = tarfile.TarInfo("../../../../../../'"$up"'/canary"); i.size = 3
+t.addfile(i, io.BytesIO(b"pwn")); t.close()' | L cp - evil:/d 2>"$tmp/err2"
+is "$?:$(grep -c "member '\.\./" "$tmp/err2")" "1:1" "a tar member with '..' on stdin is refused, naming the member"
 is "$(snap)" "$before" "cp from/to a hostile container leaves the canary directory unchanged"
 [ "$(readlink "$tmp/h7/d/out")" = /etc/evil ] && [ -L "$tmp/h7/etc/evil" ] &&
 	[ "$(cat "$tmp/h8/f")" = data ] && [ "$(cat "$tmp/h8/sub/canary")" = data ]

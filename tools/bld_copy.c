@@ -64,33 +64,21 @@ static int mkdir_owned(lfs_ovl *o, uint64_t dir, const char *name, const struct 
 }
 
 /* One component name in dir: creates it as a directory when missing and
- * more components follow (or mkdirs asks), follows a symlink. */
-static int step(struct walk *w, uint64_t *dir, const char *name, int is_last, int follow,
+ * more components follow (or mkdirs asks).  A symlink is returned as it
+ * is: resolve_in() splices its target into the path. */
+static int step(struct walk *w, uint64_t dir, const char *name, int is_last, uint64_t *id,
 		struct stat *st)
 {
-	uint64_t id;
-	int r = lfs_ovl_lookup(w->o, *dir, name, &id, st);
+	int r = lfs_ovl_lookup(w->o, dir, name, id, st);
 	if (r == -ENOENT && w->mkdirs && !is_last)
-		r = mkdir_owned(w->o, *dir, name, &w->cred, &id, st);
-	if (r < 0)
-		return r;
-	if (S_ISLNK(st->st_mode) && (!is_last || follow)) {
-		if (++w->links > SYMLINK_MAX_FOLLOW)
-			return -ELOOP;
-		lfs_buf target = LFS_BUF_INIT;
-		r = lfs_ovl_readlink(w->o, id, &target);
-		if (r == 0)
-			r = resolve_in(w, target.data[0] == '/' ? LFS_OVL_ROOT : *dir, target.data,
-				       1, &id, st);
-		lfs_buf_release(&target);
-		if (r < 0)
-			return r;
-	}
-	*dir = id;
-	return 0;
+		r = mkdir_owned(w->o, dir, name, &w->cred, id, st);
+	return r;
 }
 
-/* The parent of a node is needed for "..": kept as a stack of ids. */
+/* The parents of the current node are kept as a stack of ids, for "..";
+ * a symlink's target replaces it in the path still to walk, so that a
+ * relative target's ".." goes up from the link's directory, and an
+ * absolute one restarts at the root: neither leaves the root. */
 static int resolve_in(struct walk *w, uint64_t dir, const char *path, int last_follow, uint64_t *id,
 		      struct stat *st)
 {
@@ -99,25 +87,51 @@ static int resolve_in(struct walk *w, uint64_t dir, const char *path, int last_f
 	size_t depth = 0;
 	stack[depth++] = dir;
 	int r = lfs_ovl_getattr(w->o, dir, st);
-	char *save = NULL;
-	for (char *c = strtok_r(p, "/", &save); c && r == 0; c = strtok_r(NULL, "/", &save)) {
-		if (!strcmp(c, "."))
-			continue;
-		if (!strcmp(c, "..")) {
-			if (depth > 1)
-				depth--;
+	for (char *c = p; r == 0;) {
+		c += strspn(c, "/");
+		if (!*c)
+			break;
+		char *end = strchrnul(c, '/');
+		char *rest = *end ? end + 1 : end;
+		*end = '\0';
+		int is_last = !rest[strspn(rest, "/")];
+		if (!strcmp(c, "..") && depth > 1)
+			depth--;
+		if (!strcmp(c, ".") || !strcmp(c, "..")) {
 			r = lfs_ovl_getattr(w->o, stack[depth - 1], st);
+			c = rest;
 			continue;
 		}
 		if (!S_ISDIR(st->st_mode))
 			return -ENOTDIR;
-		uint64_t cur = stack[depth - 1];
-		r = step(w, &cur, c, save == NULL || *save == '\0', last_follow, st);
+		uint64_t next;
+		r = step(w, stack[depth - 1], c, is_last, &next, st);
+		if (r == 0 && S_ISLNK(st->st_mode) && (!is_last || last_follow)) {
+			if (++w->links > SYMLINK_MAX_FOLLOW)
+				return -ELOOP;
+			lfs_buf target = LFS_BUF_INIT;
+			r = lfs_ovl_readlink(w->o, next, &target);
+			if (r < 0) {
+				lfs_buf_release(&target);
+				break;
+			}
+			char *np = lfs_xasprintf("%s/%s", target.data, rest);
+			if (target.data[0] == '/') {
+				stack[0] = LFS_OVL_ROOT;
+				depth = 1;
+			}
+			lfs_buf_release(&target);
+			free(p);
+			c = p = np;
+			r = lfs_ovl_getattr(w->o, stack[depth - 1], st);
+			continue;
+		}
 		if (r == 0) {
 			if (depth == sizeof(stack) / sizeof(stack[0]))
 				return -ENAMETOOLONG;
-			stack[depth++] = cur;
+			stack[depth++] = next;
 		}
+		c = rest;
 	}
 	if (r == 0)
 		*id = stack[depth - 1];
@@ -608,7 +622,7 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
 			 {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
 	if (x->c->chmod != (mode_t)-1)
 		m.mode = (m.mode & S_IFMT) | (x->c->chmod & 07777);
-	if (x->c->uid || x->c->gid) { /* --chown wins over the members' owners */
+	if (x->c->own_members || x->c->uid || x->c->gid) { /* --chown wins over the members' */
 		m.uid = x->c->uid;
 		m.gid = x->c->gid;
 	}
@@ -670,8 +684,7 @@ static int extract_entry(struct extract *x, struct archive *a, struct archive_en
 	return r < 0 ? error_make(err, -r, "%s: member '%s'", x->src, rel) : 0;
 }
 
-static int extract_archive(lfs_ovl *o, const struct bld_copy *c, int fd, const char *src,
-			   error **err)
+int bld_copy_extract(lfs_ovl *o, const struct bld_copy *c, int fd, const char *src, error **err)
 {
 	uint64_t dest;
 	if (mkdir_p(o, c->dest, c, &dest, err) < 0)
@@ -751,7 +764,7 @@ static int copy_ctx_source(lfs_ovl *o, const struct bld_copy *c, const char *rel
 			if (fd < 0)
 				return error_make(err, errno, "'%s' in the build context", rel);
 			if (is_archive(fd))
-				return extract_archive(o, c, fd, rel, err);
+				return bld_copy_extract(o, c, fd, rel, err);
 		}
 		r = file_target(o, c, base_name(rel), &cc.dest, &leaf, err);
 		cc.as_name = leaf;
@@ -777,15 +790,9 @@ struct ucopy {
 static int union_entry(struct ucopy *uc, uint64_t dir, const char *name, uint64_t id,
 		       const char *path, error **err);
 
-struct ulist {
-	char **names;
-	uint64_t *ids;
-	size_t n;
-};
-
-static int ulist_add(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t off)
+int bld_ulist_add(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t off)
 {
-	struct ulist *l = ctx;
+	struct bld_ulist *l = ctx;
 	if (!strcmp(name, ".") || !strcmp(name, ".."))
 		return 0;
 	l->names = lfs_xrealloc(l->names, (l->n + 1) * sizeof(*l->names));
@@ -800,8 +807,8 @@ static int union_children(struct ucopy *uc, uint64_t from, uint64_t to, const ch
 {
 	if (++uc->depth > 4096)
 		return error_make(err, ELOOP, "'%s': too deep", path);
-	struct ulist l = {0};
-	int r = lfs_union_readdir(uc->u, from, 0, ulist_add, &l);
+	struct bld_ulist l = {0};
+	int r = lfs_union_readdir(uc->u, from, 0, bld_ulist_add, &l);
 	if (r < 0)
 		error_make(err, -r, "listing '%s' of %s", path, uc->c->src->what);
 	for (size_t i = 0; i < l.n; i++) {

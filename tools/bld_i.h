@@ -97,9 +97,10 @@ struct bld_copy {
 	int dest_dir;	  /* dest names a directory (ends in '/' or several sources) */
 	uid_t uid;	  /* owner of everything copied (and created parents) */
 	gid_t gid;
-	int keep_owner; /* COPY --from without --chown: the source's owners */
-	mode_t chmod;	/* --chmod bits, or (mode_t)-1 to keep the source's */
-	int add;	/* ADD: extract local tar archives */
+	int keep_owner;	 /* COPY --from without --chown: the source's owners */
+	mode_t chmod;	 /* --chmod bits, or (mode_t)-1 to keep the source's */
+	int add;	 /* ADD: extract local tar archives */
+	int own_members; /* extracted members get uid:gid even when it is 0:0 */
 	/* COPY <<EOF / ADD <<EOF: name -> body instead of srcs */
 	const struct df_heredoc *heredocs;
 	size_t nheredocs;
@@ -109,6 +110,21 @@ struct bld_copy {
 
 /* Copies into o (an overlay over the current chain) per c. */
 int bld_copy_run(lfs_ovl *o, const struct bld_copy *c, error **err);
+/* Extracts the tar (possibly compressed) read from fd into directory
+ * c->dest of o, made with its parents when missing, as ADD does: member
+ * names with ".." or leaving the root are refused, symlinks in the way
+ * are resolved inside the root; the members' owners unless c gives
+ * a non-root uid:gid or own_members.  src names the archive in messages. */
+int bld_copy_extract(lfs_ovl *o, const struct bld_copy *c, int fd, const char *src, error **err);
+/* A union directory's children (no "." or ".."), filled by
+ * lfs_union_readdir(u, dir, 0, bld_ulist_add, &list); the caller frees
+ * each name and both arrays. */
+struct bld_ulist {
+	char **names;
+	uint64_t *ids;
+	size_t n;
+};
+int bld_ulist_add(void *ctx, const char *name, uint64_t id, mode_t type, uint64_t off);
 /* Expands a source pattern against a union (wildcards per component);
  * sorted absolute paths. */
 int bld_union_glob(lfs_union *u, const char *pattern, char ***out, size_t *n, error **err);

@@ -56,6 +56,7 @@ void cmd_print_usage(const char *usage);
 	X(stop, "Stop running containers (stop signal, then SIGKILL)")                             \
 	X(kill, "Send a signal to running containers")                                             \
 	X(rm, "Remove containers and their writable layers")                                       \
+	X(cp, "Copy files between a container (or image) and the host")                            \
 	X(logs, "Show the output of a container")                                                  \
 	X(container, "Manage containers: ls, prune, ...")                                          \
 	X(image, "Manage images: prune, ls")                                                       \

@@ -180,7 +180,7 @@ static int write_node(struct tt *t, uint64_t id, const char *path, int depth)
 	return ret;
 }
 
-int tree_tar_write(lfs_union *u, int out_fd, error **err)
+int tree_tar_write_node(lfs_union *u, uint64_t id, const char *name, int out_fd, error **err)
 {
 	struct tt t = {.u = u, .a = archive_write_new(), .err = err};
 	archive_write_set_format_pax_restricted(t.a);
@@ -191,7 +191,7 @@ int tree_tar_write(lfs_union *u, int out_fd, error **err)
 		return ret;
 	}
 	t.data = lfs_xmalloc(DATA_CHUNK);
-	int ret = write_node(&t, LFS_ROOT_ID, "", 0);
+	int ret = write_node(&t, id, name, 0);
 	if (archive_write_close(t.a) != ARCHIVE_OK && ret == 0)
 		ret = error_make(err, EIO, "finishing the tar: %s", archive_error_string(t.a));
 	archive_write_free(t.a);
@@ -200,4 +200,9 @@ int tree_tar_write(lfs_union *u, int out_fd, error **err)
 	free(t.seen);
 	free(t.data);
 	return ret;
+}
+
+int tree_tar_write(lfs_union *u, int out_fd, error **err)
+{
+	return tree_tar_write_node(u, LFS_ROOT_ID, "", out_fd, err);
 }

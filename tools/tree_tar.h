@@ -11,10 +11,16 @@
 #ifndef LAYERFS_TREE_TAR_H
 #define LAYERFS_TREE_TAR_H
 
+#include <stdint.h>
+
 #include "error.h"
 #include "union.h"
 
 /* Writes the tar to out_fd (not closed).  Errors name the path at fault. */
 int tree_tar_write(lfs_union *u, int out_fd, error **err);
+/* The same for the subtree at node id, its entries named under name
+ * ("name", "name/child", ...); name "" writes id as "./" and its
+ * children without a prefix, as for the root. */
+int tree_tar_write_node(lfs_union *u, uint64_t id, const char *name, int out_fd, error **err);
 
 #endif

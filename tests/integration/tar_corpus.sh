@@ -3,7 +3,7 @@
 # files written by GNU tar) through every way a tar enters or leaves the
 # store: `layerfs import`, `mount --layer` (and a read of the whole tree),
 # `ADD x.tar /dst/` (auto-extract), `load` of a docker-save archive holding
-# it as its layer, `export` of what was imported; and `commit` of an upper
+# it as its layer, `export` and `cp IMAGE:/. DIR` of what was imported; and `commit` of an upper
 # directory holding hostile but legal names.  Each case either fails with a
 # message naming the member, leaving the store as it was, or gives the
 # result documented in fs/index.h ("Tar semantics"), compared with an
@@ -218,6 +218,23 @@ run_case() {
 		rm -rf "$tmp/w/x" "$tmp/w/ref" "$tmp/w/export.tar"
 	fi
 	step_end "$c: import/export"
+
+	# cp IMAGE:/. DIR: the image's links are written as links, never
+	# followed; contents and link targets as GNU tar -x gives them
+	if [ "$w" = "$re" ]; then
+		step_begin
+		t_lfs cp "imp:$c:/." "$tmp/w/cp"
+		check "$c: cp IMAGE:/. DIR" $? || t_diag_err
+		rm -rf "$tmp/w/ref" && ref "$c" "$tmp/w/ref"
+		if diff -r --no-dereference "$tmp/w/ref" "$tmp/w/cp" >"$m/cp.diff" 2>&1; then
+			ok "$c: cp, same contents and links as the reference"
+		else
+			not_ok "$c: cp, same contents and links as the reference"
+			diag_file "$m/cp.diff" 10
+		fi
+		rm -rf "$tmp/w/ref" "$tmp/w/cp"
+		step_end "$c: cp"
+	fi
 
 	# mount --layer
 	step_begin

@@ -460,7 +460,7 @@ static int record_layer(struct scope *sc, lfs_union *lower, const char *upper, c
 	if (ufd < 0 || fd < 0)
 		return error_make(err, errno, "preparing the layer of '%s'", by);
 	cleanup_free char *msg = NULL;
-	int r = lfs_upper_commit(ufd, lower, fd, &o, &msg);
+	int r = ctr_upper_commit(ufd, lower, fd, &o, &msg);
 	if (r < 0)
 		return error_make(err, msg ? 0 : -r, "committing the changes of '%s': %s", by,
 				  msg ? msg : "failed");

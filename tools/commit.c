@@ -17,6 +17,7 @@
 #include "imgcfg.h"
 #include "commit.h"
 #include "container.h"
+#include "ctr.h"
 #include "diff_upper.h"
 #include "store.h"
 #include "util.h"
@@ -80,7 +81,8 @@ static int write_layer(struct upper_src *src, int fd, int gzip, error **err)
 	cleanup_fd int wfd = src->work ? open(src->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	o.exclude_dirfd = wfd;
 	cleanup_free char *msg = NULL;
-	int r = lfs_upper_commit(ufd, src->view.u, fd, &o, &msg);
+	int r = src->container ? ctr_upper_commit(ufd, src->view.u, fd, &o, &msg)
+			       : lfs_upper_commit(ufd, src->view.u, fd, &o, &msg);
 	if (r < 0)
 		return error_make(err, msg ? 0 : -r, "committing '%s': %s", src->upper,
 				  msg ? msg : "failed");
@@ -317,6 +319,7 @@ static int commit_container(struct commit_args *a, error **err)
 		ret = upper_src_open(&src, upper, ctn_image_id(c), NULL, 0, err);
 	if (ret >= 0) {
 		src.work = ctn_path(c, "work");
+		src.container = 1;
 		ret = commit_to_image(&src, a, err);
 		upper_src_release(&src);
 	}

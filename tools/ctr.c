@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "commit.h"
 #include "ctr_i.h"
 #include "fuse_ll.h"
 #include "ovl.h"
@@ -929,15 +931,9 @@ static _Noreturn void userns_child(int sync, int (*fn)(void *arg), void *arg)
 	_exit(ret < 0 && -ret < 255 ? -ret : ret < 0 ? EIO : 0);
 }
 
-int ctr_userns_call(int (*fn)(void *arg), void *arg, error **err)
+/* fn(arg) in a child in a new user namespace mapped as r says. */
+static int userns_run(struct run *r, int (*fn)(void *arg), void *arg, error **err)
 {
-	struct run r = {.sync_fd = -1};
-	if (!plan_subids(&r))
-		return error_fail(err, EPERM,
-				  "no user namespace with your subordinate ids: give your user "
-				  "ranges in /etc/subuid and /etc/subgid and install newuidmap "
-				  "(package uidmap)");
-	r.helpers = 1;
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return error_make(err, errno, "cannot create a socket pair");
@@ -947,19 +943,19 @@ int ctr_userns_call(int (*fn)(void *arg), void *arg, error **err)
 		userns_child(sv[1], fn, arg);
 	}
 	close(sv[1]);
-	r.sync_fd = sv[0];
+	r->sync_fd = sv[0];
 	int ret = pid < 0 ? error_make(err, errno, "cannot start a process") : 0;
 	char b;
 	ssize_t n = 0;
-	while (ret >= 0 && (n = read(r.sync_fd, &b, 1)) < 0 && errno == EINTR)
+	while (ret >= 0 && (n = read(r->sync_fd, &b, 1)) < 0 && errno == EINTR)
 		;
 	if (ret >= 0 && n != 1)
 		ret = userns_error(err, EPERM);
 	if (ret >= 0)
-		ret = write_maps(&r, pid, err);
-	if (ret >= 0 && write(r.sync_fd, "g", 1) != 1)
+		ret = write_maps(r, pid, err);
+	if (ret >= 0 && write(r->sync_fd, "g", 1) != 1)
 		ret = error_make(err, errno, "cannot resume the process in the user namespace");
-	close(r.sync_fd);
+	close(r->sync_fd);
 	int ws = 0;
 	while (pid > 0 && waitpid(pid, &ws, 0) < 0 && errno == EINTR)
 		;
@@ -968,4 +964,63 @@ int ctr_userns_call(int (*fn)(void *arg), void *arg, error **err)
 	if (!WIFEXITED(ws) || WEXITSTATUS(ws) == 255)
 		return error_fail(err, EIO, "the process in the user namespace failed");
 	return -WEXITSTATUS(ws);
+}
+
+int ctr_userns_call(int (*fn)(void *arg), void *arg, error **err)
+{
+	struct run r = {.sync_fd = -1};
+	if (!plan_subids(&r))
+		return error_fail(err, EPERM,
+				  "no user namespace with your subordinate ids: give your user "
+				  "ranges in /etc/subuid and /etc/subgid and install newuidmap "
+				  "(package uidmap)");
+	r.helpers = 1;
+	return userns_run(&r, fn, arg, err);
+}
+
+struct upper_commit {
+	int ufd, out_fd;
+	lfs_union *lower;
+	const struct lfs_commit_opts *o;
+	char *msg; /* shared with the parent: MSG_MAX bytes */
+};
+#define MSG_MAX 1024
+
+static int upper_commit_fn(void *arg)
+{
+	struct upper_commit *c = arg;
+	cleanup_free char *m = NULL;
+	int r = lfs_upper_commit(c->ufd, c->lower, c->out_fd, c->o, &m);
+	if (m)
+		snprintf(c->msg, MSG_MAX, "%s", m);
+	return r;
+}
+
+int ctr_upper_commit(int ufd, lfs_union *lower, int out_fd, const struct lfs_commit_opts *o,
+		     char **msg)
+{
+	*msg = NULL;
+	if (getuid() == 0)
+		return lfs_upper_commit(ufd, lower, out_fd, o, msg);
+	struct run r = {.sync_fd = -1};
+	r.helpers = plan_subids(&r);
+	char *shared =
+	    mmap(NULL, MSG_MAX, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED)
+		return -errno;
+	shared[0] = '\0';
+	struct upper_commit c = {ufd, out_fd, lower, o, shared};
+	error *e = NULL;
+	int ret = userns_run(&r, upper_commit_fn, &c, &e);
+	if (shared[0])
+		*msg = lfs_xstrdup(shared);
+	else if (e)
+		*msg = lfs_xstrdup(e->msg);
+	if (ret < 0 && !*msg && !e)
+		*msg = lfs_xasprintf("%s", strerror(-ret));
+	if (e && ret >= 0)
+		ret = -EIO;
+	error_free(e);
+	munmap(shared, MSG_MAX);
+	return ret;
 }

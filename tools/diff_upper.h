@@ -24,6 +24,7 @@ struct upper_src {
 	char **layer_paths; /* the mount's layer tars, lowest first (NULL-terminated), or NULL */
 	struct view view;   /* the lower; view.u is NULL when there is none */
 	int mounted;	    /* target was a recorded writable mount */
+	int container;	    /* a container's upper: committed with its ids (ctr_upper_commit) */
 };
 
 /* target is an upper directory, or the mount point of a writable layerfs

@@ -19,7 +19,7 @@ command -v setpriv >/dev/null || bail_out "setpriv missing (apt-get install util
 t_tmpdir
 tmp=$T_TMP
 export LAYERFS_ROOT=$tmp/store
-plan 27
+plan 29
 
 b_base || bail_out "importing the busybox base failed"
 c=$tmp/ctx
@@ -146,6 +146,13 @@ check "tty progress: '[+] Building ... FINISHED' and '=> CACHED [2/3] RUN ...'" 
 home=$tmp/home
 mkdir -p "$home"
 cp -r "$T_REPO/examples/hello" "$home/hello"
+# files the container's root makes: 0:0 in the layer, as in the same build by root
+mkdir -p "$home/owners"
+printf 'FROM busybox:latest\nRUN echo hi > /f && mkdir -p /d/e && echo x > /d/e/g && chmod 0700 /d /d/e && ln -s f /l\n' \
+	>"$home/owners/Dockerfile"
+"$LAYERFS" build --progress=plain -t owners:root "$home/owners" >"$tmp/owners.log" 2>&1 ||
+	diag_file "$tmp/owners.log" 10
+b_tree_layerfs owners:root "$tmp/t-owners-root" && b_listing "$tmp/t-owners-root" >"$tmp/l-owners-root"
 cp "$T_TMP/busybox.tar" "$home/"
 chown -R 65534:65534 "$home"
 chmod o+x "$tmp"
@@ -169,5 +176,16 @@ check "uid 65534 builds examples/hello (RUN in a user namespace)" $rc
 [ "$rc" = 0 ] || diag_file "$tmp/rootless.log" 20
 is "$(as_user "$LAYERFS" cat hello:1 /app/build-info.txt 2>&1)" "built by layerfs for $(uname -m)" \
 	"the rootless RUN's output is in the image"
+as_user "$LAYERFS" build --progress=plain -t owners:user "$home/owners" >"$tmp/owners-user.log" 2>&1
+check "uid 65534 builds a RUN that makes files and a 0700 directory" $?
+as_user "$LAYERFS" export owners:user >"$tmp/owners-user.tar" &&
+	mkdir -p "$tmp/t-owners-user" && tar -C "$tmp/t-owners-user" --numeric-owner -xpf "$tmp/owners-user.tar" &&
+	b_listing "$tmp/t-owners-user" >"$tmp/l-owners-user"
+if diff -u "$tmp/l-owners-root" "$tmp/l-owners-user" >"$tmp/l-owners.diff"; then
+	ok "the rootless build's files are owned as in root's build (0:0, not the user's uid)"
+else
+	not_ok "the rootless build's files are owned as in root's build (0:0, not the user's uid)"
+	diag_file "$tmp/l-owners.diff" 20
+fi
 chmod "$fuse_mode" /dev/fuse
 done_testing

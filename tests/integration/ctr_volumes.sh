@@ -128,10 +128,24 @@ while case "$(basename "$d")" in layerfs-*) true ;; *) false ;; esac; do chmod o
 ctr_test_user "lfs-vol-$$" 400000
 # The root-built image, loaded into the user's store: a rootless build
 # is not the subject here.
-L save -o "$thome/vimg.tar" vimg >/dev/null
+L save -o "$thome/vimg.tar" vimg busybox:latest >/dev/null
 chown -R "$tuid:$tgid" "$thome"
 as_tuser "$LAYERFS" load -i "$thome/vimg.tar" >/dev/null 2>"$tmp/be"
 chk "rootless: the user loads the image (layerfs save as root, load as the user)" $? "$tmp/be"
+# The same Dockerfile built by the user: RUN's chown 1000:1001 / 33:34 / 7:8
+# and the 0751 directory land in the layer as in root's build.
+cp -r "$tmp/ctx" "$thome/ctx" && chown -R "$tuid:$tgid" "$thome/ctx"
+as_tuser "$LAYERFS" build -q -t vimg-user "$thome/ctx" >/dev/null 2>"$tmp/be"
+chk "rootless: the user builds the image (RUN chown to the range's ids)" $? "$tmp/be"
+owners() { (cd "$1" && find . -printf '%p %U:%G %m %y\n' | sort); }
+as_tuser "$LAYERFS" export vimg-user >"$tmp/user.tar" 2>"$tmp/be" &&
+	mkdir -p "$tmp/ref-user" && tar -C "$tmp/ref-user" --numeric-owner -xpf "$tmp/user.tar"
+if diff -u <(owners "$tmp/ref") <(owners "$tmp/ref-user") >"$tmp/owners.diff"; then
+	ok "rootless: its layer has the owners and modes of root's build"
+else
+	not_ok "rootless: its layer has the owners and modes of root's build"
+	diag_file "$tmp/owners.diff" 20
+fi
 out=$(as_tuser "$LAYERFS" run --name r1 vimg sh -c 'stat -c "%u:%g %a" /data/a /data/sub; echo r >/data/r' 2>"$tmp/re")
 out=$(echo "$out" | tr '\n' ' ')
 is "$out" "1000:1001 640 33:34 2750 " "rootless: the volume shows the image's owners and modes inside"

@@ -445,6 +445,25 @@ static void apply_entry(struct scope *sc, json_t *entry, const char *by, error *
 	*ret = 0;
 }
 
+struct commit_call {
+	int ufd;
+	lfs_union *lower;
+	int fd;
+	const struct lfs_commit_opts *o;
+	const char *by;
+};
+
+static int commit_upper(void *arg, error **err)
+{
+	struct commit_call *c = arg;
+	cleanup_free char *msg = NULL;
+	int r = lfs_upper_commit(c->ufd, c->lower, c->fd, c->o, &msg);
+	if (r < 0)
+		return error_make(err, msg ? 0 : -r, "committing the changes of '%s': %s", c->by,
+				  msg ? msg : "failed");
+	return 0;
+}
+
 /* Commits the upper dir as a layer, stores it with the step's cache entry
  * and appends it to the chain. */
 static int record_layer(struct scope *sc, lfs_union *lower, const char *upper, const char *work,
@@ -459,11 +478,9 @@ static int record_layer(struct scope *sc, lfs_union *lower, const char *upper, c
 	cleanup_fd int fd = open(sc->b->scratch, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (ufd < 0 || fd < 0)
 		return error_make(err, errno, "preparing the layer of '%s'", by);
-	cleanup_free char *msg = NULL;
-	int r = ctr_upper_commit(ufd, lower, fd, &o, &msg);
-	if (r < 0)
-		return error_make(err, msg ? 0 : -r, "committing the changes of '%s': %s", by,
-				  msg ? msg : "failed");
+	struct commit_call cc = {ufd, lower, fd, &o, by};
+	if (ctr_as_container(commit_upper, &cc, err) < 0) /* with the RUN's ids */
+		return -1;
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return error_make(err, errno, "rewinding the layer of '%s'", by);
 	store_staged_layer *l = NULL;
@@ -471,7 +488,7 @@ static int record_layer(struct scope *sc, lfs_union *lower, const char *upper, c
 		return -1;
 	cleanup_free char *created = imgcfg_time(sc->b->epoch);
 	cleanup_json json_t *entry = json_pack("{s:s}", "created", created);
-	r = store_cache_put(sc->b->s, sc->img->key, entry, l, err);
+	int r = store_cache_put(sc->b->s, sc->img->key, entry, l, err);
 	store_staged_layer_free(l);
 	if (r < 0)
 		return -1;

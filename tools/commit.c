@@ -67,7 +67,27 @@ struct commit_args {
 	const char *target, *ref; /* positionals */
 };
 
-/* Writes the layer of src to fd. */
+struct layer_call {
+	struct upper_src *src;
+	int fd;
+	const struct lfs_commit_opts *o;
+};
+
+static int layer_write(void *arg, error **err)
+{
+	struct layer_call *c = arg;
+	cleanup_fd int ufd = open(c->src->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ufd < 0)
+		return error_make(err, errno, "upper directory '%s'", c->src->upper);
+	cleanup_free char *msg = NULL;
+	int r = lfs_upper_commit(ufd, c->src->view.u, c->fd, c->o, &msg);
+	if (r < 0)
+		return error_make(err, msg ? 0 : -r, "committing '%s': %s", c->src->upper,
+				  msg ? msg : "failed");
+	return 0;
+}
+
+/* Writes the layer of src to fd (a container's with the container's ids). */
 static int write_layer(struct upper_src *src, int fd, int gzip, error **err)
 {
 	struct lfs_commit_opts o;
@@ -75,18 +95,10 @@ static int write_layer(struct upper_src *src, int fd, int gzip, error **err)
 	o.gzip = gzip;
 	if (imgcfg_epoch(&o.source_date_epoch, err) < 0)
 		return -1;
-	cleanup_fd int ufd = open(src->upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ufd < 0)
-		return error_make(err, errno, "upper directory '%s'", src->upper);
 	cleanup_fd int wfd = src->work ? open(src->work, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	o.exclude_dirfd = wfd;
-	cleanup_free char *msg = NULL;
-	int r = src->container ? ctr_upper_commit(ufd, src->view.u, fd, &o, &msg)
-			       : lfs_upper_commit(ufd, src->view.u, fd, &o, &msg);
-	if (r < 0)
-		return error_make(err, msg ? 0 : -r, "committing '%s': %s", src->upper,
-				  msg ? msg : "failed");
-	return 0;
+	struct layer_call c = {src, fd, &o};
+	return src->container ? ctr_as_container(layer_write, &c, err) : layer_write(&c, err);
 }
 
 static int commit_to_file(struct upper_src *src, const struct commit_args *a, error **err)

@@ -24,7 +24,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "commit.h"
 #include "ctr_i.h"
 #include "fuse_ll.h"
 #include "ovl.h"
@@ -978,49 +977,51 @@ int ctr_userns_call(int (*fn)(void *arg), void *arg, error **err)
 	return userns_run(&r, fn, arg, err);
 }
 
-struct upper_commit {
-	int ufd, out_fd;
-	lfs_union *lower;
-	const struct lfs_commit_opts *o;
-	char *msg; /* shared with the parent: MSG_MAX bytes */
+/* ctr_as_container's call in the child: fn's message goes back through a
+ * shared page. */
+struct as_call {
+	int (*fn)(void *arg, error **err);
+	void *arg;
+	char *msg; /* MSG_MAX bytes shared with the parent */
+	int *code; /* fn's errno, shared */
 };
-#define MSG_MAX 1024
+#define MSG_MAX 2048
 
-static int upper_commit_fn(void *arg)
+static int as_call_fn(void *arg)
 {
-	struct upper_commit *c = arg;
-	cleanup_free char *m = NULL;
-	int r = lfs_upper_commit(c->ufd, c->lower, c->out_fd, c->o, &m);
-	if (m)
-		snprintf(c->msg, MSG_MAX, "%s", m);
-	return r;
+	struct as_call *c = arg;
+	error *e = NULL;
+	int r = c->fn(c->arg, &e);
+	if (r < 0 && e) {
+		snprintf(c->msg, MSG_MAX, "%s", e->msg);
+		*c->code = e->code;
+	}
+	error_free(e);
+	return r < 0 ? -EIO : 0;
 }
 
-int ctr_upper_commit(int ufd, lfs_union *lower, int out_fd, const struct lfs_commit_opts *o,
-		     char **msg)
+int ctr_as_container(int (*fn)(void *arg, error **err), void *arg, error **err)
 {
-	*msg = NULL;
 	if (getuid() == 0)
-		return lfs_upper_commit(ufd, lower, out_fd, o, msg);
+		return fn(arg, err);
 	struct run r = {.sync_fd = -1};
 	r.helpers = plan_subids(&r);
-	char *shared =
-	    mmap(NULL, MSG_MAX, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	char *shared = mmap(NULL, MSG_MAX + sizeof(int), PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (shared == MAP_FAILED)
-		return -errno;
+		return error_make(err, errno, "cannot map a page to share with a child");
 	shared[0] = '\0';
-	struct upper_commit c = {ufd, out_fd, lower, o, shared};
-	error *e = NULL;
-	int ret = userns_run(&r, upper_commit_fn, &c, &e);
-	if (shared[0])
-		*msg = lfs_xstrdup(shared);
-	else if (e)
-		*msg = lfs_xstrdup(e->msg);
-	if (ret < 0 && !*msg && !e)
-		*msg = lfs_xasprintf("%s", strerror(-ret));
-	if (e && ret >= 0)
-		ret = -EIO;
-	error_free(e);
-	munmap(shared, MSG_MAX);
-	return ret;
+	int *code = (int *)(void *)(shared + MSG_MAX);
+	*code = 0;
+	struct as_call c = {fn, arg, shared, code};
+	int ret = userns_run(&r, as_call_fn, &c, err);
+	if (ret < 0 && shared[0]) {
+		error_free(*err);
+		*err = NULL;
+		ret = error_fail(err, *code, "%s", shared);
+	} else if (ret < 0 && !*err) {
+		ret = error_make(err, -ret, "in the container's user namespace");
+	}
+	munmap(shared, MSG_MAX + sizeof(int));
+	return ret < 0 ? -1 : 0;
 }

@@ -229,16 +229,16 @@ int ctr_exec(pid_t init_pid, const struct ctr_exec_spec *spec, int *status, erro
  * user namespaces disabled: the message says what to do). */
 int ctr_userns_call(int (*fn)(void *arg), void *arg, error **err);
 
-/* lfs_upper_commit (fs/commit.h) of an upper that a container or a build
- * step wrote, seen with the ids the container had: for a caller that is
- * not root, in a child in a user namespace mapped as ctr_run maps the
+/* Calls fn(arg, err) with the ids a container had, for reading what a
+ * container or a build step wrote to its upper: for a caller that is not
+ * root, in a child in a user namespace mapped as ctr_run maps a
  * container's (the caller as 0, its /etc/subuid ranges as 1..N through
- * newuidmap, else the caller alone), so that the layer gets the owners the
+ * newuidmap, else the caller alone), so that stat shows the owners the
  * container set (0:0, not the caller's host uid) and directories it made
- * unreadable to the caller are read with the container root's rights.  As
- * root, directly.  Same returns as lfs_upper_commit. */
-struct lfs_commit_opts;
-int ctr_upper_commit(int ufd, lfs_union *lower, int out_fd, const struct lfs_commit_opts *o,
-		     char **msg);
+ * unreadable to the caller are read with the container root's rights.
+ * The child shares nothing written in memory with the caller: fn reports
+ * through descriptors (its error message comes back).  As root, fn runs
+ * directly.  Returns 0, or -1 with *err. */
+int ctr_as_container(int (*fn)(void *arg, error **err), void *arg, error **err);
 
 #endif

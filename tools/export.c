@@ -9,6 +9,7 @@
 
 #include "cmd.h"
 #include "container.h"
+#include "ctr.h"
 #include "archive_io.h"
 #include "tree_tar.h"
 #include "util.h"
@@ -25,8 +26,9 @@ static const char usage[] =
     "  -o, --output FILE    write to FILE instead of standard output\n"
     "  -h, --help           show this help\n";
 
-/* An image, else a container: its image with its upper on top. */
-static int open_target(struct view *v, const char *name, error **err)
+/* An image, else a container: its image, and *upper its upper dir (put on
+ * top by the caller, with the container's ids). */
+static int open_target(struct view *v, const char *name, char **upper, error **err)
 {
 	error *not_image = NULL;
 	if (view_open_image(v, name, &not_image) >= 0)
@@ -50,16 +52,29 @@ static int open_target(struct view *v, const char *name, error **err)
 				  name);
 	}
 	error_free(not_image);
-	cleanup_free char *upper = ctn_path(c, "upper");
 	ret = c->state.status == CTN_RUNNING
 		  ? error_fail(err, EBUSY, "container '%s' is running: stop it first", name)
 		  : view_open_image(v, ctn_image_id(c), err);
 	if (ret >= 0)
-		ret = view_add_upper(v, upper, err);
+		*upper = ctn_path(c, "upper");
 	ctn_free(c);
 	if (ret < 0)
 		view_release(v);
 	return ret;
+}
+
+struct tar_call {
+	struct view *v;
+	const char *upper; /* NULL for an image */
+	int fd;
+};
+
+static int tar_write(void *arg, error **err)
+{
+	struct tar_call *c = arg;
+	if (c->upper && view_add_upper(c->v, c->upper, err) < 0)
+		return -1;
+	return tree_tar_write(c->v->u, c->fd, err);
 }
 
 int cmd_export(int argc, char **argv, error **err)
@@ -74,13 +89,16 @@ int cmd_export(int argc, char **argv, error **err)
 		return error_usage(err, "refusing to write a tar to a terminal; use -o FILE or "
 					"redirect standard output");
 	struct view v = VIEW_INIT;
-	int ret = open_target(&v, argv[optind], err);
+	cleanup_free char *upper = NULL;
+	int ret = open_target(&v, argv[optind], &upper, err);
 	if (ret < 0)
 		return ret;
 	struct outfile of;
 	ret = outfile_open(&of, out, err);
 	if (ret == 0) {
-		ret = tree_tar_write(v.u, of.fd, err);
+		/* a container's upper is read with the container's ids */
+		struct tar_call c = {&v, upper, of.fd};
+		ret = upper ? ctr_as_container(tar_write, &c, err) : tar_write(&c, err);
 		if (ret < 0)
 			error_wrap(err, "exporting '%s'", argv[optind]);
 		ret = ret < 0 ? (outfile_abort(&of), -1) : outfile_commit(&of, err);

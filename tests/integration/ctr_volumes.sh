@@ -154,6 +154,17 @@ rv=$(LAYERFS_ROOT=$thome/store vol r1 /data)
 is "$(stat -c %u:%g "$rv" "$rv/a" "$rv/sub" "$rv/r" 2>/dev/null | tr '\n' ' ')" \
 	"400006:400007 400999:401000 400032:400033 $tuid:$tgid " \
 	"rootless: on the host the owners are the range's ids (1000 -> 400999), the container root's the user's"
+# the container's own changes, read back by export and commit as the user
+as_tuser "$LAYERFS" run --name r2 vimg-user sh -c 'echo u >/u && chown 1000:1001 /u && mkdir -m 0700 /p && echo s >/p/s' \
+	>/dev/null 2>"$tmp/re"
+as_tuser "$LAYERFS" commit r2 r2img:1 >/dev/null 2>>"$tmp/re"
+for what in r2 r2img:1; do
+	is "$(as_tuser "$LAYERFS" export "$what" 2>>"$tmp/re" | tar -tv --numeric-owner 2>/dev/null |
+		awk '$NF == "u" || $NF ~ /^p\// { print $1, $2, $NF }' | sort | tr '\n' ' ')" \
+		"-rw-r--r-- 0/0 p/s -rw-r--r-- 1000/1001 u drwx------ 0/0 p/ " \
+		"rootless: export $what shows the container's owners (chown 1000:1001, root's files 0:0)"
+done
+as_tuser "$LAYERFS" rm r2 >/dev/null 2>&1
 as_tuser "$LAYERFS" rm r1 >/dev/null 2>"$tmp/re"
 chk "rootless: rm removes the container with its volume" $? "$tmp/re"
 [ -n "$rv" ] && [ "$rv" != "/volumes" ] && [ ! -e "$(dirname "$(dirname "$rv")")" ]

@@ -29,6 +29,7 @@
 #include "bld_i.h"
 #include "cmd.h"
 #include "container.h"
+#include "ctr.h"
 #include "context.h"
 #include "tree_tar.h"
 #include "util.h"
@@ -266,8 +267,9 @@ static int host_node(struct hw *h, int dirfd, const char *name, uint64_t id, con
 	return 0;
 }
 
-/* Opens NAME as a container (its upper over its image) or an image. */
-static int open_source(struct view *v, const char *name, error **err)
+/* Opens NAME as a container's image (*upper: its upper dir, for the caller
+ * to put on top with the container's ids) or an image (*upper NULL). */
+static int open_source(struct view *v, const char *name, char **upper, error **err)
 {
 	store *s;
 	struct ctn *c = NULL;
@@ -282,11 +284,10 @@ static int open_source(struct view *v, const char *name, error **err)
 			return error_wrap(err, "'%s' is neither a container nor an image", name);
 		return 0;
 	}
-	cleanup_free char *upper = ctn_path(c, "upper");
 	ret = view_open_image(v, ctn_image_id(c), err);
 	if (ret >= 0)
-		ret = view_add_upper(v, upper, err);
-	if (ret < 0)
+		*upper = ctn_path(c, "upper");
+	else
 		error_wrap(err, "container '%s'", name);
 	ctn_free(c);
 	return ret;
@@ -319,31 +320,39 @@ static int host_target(const char *spath, int src_dir, int contents, const char 
 	return 0;
 }
 
-static int to_host(const struct cp_args *a, const char *ref, const char *spath, const char *dest,
-		   error **err)
+struct host_copy {
+	const struct cp_args *a;
+	struct view *v;
+	const char *upper, *spath, *dest;
+};
+
+static int host_copy(void *arg, error **err)
 {
-	struct view v = VIEW_INIT;
-	if (open_source(&v, ref, err) < 0)
+	struct host_copy *hc = arg;
+	const struct cp_args *a = hc->a;
+	struct view *vp = hc->v;
+	const char *spath = hc->spath, *dest = hc->dest;
+	if (hc->upper && view_add_upper(vp, hc->upper, err) < 0)
 		return -1;
 	cleanup_free char *p = lfs_xstrdup(spath);
 	int contents = strip_dot(p);
 	uint64_t id;
 	struct stat st;
-	int ret = view_resolve(&v, p, a->follow || contents || ends_slash(p), &id, err);
-	int r = ret < 0 ? 0 : lfs_union_getattr(v.u, id, &st);
+	int ret = view_resolve(vp, p, a->follow || contents || ends_slash(p), &id, err);
+	int r = ret < 0 ? 0 : lfs_union_getattr(vp->u, id, &st);
 	if (r < 0)
 		ret = error_make(err, -r, "'%s'", p);
 	cleanup_free char *parent = NULL, *name = NULL;
 	cleanup_free char *sdir = NULL, *sbase = NULL;
 	split_path(p, &sdir, &sbase);
 	if (ret >= 0 && !strcmp(dest, "-")) {
-		ret = tree_tar_write_node(v.u, id, contents ? "" : sbase, STDOUT_FILENO, err);
+		ret = tree_tar_write_node(vp->u, id, contents ? "" : sbase, STDOUT_FILENO, err);
 	} else if (ret >= 0) {
 		ret = host_target(p, S_ISDIR(st.st_mode), contents, dest, &parent, &name, err);
 	}
 	if (ret >= 0 && parent) {
 		cleanup_fd int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		struct hw h = {v.u, a->archive, lfs_xmalloc(DATA_CHUNK), err};
+		struct hw h = {vp->u, a->archive, lfs_xmalloc(DATA_CHUNK), err};
 		if (pfd < 0)
 			ret = error_make(err, errno, "destination directory '%s'", parent);
 		else if (name)
@@ -352,8 +361,21 @@ static int to_host(const struct cp_args *a, const char *ref, const char *spath, 
 			ret = host_children(&h, pfd, id, dest, 0);
 		free(h.data);
 	}
-	view_release(&v);
 	return ret < 0 ? -1 : 0;
+}
+
+static int to_host(const struct cp_args *a, const char *ref, const char *spath, const char *dest,
+		   error **err)
+{
+	struct view v = VIEW_INIT;
+	cleanup_free char *upper = NULL;
+	if (open_source(&v, ref, &upper, err) < 0)
+		return -1;
+	/* a container's upper is read with the container's ids (ctr.h) */
+	struct host_copy hc = {a, &v, upper, spath, dest};
+	int ret = upper ? ctr_as_container(host_copy, &hc, err) : host_copy(&hc, err);
+	view_release(&v);
+	return ret;
 }
 
 /* ---- host -> container ---------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -479,6 +480,29 @@ static int write_maps(struct run *r, pid_t pid, error **err)
 	return ret < 0 ? ret : write_proc(pid, "gid_map", map, err);
 }
 
+/* Whether the holder has exited (not reaped: its report is read later). */
+static bool holder_gone(pid_t pid)
+{
+	siginfo_t si = {0};
+	return waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid;
+}
+
+/* The go after a handshake step; a holder that failed meanwhile (it goes
+ * on mounting the root while slirp4netns starts) has its own report. */
+static int resume(struct run *r, pid_t pid, int ret, error **err)
+{
+	if (ret >= 0 && write(r->sync_fd, "g", 1) != 1)
+		ret = errno == EPIPE
+			  ? 0
+			  : error_make(err, errno, "cannot resume the container process");
+	if (ret < 0 && holder_gone(pid)) {
+		error_free(*err);
+		*err = NULL;
+		return 0;
+	}
+	return ret;
+}
+
 static int map_ids(struct run *r, pid_t pid, error **err)
 {
 	char b;
@@ -487,10 +511,7 @@ static int map_ids(struct run *r, pid_t pid, error **err)
 		;
 	if (n != 1)
 		return 0; /* the holder failed first: its report says why */
-	int ret = write_maps(r, pid, err);
-	if (ret >= 0 && write(r->sync_fd, "g", 1) != 1)
-		ret = error_make(err, errno, "cannot resume the container process");
-	return ret;
+	return resume(r, pid, write_maps(r, pid, err), err);
 }
 
 /* CTR_NET_PRIVATE: once the holder is in its network namespace,
@@ -503,10 +524,7 @@ static int net_sync(struct run *r, pid_t pid, error **err)
 		;
 	if (n != 1)
 		return 0; /* the holder failed first: its report says why */
-	int ret = ctr_net_start(&r->net, r->c.spec, pid, err);
-	if (ret >= 0 && write(r->sync_fd, "g", 1) != 1)
-		ret = error_make(err, errno, "cannot resume the container process");
-	return ret;
+	return resume(r, pid, ctr_net_start(&r->net, r->c.spec, pid, err), err);
 }
 
 /* Until the holder exits, SIGINT/SIGTERM/SIGHUP (with sig_proxy also

@@ -121,7 +121,10 @@ t_fails "run: a VOLUME that is a file says so and how to fix it" "-v HOSTDIR:/no
 	"$LAYERFS" run --rm vbad true
 
 # --- rootless, as a user created for the test with a subordinate range
-trap 'rc_=$?; user_cleanup; ctr_cleanup; (exit $rc_); _t_cleanup' EXIT
+# (the user needs /dev/fuse: made 0666 for the test, its mode restored)
+fuse_mode=$(stat -c %a /dev/fuse)
+trap 'rc_=$?; chmod "$fuse_mode" /dev/fuse; user_cleanup; ctr_cleanup; (exit $rc_); _t_cleanup' EXIT
+chmod 0666 /dev/fuse
 chmod 755 "$tmp"
 d=$(dirname "$tmp")
 while case "$(basename "$d")" in layerfs-*) true ;; *) false ;; esac; do chmod o+x "$d"; d=$(dirname "$d"); done
@@ -155,7 +158,8 @@ is "$(stat -c %u:%g "$rv" "$rv/a" "$rv/sub" "$rv/r" 2>/dev/null | tr '\n' ' ')" 
 	"400006:400007 400999:401000 400032:400033 $tuid:$tgid " \
 	"rootless: on the host the owners are the range's ids (1000 -> 400999), the container root's the user's"
 # the container's own changes, read back by export and commit as the user
-as_tuser "$LAYERFS" run --name r2 vimg-user sh -c 'echo u >/u && chown 1000:1001 /u && mkdir -m 0700 /p && echo s >/p/s' \
+as_tuser "$LAYERFS" run --name r2 vimg-user sh -c 'echo u >/u && chown 1000:1001 /u && mkdir -m 0700 /p && echo s >/p/s &&
+	mkdir -m 0700 /q && echo qq >/q/x && chown -R 1000:1001 /q' \
 	>/dev/null 2>"$tmp/re"
 as_tuser "$LAYERFS" commit r2 r2img:1 >/dev/null 2>>"$tmp/re"
 for what in r2 r2img:1; do
@@ -164,12 +168,18 @@ for what in r2 r2img:1; do
 		"-rw-r--r-- 0/0 p/s -rw-r--r-- 1000/1001 u drwx------ 0/0 p/ " \
 		"rootless: export $what shows the container's owners (chown 1000:1001, root's files 0:0)"
 done
+# cp out of it: a file in a 0700 directory of the container's uid 1000
+# (400999 on the host, unreadable to the user there), and -a keeping ids
+as_tuser "$LAYERFS" cp r2:/q/x "$thome/qx" 2>>"$tmp/re" && as_tuser "$LAYERFS" cp -a r2:/u "$thome/u-a" 2>>"$tmp/re"
+is "$(cat "$thome/qx" 2>/dev/null) $(stat -c %u "$thome/qx" "$thome/u-a" 2>/dev/null | tr '\n' ' ')" "qq $tuid 400999 " \
+	"rootless: cp reads the container's 0700 directory; -a keeps its uid 1000 (400999 on the host)"
 as_tuser "$LAYERFS" rm r2 >/dev/null 2>&1
 as_tuser "$LAYERFS" rm r1 >/dev/null 2>"$tmp/re"
 chk "rootless: rm removes the container with its volume" $? "$tmp/re"
 [ -n "$rv" ] && [ "$rv" != "/volumes" ] && [ ! -e "$(dirname "$(dirname "$rv")")" ]
 check "... and the volume's directory is gone" $?
 user_cleanup
+chmod "$fuse_mode" /dev/fuse
 cmp -s /etc/subuid "$tmp/subuid.orig" && cmp -s /etc/subgid "$tmp/subgid.orig"
 check "the test user and its ranges are gone" $?
 if grep -q "$tmp" /proc/mounts; then not_ok "nothing left mounted"; else ok "nothing left mounted"; fi

@@ -475,20 +475,22 @@ static int record_layer(struct scope *sc, lfs_union *lower, const char *upper, c
 	cleanup_fd int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	cleanup_fd int wfd = work ? open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	o.exclude_dirfd = wfd;
-	cleanup_fd int fd = open(sc->b->scratch, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (ufd < 0 || fd < 0)
+	if (ufd < 0)
 		return error_make(err, errno, "preparing the layer of '%s'", by);
-	struct commit_call cc = {ufd, lower, fd, &o, by};
-	if (ctr_as_container(commit_upper, &cc, err) < 0) /* with the RUN's ids */
-		return -1;
-	if (lseek(fd, 0, SEEK_SET) < 0)
-		return error_make(err, errno, "rewinding the layer of '%s'", by);
+	/* The tar goes straight into the store's blob directory: one write,
+	 * then one read that hashes and indexes it. */
 	store_staged_layer *l = NULL;
-	if (store_layer_stage(sc->b->s, fd, by, &l, err) < 0)
+	cleanup_fd int fd = -1;
+	if (store_layer_open_tmp(sc->b->s, &l, &fd, err) < 0)
 		return -1;
+	struct commit_call cc = {ufd, lower, fd, &o, by};
+	int r = ctr_as_container(commit_upper, &cc, err); /* with the RUN's ids */
+	if (r == 0)
+		r = store_layer_stage_tmp(l, fd, by, err);
 	cleanup_free char *created = imgcfg_time(sc->b->epoch);
 	cleanup_json json_t *entry = json_pack("{s:s}", "created", created);
-	int r = store_cache_put(sc->b->s, sc->img->key, entry, l, err);
+	if (r == 0)
+		r = store_cache_put(sc->b->s, sc->img->key, entry, l, err);
 	store_staged_layer_free(l);
 	if (r < 0)
 		return -1;

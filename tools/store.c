@@ -1401,6 +1401,34 @@ int store_layer_stage(store *s, int fd, const char *src, store_staged_layer **ou
 	return 0;
 }
 
+int store_layer_open_tmp(store *s, store_staged_layer **out, int *fd, error **err)
+{
+	store_staged_layer *l = lfs_xcalloc(1, sizeof(*l));
+	l->s = s;
+	*fd = tmp_create(s->blobs_fd, &l->blob_tmp, err);
+	if (*fd < 0) {
+		free(l);
+		return error_wrap(err, "creating a layer in %s/blobs/sha256", s->root);
+	}
+	*out = l;
+	return 0;
+}
+
+static int stage_index_verified(store_staged_layer *l, int fd, const char *what, error **err);
+
+int store_layer_stage_tmp(store_staged_layer *l, int fd, const char *src, error **err)
+{
+	struct stat st;
+	if (fsync(fd) < 0 || fstat(fd, &st) < 0)
+		return error_make(err, errno, "writing the layer of %s", src);
+	if (stage_index_verified(l, fd, src, err) < 0)
+		return -1;
+	memcpy(l->digest, l->diff_id, sizeof(l->digest));
+	l->media_type = lfs_xstrdup(MT_LAYER);
+	l->size = (uint64_t)st.st_size;
+	return 0;
+}
+
 const char *store_staged_layer_digest(const store_staged_layer *l)
 {
 	return l->digest;
@@ -2303,11 +2331,14 @@ static int layer_kind(int fd, const char *digest, int *kind, error **err)
 
 /* Builds the index of the blob on fd into a temp file of indexes/sha256,
  * hashing the uncompressed stream; checks or fills l->diff_id. */
-static int stage_index_verified(store_staged_layer *l, int fd, error **err)
+/* Indexes the plain, gzip or zstd layer on fd, hashing its uncompressed
+ * bytes in the same pass: they must match l->diff_id when it is set, else
+ * they become it.  what names the layer in messages. */
+static int stage_index_verified(store_staged_layer *l, int fd, const char *what, error **err)
 {
 	cleanup_fd int ifd = tmp_create(l->s->idx_fd, &l->idx_tmp, err);
 	if (ifd < 0)
-		return error_wrap(err, "indexing layer %s", l->digest);
+		return error_wrap(err, "indexing layer %s", what);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	if (!md)
 		abort();
@@ -2320,8 +2351,8 @@ static int stage_index_verified(store_staged_layer *l, int fd, error **err)
 	EVP_DigestFinal_ex(md, d, &dlen);
 	EVP_MD_CTX_free(md);
 	if (r < 0) {
-		cleanup_free char *what = lfs_xasprintf("layer %s", l->digest);
-		index_error(err, r, what, msg);
+		cleanup_free char *layer = lfs_xasprintf("layer %s", what);
+		index_error(err, r, layer, msg);
 		free(msg);
 		return -1;
 	}
@@ -2332,10 +2363,10 @@ static int stage_index_verified(store_staged_layer *l, int fd, error **err)
 		return error_fail(err, EBADMSG,
 			    "layer %s: its uncompressed contents hash to %s, but the image "
 			    "config says diff_id %s; the image is corrupt",
-			    l->digest, got, l->diff_id);
+			    what, got, l->diff_id);
 	memcpy(l->diff_id, got, sizeof(got));
 	if (fsync(ifd) < 0)
-		return error_make(err, errno, "writing the index of layer %s", l->digest);
+		return error_make(err, errno, "writing the index of layer %s", what);
 	return 0;
 }
 
@@ -2369,7 +2400,7 @@ int store_layer_stage_blob(store *s, store_blob *b, const char *media_type, cons
 	int kind = 0;
 	int ret = layer_kind(b->fd, l->digest, &kind, err);
 	if (ret == 0)
-		ret = stage_index_verified(l, b->fd, err);
+		ret = stage_index_verified(l, b->fd, l->digest, err);
 	store_blob_free(b);
 	if (ret < 0) {
 		store_staged_layer_free(l);
@@ -2411,7 +2442,7 @@ int store_layer_stage_present(store *s, const char *digest, const char *media_ty
 	int kind = 0;
 	int ret = layer_kind(fd, digest, &kind, err);
 	if (ret == 0 && !(diff_id && index_usable(s, diff_id, l->size)))
-		ret = stage_index_verified(l, fd, err);
+		ret = stage_index_verified(l, fd, l->digest, err);
 	if (ret < 0) {
 		store_staged_layer_free(l);
 		return -1;
@@ -2434,7 +2465,7 @@ int store_index_rebuild(store *s, const char *digest, const char *diff_id, error
 	int gzip = 0;
 	int ret = layer_kind(fd, digest, &gzip, err);
 	if (ret == 0)
-		ret = stage_index_verified(l, fd, err);
+		ret = stage_index_verified(l, fd, l->digest, err);
 	if (ret == 0 && renameat(s->idx_fd, l->idx_tmp, s->idx_fd, diff_id + 7) < 0)
 		ret = error_make(err, errno, "storing the index of layer %s", digest);
 	if (ret == 0) {

@@ -137,6 +137,14 @@ typedef struct store_staged_layer store_staged_layer;
  * truncated tar) the temp files are removed, the store is unchanged, and
  * the error names src, the member at fault and what to do. */
 int store_layer_stage(store *s, int fd, const char *src, store_staged_layer **out, error **err);
+/* A layer the caller writes itself (a build step's commit), with no copy:
+ * store_layer_open_tmp() gives a new temp file in the blob directory (*fd,
+ * the caller closes it) to write a plain tar to; store_layer_stage_tmp()
+ * then hashes and indexes it in one read pass and stages it as
+ * store_layer_stage() does.  store_staged_layer_free() of a layer that
+ * was not committed removes the temp file. */
+int store_layer_open_tmp(store *s, store_staged_layer **out, int *fd, error **err);
+int store_layer_stage_tmp(store_staged_layer *l, int fd, const char *src, error **err);
 /* "sha256:<hex>" of the staged blob (its diff_id and digest); owned by l. */
 const char *store_staged_layer_digest(const store_staged_layer *l);
 uint64_t store_staged_layer_size(const store_staged_layer *l);
